@@ -1,0 +1,42 @@
+/*
+ * cli.c - the subcommand table and helpers shared by the cmd_* front ends.
+ * Subcommands are listed only when they work: there are no placeholders.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const struct cli_command cli_commands[] = {
+	{ "version", "print the version and the libraries ferry runs on",
+		cmd_version },
+	{ NULL, NULL, NULL },
+};
+
+int
+cli_output_parse(const char *cmd, const char *arg, int *json_out)
+{
+	if (strcmp(arg, "json") == 0)
+		*json_out = 1;
+	else if (strcmp(arg, "text") == 0)
+		*json_out = 0;
+	else {
+		cli_usage_error(cmd, "-o takes 'text' or 'json', not '%s'", arg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ferry %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'ferry %s --help'.\n", cmd);
+	return CLI_USAGE;
+}

@@ -1,0 +1,41 @@
+/*
+ * cli.h - the ferry command line: one function per subcommand.
+ *
+ * Each cmd_* takes the arguments after the subcommand name (argv[0] is the
+ * subcommand itself, as getopt expects), prints its own --help, and returns
+ * an exit code:
+ */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include <stdio.h>
+
+enum cli_exit {
+	CLI_OK = 0,        /* done */
+	CLI_FAILED = 1,    /* the work failed (network, git, a file) */
+	CLI_USAGE = 2,     /* bad arguments or configuration */
+	CLI_NOTHING = 3,   /* nothing qualified (no tag matched a policy) */
+};
+
+struct cli_command {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+};
+
+/* The table of subcommands, ended by a zeroed entry (cli.c). */
+extern const struct cli_command cli_commands[];
+
+/*
+ * Output format for commands that have -o: text or json.  Parses "text",
+ * "json"; prints a usage error and returns -1 otherwise.
+ */
+int cli_output_parse(const char *cmd, const char *arg, int *json_out);
+
+/* Prints "ferry CMD: message\nTry 'ferry CMD --help'.\n" and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int cmd_version(int argc, char **argv);
+
+#endif

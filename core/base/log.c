@@ -119,7 +119,7 @@ log_vwrite(enum log_level level, const char *mod, const char *event,
 	const char *errstr, va_list ap)
 {
 	struct buf b = BUF_INIT;
-	char ts[40];
+	char ts[128];
 	struct timespec now;
 	struct tm tm;
 	const char *key, *value;

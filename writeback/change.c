@@ -51,8 +51,7 @@ wb_changes_add(struct wb_changes *list, const struct wb_change *c)
 	copy.new_value = dup_or_empty(c->new_value);
 	copy.setter = dup_or_empty(c->setter);
 	if (!copy.file || !copy.api_version || !copy.kind || !copy.namespace_ ||
-		!copy.name || !copy.old_value || !copy.new_value ||
-		!copy.setter) {
+	    !copy.name || !copy.old_value || !copy.new_value || !copy.setter) {
 		change_release(&copy);
 		return -ERR_NOMEM;
 	}

@@ -27,7 +27,7 @@ struct wb_change {
 	char *old_value;
 	char *new_value;
 	char *setter; /* "ns:policy[:tag|:name|:digest]", or the key edited
-			 ("images[name].newTag", "image.tag") */
+	                 ("images[name].newTag", "image.tag") */
 };
 
 struct wb_changes {
@@ -36,7 +36,10 @@ struct wb_changes {
 	size_t cap;
 };
 
-#define WB_CHANGES_INIT { NULL, 0, 0 }
+#define WB_CHANGES_INIT                                                        \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 /* Appends a copy of *c (NULL strings become ""). 0 or -ERR_NOMEM. */
 int wb_changes_add(struct wb_changes *list, const struct wb_change *c);

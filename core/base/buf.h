@@ -29,7 +29,10 @@ struct buf {
 };
 
 extern char buf_empty[];
-#define BUF_INIT { buf_empty, 0, 0, 0, false }
+#define BUF_INIT                                                               \
+	{                                                                      \
+		buf_empty, 0, 0, 0, false                                      \
+	}
 
 /* Ensures room for n more bytes plus the NUL. 0, or -ERR_NOMEM. */
 int buf_grow(struct buf *b, size_t n);
@@ -45,7 +48,7 @@ int buf_putc(struct buf *b, char c);
 
 /* Appends printf-formatted text. */
 int buf_addf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* true while no operation on b has failed. */
 bool buf_ok(const struct buf *b);

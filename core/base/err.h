@@ -33,14 +33,20 @@ struct err {
 	char msg[ERR_MSG_MAX];
 };
 
-#define ERR_INIT { 0, { 0 } }
+#define ERR_INIT                                                               \
+	{                                                                      \
+		0,                                                             \
+		{                                                              \
+			0                                                      \
+		}                                                              \
+	}
 
 /*
  * Records code and a printf-formatted message in err (which may be NULL) and
  * returns -code, so that `return err_set(err, ERR_INVALID, "...")` works.
  */
 int err_set(struct err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /*
  * Puts "prefix: " in front of the message already in err, keeping its code.
@@ -48,7 +54,7 @@ int err_set(struct err *err, int code, const char *fmt, ...)
  * name, an object name) that the callee could not.
  */
 int err_prefix(struct err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* Resets err to ERR_INIT. */
 void err_clear(struct err *err);

@@ -39,7 +39,7 @@ json_depth_ok(const char *p, size_t len)
 
 int
 json_parse(cJSON **out, const char *ptr, size_t len, const char *what,
-	struct err *err)
+           struct err *err)
 {
 	const char *end = NULL;
 	cJSON *root;
@@ -47,15 +47,16 @@ json_parse(cJSON **out, const char *ptr, size_t len, const char *what,
 	*out = NULL;
 	if (!json_depth_ok(ptr, len))
 		return err_set(err, ERR_INVALID,
-			"%s: JSON nested deeper than %d levels", what,
-			JSON_MAX_DEPTH);
+		               "%s: JSON nested deeper than %d levels", what,
+		               JSON_MAX_DEPTH);
 	pthread_mutex_lock(&json_lock);
 	root = cJSON_ParseWithLengthOpts(ptr, len, &end, 0);
 	pthread_mutex_unlock(&json_lock);
 	if (root == NULL) {
 		size_t off = (end && end >= ptr) ? (size_t)(end - ptr) : 0;
 		return err_set(err, ERR_INVALID,
-			"%s: invalid JSON at byte offset %zu", what, off);
+		               "%s: invalid JSON at byte offset %zu", what,
+		               off);
 	}
 	*out = root;
 	return 0;

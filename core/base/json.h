@@ -25,7 +25,7 @@
  * -ERR_NOMEM when memory runs out.  what names the input in the message.
  */
 int json_parse(cJSON **out, const char *ptr, size_t len, const char *what,
-	struct err *err);
+               struct err *err);
 
 /* The string value of obj[key], or NULL when missing or not a string. */
 const char *json_get_string(const cJSON *obj, const char *key);

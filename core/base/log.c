@@ -32,7 +32,7 @@ int
 log_level_parse(const char *s, enum log_level *out)
 {
 	for (size_t i = 0; i < sizeof(level_names) / sizeof(*level_names);
-		i++) {
+	     i++) {
 		if (strcmp(s, level_names[i]) == 0) {
 			*out = (enum log_level)i;
 			return 0;
@@ -116,7 +116,7 @@ add_field(struct buf *b, const char *key, const char *value)
 
 static void
 log_vwrite(enum log_level level, const char *mod, const char *event,
-	const char *errstr, va_list ap)
+           const char *errstr, va_list ap)
 {
 	struct buf b = BUF_INIT;
 	char ts[128];
@@ -127,8 +127,8 @@ log_vwrite(enum log_level level, const char *mod, const char *event,
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	         tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
 	if (log_format_cur == LOG_FORMAT_JSON) {
 		buf_puts(&b, "{\"ts\":\"");
 		buf_puts(&b, ts);

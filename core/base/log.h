@@ -2,7 +2,8 @@
  * log.h - one line per event, logfmt (default) or JSON, to stderr.
  *
  *   log_warn("registry", "tags_list_failed", "repo", repo, "err", msg);
- *   -> level=warn mod=registry event=tags_list_failed repo=org/app err="HTTP 401"
+ *   -> level=warn mod=registry event=tags_list_failed repo=org/app err="HTTP
+ * 401"
  *
  * Fields after the event name are (key, value) string pairs; the macros end
  * the list with NULL for you.  A NULL value is written as an empty string.
@@ -52,18 +53,24 @@ int log_enabled(enum log_level level);
 
 /* Writes one event; the variadic part is key, value, ..., NULL. */
 void log_write(enum log_level level, const char *mod, const char *event, ...)
-	__attribute__((sentinel));
+        __attribute__((sentinel));
 
-#define log_error(mod, event, ...) log_write(LOG_ERROR, mod, event, ##__VA_ARGS__, NULL)
-#define log_warn(mod, event, ...) log_write(LOG_WARN, mod, event, ##__VA_ARGS__, NULL)
-#define log_info(mod, event, ...) log_write(LOG_INFO, mod, event, ##__VA_ARGS__, NULL)
-#define log_debug(mod, event, ...) log_write(LOG_DEBUG, mod, event, ##__VA_ARGS__, NULL)
+#define log_error(mod, event, ...)                                             \
+	log_write(LOG_ERROR, mod, event, ##__VA_ARGS__, NULL)
+#define log_warn(mod, event, ...)                                              \
+	log_write(LOG_WARN, mod, event, ##__VA_ARGS__, NULL)
+#define log_info(mod, event, ...)                                              \
+	log_write(LOG_INFO, mod, event, ##__VA_ARGS__, NULL)
+#define log_debug(mod, event, ...)                                             \
+	log_write(LOG_DEBUG, mod, event, ##__VA_ARGS__, NULL)
 /* The _errno variants add err=strerror(errno). */
-#define log_error_errno(mod, event, ...) log_write_errno(LOG_ERROR, mod, event, ##__VA_ARGS__, NULL)
-#define log_warn_errno(mod, event, ...) log_write_errno(LOG_WARN, mod, event, ##__VA_ARGS__, NULL)
+#define log_error_errno(mod, event, ...)                                       \
+	log_write_errno(LOG_ERROR, mod, event, ##__VA_ARGS__, NULL)
+#define log_warn_errno(mod, event, ...)                                        \
+	log_write_errno(LOG_WARN, mod, event, ##__VA_ARGS__, NULL)
 
 void log_write_errno(enum log_level level, const char *mod, const char *event,
-	...) __attribute__((sentinel));
+                     ...) __attribute__((sentinel));
 
 /* Formats n into the caller's small buffer and returns it (for values). */
 const char *log_num(char out[32], long long n);

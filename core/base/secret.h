@@ -22,7 +22,10 @@ struct secret {
 	size_t len;
 };
 
-#define SECRET_INIT { NULL, 0 }
+#define SECRET_INIT                                                            \
+	{                                                                      \
+		NULL, 0                                                        \
+	}
 
 /* Copies len bytes into s (replacing and wiping what it held). */
 int secret_set(struct secret *s, const void *data, size_t len);

@@ -16,7 +16,7 @@
 
 int
 parse_long(const char *s, size_t len, long long min, long long max,
-	long long *out, const char *what, struct err *err)
+           long long *out, const char *what, struct err *err)
 {
 	long long v = 0;
 	size_t i = 0;
@@ -28,24 +28,23 @@ parse_long(const char *s, size_t len, long long min, long long max,
 	}
 	if (i == len)
 		return err_set(err, ERR_INVALID, "%s: '%.*s' is not a number",
-			what, (int)len, s);
+		               what, (int)len, s);
 	for (; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return err_set(err, ERR_INVALID,
-				"%s: '%.*s' is not a number", what, (int)len,
-				s);
+			               "%s: '%.*s' is not a number", what,
+			               (int)len, s);
 		if (__builtin_mul_overflow(v, 10, &v) ||
-			__builtin_add_overflow(v, neg ? -(s[i] - '0')
-						      : (s[i] - '0'),
-				&v))
+		    __builtin_add_overflow(
+		            v, neg ? -(s[i] - '0') : (s[i] - '0'), &v))
 			return err_set(err, ERR_INVALID,
-				"%s: '%.*s' is out of range", what, (int)len,
-				s);
+			               "%s: '%.*s' is out of range", what,
+			               (int)len, s);
 	}
 	if (v < min || v > max)
 		return err_set(err, ERR_INVALID,
-			"%s: %lld is out of range [%lld, %lld]", what, v, min,
-			max);
+		               "%s: %lld is out of range [%lld, %lld]", what, v,
+		               min, max);
 	*out = v;
 	return 0;
 }
@@ -56,14 +55,11 @@ struct unit {
 };
 
 static const struct unit units[] = {
-	{ "ns", 1LL },
-	{ "us", 1000LL },
+	{ "ns", 1LL },           { "us", 1000LL },
 	{ "\xc2\xb5s", 1000LL }, /* U+00B5 micro sign */
 	{ "\xce\xbcs", 1000LL }, /* U+03BC Greek mu */
-	{ "ms", 1000000LL },
-	{ "s", 1000000000LL },
-	{ "m", 60000000000LL },
-	{ "h", 3600000000000LL },
+	{ "ms", 1000000LL },     { "s", 1000000000LL },
+	{ "m", 60000000000LL },  { "h", 3600000000000LL },
 };
 
 /*
@@ -103,9 +99,11 @@ parse_duration(const char *s, size_t len, int64_t *ns_out, struct err *err)
 		if (i < len && s[i] == '.') {
 			i++;
 			while (i < len && s[i] >= '0' && s[i] <= '9') {
-				/* Go keeps precision up to ~19 digits; so do we. */
+				/* Go keeps precision up to ~19 digits; so do
+				 * we. */
 				if (scale < 1000000000000000000ULL) {
-					frac = frac * 10 + (uint64_t)(s[i] - '0');
+					frac = frac * 10 +
+					       (uint64_t)(s[i] - '0');
 					scale *= 10;
 				}
 				i++;
@@ -119,26 +117,29 @@ parse_duration(const char *s, size_t len, int64_t *ns_out, struct err *err)
 		while (i < len && s[i] != '.' && (s[i] < '0' || s[i] > '9'))
 			i++;
 		if (u0 == i)
-			return err_set(err, ERR_INVALID,
-				"missing unit in duration '%.*s' (use ns, us, ms, s, m or h)",
-				(int)len, s);
+			return err_set(
+			        err, ERR_INVALID,
+			        "missing unit in duration '%.*s' (use ns, us, ms, s, m or h)",
+			        (int)len, s);
 		for (size_t k = 0; k < sizeof(units) / sizeof(*units); k++) {
 			if (strlen(units[k].name) == i - u0 &&
-				memcmp(units[k].name, s + u0, i - u0) == 0) {
+			    memcmp(units[k].name, s + u0, i - u0) == 0) {
 				u = &units[k];
 				break;
 			}
 		}
 		if (u == NULL)
-			return err_set(err, ERR_INVALID,
-				"unknown unit '%.*s' in duration '%.*s' (use ns, us, ms, s, m or h)",
-				(int)(i - u0), s + u0, (int)len, s);
+			return err_set(
+			        err, ERR_INVALID,
+			        "unknown unit '%.*s' in duration '%.*s' (use ns, us, ms, s, m or h)",
+			        (int)(i - u0), s + u0, (int)len, s);
 		if (whole > (uint64_t)INT64_MAX / (uint64_t)u->ns)
 			goto overflow;
 		v = whole * (uint64_t)u->ns;
 		if (frac) {
 			/* frac/scale * unit, in floating point as Go does */
-			v += (uint64_t)((double)frac * ((double)u->ns / (double)scale));
+			v += (uint64_t)((double)frac *
+			                ((double)u->ns / (double)scale));
 		}
 		if (v > (uint64_t)INT64_MAX || total > (uint64_t)INT64_MAX - v)
 			goto overflow;
@@ -147,12 +148,13 @@ parse_duration(const char *s, size_t len, int64_t *ns_out, struct err *err)
 	*ns_out = neg ? -(int64_t)total : (int64_t)total;
 	return 0;
 bad:
-	return err_set(err, ERR_INVALID,
-		"invalid duration '%.*s' (Go syntax, for example 1m30s, 500ms or 2h)",
-		(int)len, s);
+	return err_set(
+	        err, ERR_INVALID,
+	        "invalid duration '%.*s' (Go syntax, for example 1m30s, 500ms or 2h)",
+	        (int)len, s);
 overflow:
 	return err_set(err, ERR_INVALID, "duration '%.*s' is too large",
-		(int)len, s);
+	               (int)len, s);
 }
 
 static char *
@@ -250,28 +252,28 @@ file_read(struct buf *out, const char *path, struct err *err)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(err, errno == ENOENT ? ERR_NOTFOUND : ERR_INVALID,
-			"%s: cannot open: %s", path, strerror(errno));
+		return err_set(err,
+		               errno == ENOENT ? ERR_NOTFOUND : ERR_INVALID,
+		               "%s: cannot open: %s", path, strerror(errno));
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			rc = err_set(err, ERR_INVALID, "%s: read failed: %s",
-				path, strerror(errno));
+			             path, strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
 		if (out->len - start + (size_t)n > FILE_MAX_SIZE) {
 			rc = err_set(err, ERR_INVALID,
-				"%s: larger than %zu bytes", path,
-				FILE_MAX_SIZE);
+			             "%s: larger than %zu bytes", path,
+			             FILE_MAX_SIZE);
 			break;
 		}
 		if (buf_add(out, chunk, (size_t)n) < 0) {
-			rc = err_set(err, ERR_NOMEM, "%s: out of memory",
-				path);
+			rc = err_set(err, ERR_NOMEM, "%s: out of memory", path);
 			break;
 		}
 	}
@@ -281,7 +283,7 @@ file_read(struct buf *out, const char *path, struct err *err)
 
 int
 file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-	struct err *err)
+                  struct err *err)
 {
 	struct buf tmp = BUF_INIT;
 	struct stat st;
@@ -299,12 +301,12 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
 		rc = err_set(err, ERR_INVALID, "%s: cannot create: %s", tmp.ptr,
-			strerror(errno));
+		             strerror(errno));
 		goto out;
 	}
 	if (fchmod(fd, mode) < 0) {
 		rc = err_set(err, ERR_INVALID, "%s: chmod: %s", tmp.ptr,
-			strerror(errno));
+		             strerror(errno));
 		goto out;
 	}
 	while (len > 0) {
@@ -313,7 +315,7 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			continue;
 		if (n < 0) {
 			rc = err_set(err, ERR_INVALID, "%s: write failed: %s",
-				tmp.ptr, strerror(errno));
+			             tmp.ptr, strerror(errno));
 			goto out;
 		}
 		p += n;
@@ -322,18 +324,19 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		rc = err_set(err, ERR_INVALID, "%s: fsync failed: %s", tmp.ptr,
-			strerror(errno));
+		             strerror(errno));
 		goto out;
 	}
 	fd = -1;
 	if (rename(tmp.ptr, path) < 0) {
 		rc = err_set(err, ERR_INVALID, "%s: rename failed: %s", path,
-			strerror(errno));
+		             strerror(errno));
 		goto out;
 	}
 	dircopy = strdup(path);
 	if (dircopy) {
-		dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = open(dirname(dircopy),
+		           O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
 			fsync(dfd);
 			close(dfd);
@@ -359,9 +362,9 @@ base64_decode(struct buf *out, const char *s, size_t len, struct err *err)
 		return err_set(err, ERR_NOMEM, "base64: out of memory");
 	/* Kubernetes accepts newlines inside data values; so do we. */
 	if (sodium_base642bin((unsigned char *)out->ptr + out->len, maxlen, s,
-		    len, "\n\r ", &binlen, &end,
-		    sodium_base64_VARIANT_ORIGINAL) != 0 ||
-		end != s + len)
+	                      len, "\n\r ", &binlen, &end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != s + len)
 		return err_set(err, ERR_INVALID, "invalid base64");
 	out->len += binlen;
 	out->ptr[out->len] = '\0';
@@ -371,12 +374,13 @@ base64_decode(struct buf *out, const char *s, size_t len, struct err *err)
 int
 base64_encode(struct buf *out, const void *data, size_t len)
 {
-	size_t n = sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
+	size_t n =
+	        sodium_base64_encoded_len(len, sodium_base64_VARIANT_ORIGINAL);
 
 	if (buf_grow(out, n) < 0)
 		return -ERR_NOMEM;
 	sodium_bin2base64(out->ptr + out->len, n, data, len,
-		sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	out->len += n - 1;
 	return 0;
 }

@@ -21,15 +21,14 @@
  * [min, max].  -ERR_INVALID (with a message naming what) otherwise.
  */
 int parse_long(const char *s, size_t len, long long min, long long max,
-	long long *out, const char *what, struct err *err);
+               long long *out, const char *what, struct err *err);
 
 /*
  * Parses a Go time.Duration string ("1m30s", "500ms", "2h", "1.5h", "0")
  * into nanoseconds.  Units: ns, us, µs, ms, s, m, h; a sign is allowed, as
  * in Go.  -ERR_INVALID on anything else (the message says what is wrong).
  */
-int parse_duration(const char *s, size_t len, int64_t *ns_out,
-	struct err *err);
+int parse_duration(const char *s, size_t len, int64_t *ns_out, struct err *err);
 
 /* Formats nanoseconds the way Go's Duration.String() does ("1m30s"). */
 void format_duration(char out[40], int64_t ns);
@@ -44,7 +43,7 @@ int file_read(struct buf *out, const char *path, struct err *err);
  * content, never a torn one.
  */
 int file_write_atomic(const char *path, const void *data, size_t len,
-	mode_t mode, struct err *err);
+                      mode_t mode, struct err *err);
 
 /*
  * Decodes standard base64 (with padding, as Kubernetes Secret data) into

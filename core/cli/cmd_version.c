@@ -17,13 +17,13 @@
 #include <yaml.h>
 
 static const char version_help[] =
-	"Usage: ferry version [-o text|json]\n"
-	"\n"
-	"Prints ferry's version and the libraries it runs on.\n"
-	"\n"
-	"Options:\n"
-	"  -o, --output FORMAT   text (default) or json\n"
-	"  -h, --help            show this help\n";
+        "Usage: ferry version [-o text|json]\n"
+        "\n"
+        "Prints ferry's version and the libraries it runs on.\n"
+        "\n"
+        "Options:\n"
+        "  -o, --output FORMAT   text (default) or json\n"
+        "  -h, --help            show this help\n";
 
 int
 cmd_version(int argc, char **argv)
@@ -52,7 +52,7 @@ cmd_version(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("version", "unexpected argument '%s'",
-			argv[optind]);
+		                       argv[optind]);
 	git_libgit2_version(&major, &minor, &rev);
 	pcre2_config(PCRE2_CONFIG_VERSION, pcre);
 	cv = curl_version_info(CURLVERSION_NOW);
@@ -61,16 +61,16 @@ cmd_version(int argc, char **argv)
 		       "\"libcurl\":\"%s\",\"libyaml\":\"%s\","
 		       "\"pcre2\":\"%s\",\"cjson\":\"%s\","
 		       "\"libsodium\":\"%s\",\"libmicrohttpd\":\"%s\"}\n",
-			FERRY_VERSION, major, minor, rev, cv->version,
-			yaml_get_version_string(), pcre, cJSON_Version(),
-			sodium_version_string(), MHD_get_version());
+		       FERRY_VERSION, major, minor, rev, cv->version,
+		       yaml_get_version_string(), pcre, cJSON_Version(),
+		       sodium_version_string(), MHD_get_version());
 	} else {
 		printf("ferry %s\n", FERRY_VERSION);
 		printf("libgit2 %d.%d.%d, libcurl %s, libyaml %s, pcre2 %s, "
 		       "cJSON %s, libsodium %s, libmicrohttpd %s\n",
-			major, minor, rev, cv->version,
-			yaml_get_version_string(), pcre, cJSON_Version(),
-			sodium_version_string(), MHD_get_version());
+		       major, minor, rev, cv->version,
+		       yaml_get_version_string(), pcre, cJSON_Version(),
+		       sodium_version_string(), MHD_get_version());
 	}
 	return CLI_OK;
 }

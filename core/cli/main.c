@@ -17,28 +17,28 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"ferry %s - keeps the container image references in Git up to date\n"
-		"\n"
-		"ferry reads the Flux and Argo CD Image Updater objects you already have\n"
-		"(GitRepository, ImageRepository, ImagePolicy, ImageUpdateAutomation, ...),\n"
-		"lists tags from registries, picks the newest allowed tag, edits the marked\n"
-		"values in Git byte for byte, commits and pushes.\n"
-		"\n"
-		"Usage: ferry [--log-format logfmt|json] [--log-level LEVEL] COMMAND [ARGS]\n"
-		"\n"
-		"Commands:\n",
-		FERRY_VERSION);
+	        "ferry %s - keeps the container image references in Git up to date\n"
+	        "\n"
+	        "ferry reads the Flux and Argo CD Image Updater objects you already have\n"
+	        "(GitRepository, ImageRepository, ImagePolicy, ImageUpdateAutomation, ...),\n"
+	        "lists tags from registries, picks the newest allowed tag, edits the marked\n"
+	        "values in Git byte for byte, commits and pushes.\n"
+	        "\n"
+	        "Usage: ferry [--log-format logfmt|json] [--log-level LEVEL] COMMAND [ARGS]\n"
+	        "\n"
+	        "Commands:\n",
+	        FERRY_VERSION);
 	for (const struct cli_command *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-16s %s\n", c->name, c->summary);
 	fprintf(f,
-		"\n"
-		"Global options (anywhere on the line):\n"
-		"  --log-format FORMAT   logfmt (default) or json; logs go to stderr\n"
-		"  --log-level LEVEL     error, warn, info (default) or debug\n"
-		"  -h, --help            show this help; 'ferry COMMAND --help' for one command\n"
-		"\n"
-		"Exit codes: 0 ok, 1 failed, 2 usage or configuration error,\n"
-		"3 nothing qualified.\n");
+	        "\n"
+	        "Global options (anywhere on the line):\n"
+	        "  --log-format FORMAT   logfmt (default) or json; logs go to stderr\n"
+	        "  --log-level LEVEL     error, warn, info (default) or debug\n"
+	        "  -h, --help            show this help; 'ferry COMMAND --help' for one command\n"
+	        "\n"
+	        "Exit codes: 0 ok, 1 failed, 2 usage or configuration error,\n"
+	        "3 nothing qualified.\n");
 }
 
 /*
@@ -54,13 +54,17 @@ take_global_options(int *argcp, char **argv)
 	int argc = *argcp, out = 1;
 
 	if ((env = getenv("FERRY_LOG_LEVEL")) && *env &&
-		log_level_parse(env, &level) < 0) {
-		fprintf(stderr, "ferry: FERRY_LOG_LEVEL: unknown level '%s' (use error, warn, info or debug)\n", env);
+	    log_level_parse(env, &level) < 0) {
+		fprintf(stderr,
+		        "ferry: FERRY_LOG_LEVEL: unknown level '%s' (use error, warn, info or debug)\n",
+		        env);
 		return -1;
 	}
 	if ((env = getenv("FERRY_LOG_FORMAT")) && *env &&
-		log_format_parse(env, &format) < 0) {
-		fprintf(stderr, "ferry: FERRY_LOG_FORMAT: unknown format '%s' (use logfmt or json)\n", env);
+	    log_format_parse(env, &format) < 0) {
+		fprintf(stderr,
+		        "ferry: FERRY_LOG_FORMAT: unknown format '%s' (use logfmt or json)\n",
+		        env);
 		return -1;
 	}
 	for (int i = 1; i < argc; i++) {
@@ -73,10 +77,10 @@ take_global_options(int *argcp, char **argv)
 			break;
 		}
 		if (strncmp(a, "--log-level", 11) == 0 &&
-			(a[11] == '\0' || a[11] == '='))
+		    (a[11] == '\0' || a[11] == '='))
 			is_level = 1;
 		else if (strncmp(a, "--log-format", 12) == 0 &&
-			(a[12] == '\0' || a[12] == '='))
+		         (a[12] == '\0' || a[12] == '='))
 			is_format = 1;
 		if (!is_level && !is_format) {
 			argv[out++] = argv[i];
@@ -92,11 +96,15 @@ take_global_options(int *argcp, char **argv)
 			return -1;
 		}
 		if (is_level && log_level_parse(val, &level) < 0) {
-			fprintf(stderr, "ferry: --log-level: unknown level '%s' (use error, warn, info or debug)\n", val);
+			fprintf(stderr,
+			        "ferry: --log-level: unknown level '%s' (use error, warn, info or debug)\n",
+			        val);
 			return -1;
 		}
 		if (is_format && log_format_parse(val, &format) < 0) {
-			fprintf(stderr, "ferry: --log-format: unknown format '%s' (use logfmt or json)\n", val);
+			fprintf(stderr,
+			        "ferry: --log-format: unknown format '%s' (use logfmt or json)\n",
+			        val);
 			return -1;
 		}
 	}
@@ -120,7 +128,7 @@ main(int argc, char **argv)
 	}
 	name = argv[1];
 	if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 ||
-		strcmp(name, "help") == 0) {
+	    strcmp(name, "help") == 0) {
 		usage(stdout);
 		return CLI_OK;
 	}
@@ -131,7 +139,8 @@ main(int argc, char **argv)
 			continue;
 		/* GLOBAL: library initialisation, before any thread starts. */
 		if (sodium_init() < 0) {
-			fprintf(stderr, "ferry: libsodium failed to initialise\n");
+			fprintf(stderr,
+			        "ferry: libsodium failed to initialise\n");
 			return CLI_FAILED;
 		}
 		git_libgit2_init();
@@ -142,6 +151,6 @@ main(int argc, char **argv)
 		return rc;
 	}
 	fprintf(stderr, "ferry: unknown command '%s'\nTry 'ferry --help'.\n",
-		name);
+	        name);
 	return CLI_USAGE;
 }

@@ -150,12 +150,12 @@ test_parse_long__checks_range_and_syntax(void **state)
 	assert_int_equal(parse_long("42", 2, 0, 100, &v, "n", &e), 0);
 	assert_int_equal(v, 42);
 	assert_int_equal(parse_long("101", 3, 0, 100, &v, "n", &e),
-		-ERR_INVALID);
+	                 -ERR_INVALID);
 	assert_int_equal(parse_long("4x", 2, 0, 100, &v, "n", &e),
-		-ERR_INVALID);
-	assert_int_equal(parse_long("99999999999999999999", 20, 0, 100, &v,
-				 "n", &e),
-		-ERR_INVALID);
+	                 -ERR_INVALID);
+	assert_int_equal(
+	        parse_long("99999999999999999999", 20, 0, 100, &v, "n", &e),
+	        -ERR_INVALID);
 }
 
 static void
@@ -220,14 +220,16 @@ test_log__quotes_values_so_a_tag_cannot_forge_a_line(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	log_configure(LOG_INFO, LOG_FORMAT_LOGFMT, fd);
-	log_info("registry", "scan_done", "tag", "v1\nlevel=error x=\"y\"",
-		"n", "3");
+	log_info("registry", "scan_done", "tag", "v1\nlevel=error x=\"y\"", "n",
+	         "3");
 	log_debug("registry", "hidden");
 	read_log(fd, &b);
-	assert_non_null(strstr(b.ptr,
-		" level=info mod=registry event=scan_done tag=\"v1\\nlevel=error x=\\\"y\\\"\" n=3\n"));
+	assert_non_null(strstr(
+	        b.ptr,
+	        " level=info mod=registry event=scan_done tag=\"v1\\nlevel=error x=\\\"y\\\"\" n=3\n"));
 	assert_null(strstr(b.ptr, "hidden"));
-	assert_non_null(strstr(b.ptr, "\n") == b.ptr + b.len - 1 ? b.ptr : NULL);
+	assert_non_null(strstr(b.ptr, "\n") == b.ptr + b.len - 1 ? b.ptr
+	                                                         : NULL);
 	log_configure(LOG_INFO, LOG_FORMAT_LOGFMT, 2);
 	close(fd);
 	unlink(path);
@@ -264,7 +266,8 @@ test_log_url__strips_userinfo_and_query(void **state)
 	char out[256];
 
 	(void)state;
-	log_url(out, sizeof(out), "https://bot:s3cret@reg.example:5000/v2/a/tags/list?n=10&token=x");
+	log_url(out, sizeof(out),
+	        "https://bot:s3cret@reg.example:5000/v2/a/tags/list?n=10&token=x");
 	assert_string_equal(out, "https://reg.example:5000/v2/a/tags/list");
 	log_url(out, sizeof(out), "/v2/a/tags/list?last=b");
 	assert_string_equal(out, "/v2/a/tags/list");
@@ -296,11 +299,11 @@ test_json_parse__reports_offset_and_depth(void **state)
 
 	(void)state;
 	assert_int_equal(json_parse(&j, "{\"a\": }", 7, "tags", &e),
-		-ERR_INVALID);
+	                 -ERR_INVALID);
 	assert_non_null(strstr(e.msg, "tags: invalid JSON at byte offset"));
 	memset(deep, '[', sizeof(deep));
 	assert_int_equal(json_parse(&j, deep, sizeof(deep), "x", &e),
-		-ERR_INVALID);
+	                 -ERR_INVALID);
 	assert_null(j);
 }
 
@@ -311,17 +314,21 @@ main(void)
 		cmocka_unit_test(test_buf__appends_and_stays_nul_terminated),
 		cmocka_unit_test(test_buf__fails_past_max_and_remembers_it),
 		cmocka_unit_test(test_buf__detach_hands_over_ownership),
-		cmocka_unit_test(test_err__set_returns_negative_code_and_prefix_keeps_it),
+		cmocka_unit_test(
+		        test_err__set_returns_negative_code_and_prefix_keeps_it),
 		cmocka_unit_test(test_duration__parses_go_syntax),
 		cmocka_unit_test(test_duration__rejects_what_go_rejects),
 		cmocka_unit_test(test_duration__formats_like_go),
 		cmocka_unit_test(test_parse_long__checks_range_and_syntax),
 		cmocka_unit_test(test_base64__round_trips_and_rejects_junk),
-		cmocka_unit_test(test_file_write_atomic__replaces_content_and_keeps_mode),
-		cmocka_unit_test(test_log__quotes_values_so_a_tag_cannot_forge_a_line),
+		cmocka_unit_test(
+		        test_file_write_atomic__replaces_content_and_keeps_mode),
+		cmocka_unit_test(
+		        test_log__quotes_values_so_a_tag_cannot_forge_a_line),
 		cmocka_unit_test(test_log__json_lines_parse_as_json),
 		cmocka_unit_test(test_log_url__strips_userinfo_and_query),
-		cmocka_unit_test(test_secret__compares_in_constant_time_and_wipes),
+		cmocka_unit_test(
+		        test_secret__compares_in_constant_time_and_wipes),
 		cmocka_unit_test(test_json_parse__reports_offset_and_depth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

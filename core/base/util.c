@@ -2,9 +2,11 @@
  * util.c - checked integer and duration parsing, whole-file reads, atomic
  * writes and base64 (libsodium).  No knowledge of ferry's objects.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <sodium.h>
@@ -391,4 +393,54 @@ str_has_suffix(const char *s, size_t len, const char *suffix)
 	size_t n = strlen(suffix);
 
 	return len >= n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path);
+	return unlink(path);
+}
+
+int
+dir_remove_all(const char *path, struct err *err)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return err_set(err, ERR_INVALID, "%s: cannot remove: %s", path,
+		               strerror(errno));
+	return 0;
+}
+
+int
+dir_make_all(const char *path, mode_t mode, struct err *err)
+{
+	struct buf b = BUF_INIT;
+	int rc = 0;
+
+	if (buf_puts(&b, path) < 0)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (char *p = b.ptr + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(b.ptr, mode) < 0 && errno != EEXIST) {
+			rc = err_set(err, ERR_INVALID, "%s: cannot create: %s",
+			             b.ptr, strerror(errno));
+			goto out;
+		}
+		*p = '/';
+	}
+	if (mkdir(b.ptr, mode) < 0 && errno != EEXIST)
+		rc = err_set(err, ERR_INVALID, "%s: cannot create: %s", b.ptr,
+		             strerror(errno));
+out:
+	buf_release(&b);
+	return rc;
 }

@@ -54,6 +54,15 @@ int base64_decode(struct buf *out, const char *s, size_t len, struct err *err);
 /* Appends the standard base64 encoding of data to out. */
 int base64_encode(struct buf *out, const void *data, size_t len);
 
+/*
+ * Removes path and everything below it, without following symlinks.
+ * A path that does not exist is not an error.
+ */
+int dir_remove_all(const char *path, struct err *err);
+
+/* Creates path and its missing parents with mode (like mkdir -p). */
+int dir_make_all(const char *path, mode_t mode, struct err *err);
+
 /* true when s[0..len) ends with suffix. */
 int str_has_suffix(const char *s, size_t len, const char *suffix);
 

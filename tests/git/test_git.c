@@ -1,0 +1,506 @@
+/*
+ * Tests for writeback/git over file:// remotes: real bare repositories made
+ * and inspected with the git CLI.  HTTP and SSH transports are covered by
+ * the integration suite (tests/git/test_git_remote.py).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/util.h"
+#include "writeback/git.h"
+#include "writeback/sshsig.h"
+
+struct fixture {
+	char dir[64];
+	char remote[128]; /* bare repo path */
+	char url[160];
+	char state[128];
+};
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+/* Runs a command and returns its stdout (trailing newline removed). */
+static char *capture(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
+
+static char *
+capture(const char *fmt, ...)
+{
+	char cmd[4096];
+	struct buf out = BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		buf_add(&out, chunk, n);
+	pclose(p);
+	while (out.len && out.ptr[out.len - 1] == '\n')
+		buf_truncate(&out, out.len - 1);
+	return buf_detach(&out);
+}
+
+#define GITENV                                                                 \
+	"GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x "        \
+	"GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x "
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-git-XXXXXX");
+	if (f == NULL || mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->remote, sizeof(f->remote), "%s/remote.git", f->dir);
+	snprintf(f->url, sizeof(f->url), "file://%s", f->remote);
+	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);
+	if (sh(GITENV
+	       "git init -q --bare -b main %s && "
+	       "git clone -q %s %s/seed 2>/dev/null && cd %s/seed && "
+	       "mkdir -p deploy && printf 'image: app:1.0.0\\n' > deploy/app.yaml && "
+	       "printf 'keep\\n' > README && git add -A && "
+	       "git commit -qm init && git tag v1 && git push -q origin main v1",
+	       f->remote, f->remote, f->dir, f->dir) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	dir_remove_all(f->dir, NULL);
+	free(f);
+	return 0;
+}
+
+static struct gitrepo *
+open_synced(struct fixture *f, char head[41])
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct git_auth auth = GIT_AUTH_INIT;
+
+	if (gitrepo_open(&r, f->state, f->url, &auth, &err) < 0) {
+		print_error("open: %s\n", err.msg);
+		return NULL;
+	}
+	if (gitrepo_sync(r, &ref, &auth, head, &err) < 0) {
+		print_error("sync: %s\n", err.msg);
+		gitrepo_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+write_file(struct gitrepo *r, const char *rel, const char *content)
+{
+	char path[1024];
+	struct err err = ERR_INIT;
+
+	snprintf(path, sizeof(path), "%s%s", gitrepo_workdir(r), rel);
+	assert_int_equal(
+	        file_write_atomic(path, content, strlen(content), 0644, &err),
+	        0);
+}
+
+static void
+test_git__sync_checks_out_the_remote_branch_head(void **state)
+{
+	struct fixture *f = *state;
+	char head[41];
+	struct gitrepo *r = open_synced(f, head);
+	char *want = capture("git -C %s rev-parse main", f->remote);
+	struct buf content = BUF_INIT;
+	struct err err = ERR_INIT;
+	char path[512];
+
+	assert_non_null(r);
+	assert_string_equal(head, want);
+	snprintf(path, sizeof(path), "%sdeploy/app.yaml", gitrepo_workdir(r));
+	assert_int_equal(file_read(&content, path, &err), 0);
+	assert_string_equal(content.ptr, "image: app:1.0.0\n");
+	buf_release(&content);
+	free(want);
+	gitrepo_free(r);
+}
+
+static void
+test_git__commit_and_push_land_one_commit_with_author_and_message(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *remote_head, *author, *msg, *files;
+
+	assert_non_null(r);
+	write_file(r, "deploy/app.yaml", "image: app:1.1.0\n");
+	co.author_name = "ferry-bot";
+	co.author_email = "bot@example.invalid";
+	co.message = "chore: update app to 1.1.0\n";
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 0);
+	po.branch = "main";
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), 0);
+	remote_head = capture("git -C %s rev-parse main", f->remote);
+	assert_string_equal(remote_head, commit);
+	author = capture("git -C %s log -1 --format='%%an <%%ae>|%%cn' main",
+	                 f->remote);
+	assert_string_equal(author,
+	                    "ferry-bot <bot@example.invalid>|ferry-bot");
+	msg = capture("git -C %s log -1 --format=%%B main", f->remote);
+	assert_string_equal(msg, "chore: update app to 1.1.0");
+	files = capture("git -C %s diff --name-only main~1 main", f->remote);
+	assert_string_equal(files, "deploy/app.yaml");
+	free(remote_head);
+	free(author);
+	free(msg);
+	free(files);
+	gitrepo_free(r);
+}
+
+static void
+test_git__commit_without_changes_makes_no_commit(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41] = "";
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct err err = ERR_INIT;
+	char *after;
+
+	assert_non_null(r);
+	/* Rewriting a file with the same bytes is no change either. */
+	write_file(r, "deploy/app.yaml", "image: app:1.0.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "x";
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 1);
+	after = capture("git -C %s rev-parse HEAD", gitrepo_workdir(r));
+	assert_string_equal(after, head);
+	free(after);
+	gitrepo_free(r);
+}
+
+static void
+test_git__sync_discards_local_edits_and_untracked_files(void **state)
+{
+	struct fixture *f = *state;
+	char head[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char path[512];
+	struct stat st;
+	char *status;
+
+	assert_non_null(r);
+	write_file(r, "deploy/app.yaml", "image: half-done\n");
+	write_file(r, "stray.yaml", "x: 1\n");
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	snprintf(path, sizeof(path), "%sstray.yaml", gitrepo_workdir(r));
+	assert_int_not_equal(stat(path, &st), 0);
+	status = capture("git -C %s status --porcelain", gitrepo_workdir(r));
+	assert_string_equal(status, "");
+	free(status);
+	gitrepo_free(r);
+}
+
+static void
+test_git__push_after_someone_else_pushed_is_a_conflict_and_retry_lands(
+        void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *log;
+
+	assert_non_null(r);
+	/* Another client pushes between our fetch and our push. */
+	assert_int_equal(sh(GITENV
+	                    "cd %s/seed && git pull -q && "
+	                    "printf 'other\\n' > OTHER && git add OTHER && "
+	                    "git commit -qm other && git push -q origin main",
+	                    f->dir),
+	                 0);
+	write_file(r, "deploy/app.yaml", "image: app:1.2.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "ours";
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 0);
+	po.branch = "main";
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), -ERR_CONFLICT);
+	assert_int_equal(err.code, ERR_CONFLICT);
+	/* What the pipeline does next: sync, re-apply, commit, push. */
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	write_file(r, "deploy/app.yaml", "image: app:1.2.0\n");
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 0);
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), 0);
+	log = capture("git -C %s log --format=%%s main", f->remote);
+	assert_string_equal(log, "ours\nother\ninit");
+	free(log);
+	gitrepo_free(r);
+}
+
+static void
+test_git__push_to_a_new_branch_creates_it_from_the_checkout(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *main_head, *branch_head;
+
+	assert_non_null(r);
+	write_file(r, "deploy/app.yaml", "image: app:2.0.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "to branch";
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 0);
+	po.branch = "image-updates";
+	po.force = true;
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), 0);
+	main_head = capture("git -C %s rev-parse main", f->remote);
+	branch_head = capture("git -C %s rev-parse image-updates", f->remote);
+	assert_string_equal(main_head, head);
+	assert_string_equal(branch_head, commit);
+	free(main_head);
+	free(branch_head);
+	gitrepo_free(r);
+}
+
+static void
+test_git__sync_to_a_tag_and_to_a_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct git_ref tag = { GIT_REF_TAG, "v1" };
+	struct git_ref missing = { GIT_REF_TAG, "v9" };
+	struct git_ref commit = { GIT_REF_COMMIT, NULL };
+	char head[41];
+	char *v1 = capture("git -C %s rev-parse v1^{commit}", f->remote);
+	struct buf tags = BUF_INIT;
+
+	assert_int_equal(gitrepo_open(&r, f->state, f->url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &tag, &auth, head, &err), 0);
+	assert_string_equal(head, v1);
+	commit.value = v1;
+	assert_int_equal(gitrepo_sync(r, &commit, &auth, head, &err), 0);
+	assert_string_equal(head, v1);
+	assert_int_equal(gitrepo_sync(r, &missing, &auth, head, &err),
+	                 -ERR_NOTFOUND);
+	assert_non_null(strstr(err.msg, "'v9' does not exist"));
+	assert_int_equal(gitrepo_tags(r, &tags, &err), 0);
+	assert_string_equal(tags.ptr, "v1\n");
+	buf_release(&tags);
+	free(v1);
+	gitrepo_free(r);
+}
+
+static void
+test_git__reopen_reuses_the_cached_clone(void **state)
+{
+	struct fixture *f = *state;
+	char head[41];
+	struct gitrepo *a = open_synced(f, head), *b;
+	char *dir_a;
+
+	assert_non_null(a);
+	dir_a = strdup(gitrepo_workdir(a));
+	gitrepo_free(a);
+	b = open_synced(f, head);
+	assert_non_null(b);
+	assert_string_equal(gitrepo_workdir(b), dir_a);
+	assert_int_equal(strncmp(dir_a, f->state, strlen(f->state)), 0);
+	free(dir_a);
+	gitrepo_free(b);
+}
+
+static void
+test_git__missing_remote_fails_and_leaves_no_clone_behind(void **state)
+{
+	struct fixture *f = *state;
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	char url[256];
+	char *left;
+
+	snprintf(url, sizeof(url), "file://%s/gone.git", f->dir);
+	assert_true(gitrepo_open(&r, f->state, url, &auth, &err) < 0);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "git clone"));
+	left = capture("ls %s/git 2>/dev/null | wc -l", f->state);
+	assert_string_equal(left, "0");
+	free(left);
+}
+
+static void
+test_git__ssh_signed_commit_passes_verify_commit(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct err err = ERR_INIT;
+	struct buf key = BUF_INIT, pub = BUF_INIT, signers = BUF_INIT;
+	struct sshsig_key *sk = NULL;
+	char path[512];
+	const char *wd;
+
+	assert_non_null(r);
+	wd = gitrepo_workdir(r);
+	assert_int_equal(
+	        sh("ssh-keygen -q -t ed25519 -N '' -C bot -f %s/sign", f->dir),
+	        0);
+	snprintf(path, sizeof(path), "%s/sign", f->dir);
+	assert_int_equal(file_read(&key, path, &err), 0);
+	assert_int_equal(sshsig_key_parse(&sk, key.ptr, key.len, &err), 0);
+	sshsig_key_public(&pub, sk);
+	buf_addf(&signers, "bot@example.invalid namespaces=\"git\" %s\n",
+	         pub.ptr);
+	snprintf(path, sizeof(path), "%s/allowed", f->dir);
+	assert_int_equal(
+	        file_write_atomic(path, signers.ptr, signers.len, 0644, &err),
+	        0);
+	write_file(r, "deploy/app.yaml", "image: app:3.0.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "signed update\n";
+	co.ssh_signing_key = sk;
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 0);
+	assert_int_equal(
+	        sh("git -C %s -c gpg.ssh.allowedSignersFile=%s/allowed "
+	           "verify-commit %s 2>/dev/null",
+	           wd, f->dir, commit),
+	        0);
+	/* Tamper: same object with another message, signature kept. */
+	assert_int_equal(
+	        sh("cd %s && git cat-file commit %s | "
+	           "sed 's/signed update/forged update/' > %s/forged && "
+	           "git hash-object -t commit -w %s/forged > %s/forged.id",
+	           wd, commit, f->dir, f->dir, f->dir),
+	        0);
+	assert_int_not_equal(
+	        sh("git -C %s -c gpg.ssh.allowedSignersFile=%s/allowed "
+	           "verify-commit $(cat %s/forged.id) 2>/dev/null",
+	           wd, f->dir, f->dir),
+	        0);
+	buf_release(&key);
+	buf_release(&pub);
+	buf_release(&signers);
+	sshsig_key_free(sk);
+	gitrepo_free(r);
+}
+
+static void
+test_git__unknown_ssh_host_is_refused_before_any_credential(void **state)
+{
+	struct fixture *f = *state;
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	int rc;
+
+	/* Nothing listens on port 1: the failure must still be clean. */
+	rc = gitrepo_open(&r, f->state, "ssh://git@127.0.0.1:1/repo.git", &auth,
+	                  &err);
+	assert_true(rc < 0);
+	assert_null(r);
+	assert_null(strstr(err.msg, "(null)"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		        test_git__sync_checks_out_the_remote_branch_head, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__commit_and_push_land_one_commit_with_author_and_message,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__commit_without_changes_makes_no_commit, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__sync_discards_local_edits_and_untracked_files,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__push_after_someone_else_pushed_is_a_conflict_and_retry_lands,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__push_to_a_new_branch_creates_it_from_the_checkout,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__sync_to_a_tag_and_to_a_commit, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__reopen_reuses_the_cached_clone, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__missing_remote_fails_and_leaves_no_clone_behind,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__ssh_signed_commit_passes_verify_commit, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__unknown_ssh_host_is_refused_before_any_credential,
+		        setup, teardown),
+	};
+	int rc;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	git_libgit2_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	git_libgit2_shutdown();
+	return rc;
+}

@@ -1,0 +1,352 @@
+/*
+ * Integration tests for writeback/git over real transports: git
+ * http-backend behind nginx with basic auth for push, and sshd on a
+ * loopback port with an ed25519 client key.  Run under
+ * `tests/harness/testbed.py run --git-http --sshd`, which provides the
+ * FERRY_TEST_* environment.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/util.h"
+#include "writeback/git.h"
+
+static const char *
+env(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || *v == '\0') {
+		print_error(
+		        "%s is not set: run under tests/harness/testbed.py\n",
+		        name);
+		fail();
+	}
+	return v;
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+static char *capture(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
+
+static char *
+capture(const char *fmt, ...)
+{
+	char cmd[8192], chunk[4096];
+	struct buf out = BUF_INIT;
+	size_t n;
+	va_list ap;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	if (p == NULL)
+		return NULL;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		buf_add(&out, chunk, n);
+	pclose(p);
+	while (out.len && out.ptr[out.len - 1] == '\n')
+		buf_truncate(&out, out.len - 1);
+	return buf_detach(&out);
+}
+
+/* Makes a bare repo NAME with one commit through the harness. */
+static void
+make_repo(const char *dir, const char *name, const char *owner)
+{
+	assert_int_equal(
+	        sh("/usr/bin/python3 %s/tests/harness/testbed.py git-init --bare %s/%s.git %s%s >/dev/null",
+	           env("FERRY_SOURCE_ROOT"), dir, name, owner ? "--owner " : "",
+	           owner ? owner : ""),
+	        0);
+}
+
+static char state_dir[512];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(state_dir, sizeof(state_dir), "%s/state-%d",
+	         getenv("FERRY_TEST_TMP") ? getenv("FERRY_TEST_TMP") : "/tmp",
+	         (int)getpid());
+	return 0;
+}
+
+static int
+edit_commit_push(struct gitrepo *r, const struct git_auth *auth,
+                 const char *content, struct err *err)
+{
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	char path[1024], commit[41];
+	int rc;
+
+	snprintf(path, sizeof(path), "%sapp.yaml", gitrepo_workdir(r));
+	if ((rc = file_write_atomic(path, content, strlen(content), 0644,
+	                            err)) < 0)
+		return rc;
+	co.author_email = "bot@example.invalid";
+	co.message = "update";
+	if ((rc = gitrepo_commit(r, &co, commit, err)) < 0)
+		return rc;
+	po.branch = "main";
+	return gitrepo_push(r, &po, auth, err);
+}
+
+static void
+test_git_http__push_with_basic_auth_lands(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret pw = SECRET_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	char url[1024], head[41];
+	char *subject;
+
+	(void)state;
+	make_repo(env("FERRY_TEST_GIT_HTTP_ROOT"), "ok", NULL);
+	snprintf(url, sizeof(url), "%s/ok.git", env("FERRY_TEST_GIT_HTTP"));
+	secret_set(&pw, env("FERRY_TEST_GIT_HTTP_PASSWORD"),
+	           strlen(env("FERRY_TEST_GIT_HTTP_PASSWORD")));
+	auth.username = env("FERRY_TEST_GIT_HTTP_USER");
+	auth.password = &pw;
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:2\n", &err), 0);
+	subject = capture("git -C %s/ok.git log -1 --format=%%s main",
+	                  env("FERRY_TEST_GIT_HTTP_ROOT"));
+	assert_string_equal(subject, "update");
+	free(subject);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
+static void
+test_git_http__wrong_password_is_an_auth_error_without_the_password(
+        void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret pw = SECRET_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	char url[1024], head[41];
+	char *before, *after;
+
+	(void)state;
+	make_repo(env("FERRY_TEST_GIT_HTTP_ROOT"), "badpw", NULL);
+	snprintf(url, sizeof(url), "%s/badpw.git", env("FERRY_TEST_GIT_HTTP"));
+	secret_set(&pw, "not-the-password-9f1c", 21);
+	auth.username = env("FERRY_TEST_GIT_HTTP_USER");
+	auth.password = &pw;
+	before = capture("git -C %s/badpw.git rev-parse main",
+	                 env("FERRY_TEST_GIT_HTTP_ROOT"));
+	/* Fetching is anonymous on this server; pushing needs the password. */
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:3\n", &err),
+	                 -ERR_AUTH);
+	assert_null(strstr(err.msg, "not-the-password-9f1c"));
+	assert_non_null(strstr(err.msg, "authentication failed"));
+	after = capture("git -C %s/badpw.git rev-parse main",
+	                env("FERRY_TEST_GIT_HTTP_ROOT"));
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
+static void
+test_git_http__push_without_credentials_says_to_set_secret_ref(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	char url[1024], head[41];
+
+	(void)state;
+	make_repo(env("FERRY_TEST_GIT_HTTP_ROOT"), "nocred", NULL);
+	snprintf(url, sizeof(url), "%s/nocred.git", env("FERRY_TEST_GIT_HTTP"));
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:4\n", &err),
+	                 -ERR_AUTH);
+	assert_non_null(strstr(err.msg, "secretRef"));
+	gitrepo_free(r);
+}
+
+static void
+ssh_auth(struct git_auth *auth, struct secret *key, struct buf *known)
+{
+	struct err err = ERR_INIT;
+	struct buf text = BUF_INIT;
+
+	assert_int_equal(file_read(&text, env("FERRY_TEST_SSH_KEY"), &err), 0);
+	secret_set(key, text.ptr, text.len);
+	secret_wipe(text.ptr, text.len);
+	buf_release(&text);
+	assert_int_equal(
+	        file_read(known, env("FERRY_TEST_SSH_KNOWN_HOSTS"), &err), 0);
+	auth->ssh_identity = key;
+	auth->known_hosts = known->ptr;
+}
+
+static void
+ssh_url(char *out, size_t outsz, const char *name)
+{
+	snprintf(out, outsz, "%s%s/%s.git", env("FERRY_TEST_SSH_URL"),
+	         env("FERRY_TEST_SSH_ROOT"), name);
+}
+
+static void
+test_git_ssh__push_with_key_and_known_host_lands(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret key = SECRET_INIT;
+	struct buf known = BUF_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	char url[1024], head[41];
+	char *subject;
+
+	(void)state;
+	make_repo(env("FERRY_TEST_SSH_ROOT"), "ok", "git");
+	ssh_url(url, sizeof(url), "ok");
+	ssh_auth(&auth, &key, &known);
+	if (gitrepo_open(&r, state_dir, url, &auth, &err) < 0)
+		print_error("%s\n", err.msg);
+	assert_non_null(r);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:5\n", &err), 0);
+	/* The repository belongs to the git user, not to us. */
+	subject = capture(
+	        "git -c safe.directory='*' -C %s/ok.git log -1 --format=%%s main",
+	        env("FERRY_TEST_SSH_ROOT"));
+	assert_string_equal(subject, "update");
+	free(subject);
+	secret_release(&key);
+	buf_release(&known);
+	gitrepo_free(r);
+}
+
+static void
+test_git_ssh__unknown_host_key_is_refused_unless_opted_out(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret key = SECRET_INIT;
+	struct buf known = BUF_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	char url[1024], other_state[600];
+
+	(void)state;
+	make_repo(env("FERRY_TEST_SSH_ROOT"), "hostkey", "git");
+	ssh_url(url, sizeof(url), "hostkey");
+	ssh_auth(&auth, &key, &known);
+	auth.known_hosts = "";
+	assert_true(gitrepo_open(&r, state_dir, url, &auth, &err) < 0);
+	assert_non_null(strstr(err.msg, "not in known_hosts"));
+	/* A known_hosts naming the host with another key is worse. */
+	{
+		char line[512];
+		snprintf(
+		        line, sizeof(line),
+		        "[127.0.0.1]:%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHnN2hwWfGzXnRM1Y9JmYz7xVbBJ9XQ2kG1mJ5M3bq1o\n",
+		        env("FERRY_TEST_SSH_PORT"));
+		auth.known_hosts = line;
+		assert_true(gitrepo_open(&r, state_dir, url, &auth, &err) < 0);
+		assert_non_null(strstr(err.msg, "does not match"));
+	}
+	auth.known_hosts = NULL;
+	auth.insecure_ignore_host_key = true;
+	snprintf(other_state, sizeof(other_state), "%s-insecure", state_dir);
+	assert_int_equal(gitrepo_open(&r, other_state, url, &auth, &err), 0);
+	gitrepo_free(r);
+	secret_release(&key);
+	buf_release(&known);
+}
+
+static void
+test_git_ssh__wrong_key_is_an_auth_error(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret key = SECRET_INIT, wrong = SECRET_INIT;
+	struct buf known = BUF_INIT, text = BUF_INIT;
+	struct git_auth auth = GIT_AUTH_INIT;
+	char url[1024], path[1024];
+
+	(void)state;
+	make_repo(env("FERRY_TEST_SSH_ROOT"), "wrongkey", "git");
+	ssh_url(url, sizeof(url), "wrongkey");
+	ssh_auth(&auth, &key, &known);
+	snprintf(path, sizeof(path), "%s/wrong-%d", env("FERRY_TEST_TMP"),
+	         (int)getpid());
+	assert_int_equal(sh("ssh-keygen -q -t ed25519 -N '' -f %s", path), 0);
+	assert_int_equal(file_read(&text, path, &err), 0);
+	secret_set(&wrong, text.ptr, text.len);
+	auth.ssh_identity = &wrong;
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err),
+	                 -ERR_AUTH);
+	buf_release(&text);
+	secret_release(&key);
+	secret_release(&wrong);
+	buf_release(&known);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_git_http__push_with_basic_auth_lands),
+		cmocka_unit_test(
+		        test_git_http__wrong_password_is_an_auth_error_without_the_password),
+		cmocka_unit_test(
+		        test_git_http__push_without_credentials_says_to_set_secret_ref),
+		cmocka_unit_test(
+		        test_git_ssh__push_with_key_and_known_host_lands),
+		cmocka_unit_test(
+		        test_git_ssh__unknown_host_key_is_refused_unless_opted_out),
+		cmocka_unit_test(test_git_ssh__wrong_key_is_an_auth_error),
+	};
+	int rc;
+
+	setvbuf(stdout, NULL, _IONBF, 0);
+	git_libgit2_init();
+	rc = cmocka_run_group_tests(tests, setup, NULL);
+	git_libgit2_shutdown();
+	return rc;
+}

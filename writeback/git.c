@@ -5,6 +5,7 @@
  * conflicts, or resolve semver refs: the pipeline in core/ does.
  */
 #include "git.h"
+#include "gpgsig.h"
 #include "sshsig.h"
 
 #include "base/log.h"
@@ -709,11 +710,17 @@ gitrepo_commit(struct gitrepo *r, const struct git_commit_opts *opts,
 		if ((rc = sshsig_sign(&armored, opts->ssh_signing_key, "git",
 		                      content.ptr, content.size, err)) < 0)
 			goto out;
+	} else if (opts->gpg_key) {
+		if ((rc = gpgsig_sign(&armored, opts->gpg_key,
+		                      opts->gpg_passphrase, content.ptr,
+		                      content.size, err)) < 0)
+			goto out;
 	}
+	/* Both kinds of signature go in the gpgsig header, as git does. */
 	if ((grc = git_commit_create_with_signature(
 	             &new_oid, r->repo, content.ptr,
-	             opts->ssh_signing_key ? armored.ptr : NULL,
-	             opts->ssh_signing_key ? "gpgsig" : NULL)) < 0 ||
+	             armored.len ? armored.ptr : NULL,
+	             armored.len ? "gpgsig" : NULL)) < 0 ||
 	    (grc = git_repository_set_head_detached(r->repo, &new_oid)) < 0) {
 		rc = convert_error(err, grc, NULL, "git commit", r->url);
 		goto out;

@@ -95,11 +95,14 @@ struct git_commit_opts {
 	const char *author_email; /* required */
 	const char *message;
 	const struct sshsig_key *ssh_signing_key; /* NULL: unsigned */
+	const struct secret *gpg_key;        /* ASCII-armored; signs through
+	                                        the system gpg (gpgsig.h) */
+	const struct secret *gpg_passphrase; /* for gpg_key, or NULL */
 };
 
 #define GIT_COMMIT_OPTS_INIT                                                   \
 	{                                                                      \
-		NULL, NULL, NULL, NULL                                         \
+		NULL, NULL, NULL, NULL, NULL, NULL                             \
 	}
 
 /*

@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/proc.h"
 #include "base/secret.h"
 #include "base/util.h"
 
@@ -307,6 +308,56 @@ test_json_parse__reports_offset_and_depth(void **state)
 	assert_null(j);
 }
 
+static void
+test_proc__feeds_stdin_and_fd3_and_collects_output(void **state)
+{
+	const char *argv[] = { "sh", "-c", "cat; cat <&3 >&2; exit 7", NULL };
+	struct proc_io io = PROC_IO_INIT;
+	struct buf out = BUF_INIT, errout = BUF_INIT;
+	struct err e = ERR_INIT;
+	int status;
+
+	(void)state;
+	io.in = "from stdin";
+	io.in_len = 10;
+	io.fd3 = "from fd3";
+	io.fd3_len = 8;
+	io.out = &out;
+	io.errout = &errout;
+	assert_int_equal(proc_run(argv, &io, &status, &e), 0);
+	assert_int_equal(status, 7);
+	assert_string_equal(out.ptr, "from stdin");
+	assert_string_equal(errout.ptr, "from fd3");
+	buf_release(&out);
+	buf_release(&errout);
+}
+
+static void
+test_proc__missing_program_is_not_found(void **state)
+{
+	const char *argv[] = { "ferry-no-such-program", NULL };
+	struct proc_io io = PROC_IO_INIT;
+	struct err e = ERR_INIT;
+	int status;
+
+	(void)state;
+	assert_int_equal(proc_run(argv, &io, &status, &e), -ERR_NOTFOUND);
+	assert_non_null(strstr(e.msg, "ferry-no-such-program"));
+}
+
+static void
+test_proc__child_past_its_deadline_is_killed(void **state)
+{
+	const char *argv[] = { "sleep", "30", NULL };
+	struct proc_io io = PROC_IO_INIT;
+	struct err e = ERR_INIT;
+	int status;
+
+	(void)state;
+	io.timeout_ms = 200;
+	assert_int_equal(proc_run(argv, &io, &status, &e), -ERR_TRANSIENT);
+}
+
 int
 main(void)
 {
@@ -330,6 +381,10 @@ main(void)
 		cmocka_unit_test(
 		        test_secret__compares_in_constant_time_and_wipes),
 		cmocka_unit_test(test_json_parse__reports_offset_and_depth),
+		cmocka_unit_test(
+		        test_proc__feeds_stdin_and_fd3_and_collects_output),
+		cmocka_unit_test(test_proc__missing_program_is_not_found),
+		cmocka_unit_test(test_proc__child_past_its_deadline_is_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

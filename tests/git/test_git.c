@@ -441,6 +441,113 @@ test_git__ssh_signed_commit_passes_verify_commit(void **state)
 	gitrepo_free(r);
 }
 
+/* Makes a gpg key in DIR/gnupg (passphrase pw, or none) and returns its
+ * armored secret key. */
+static void
+make_gpg_key(struct fixture *f, const char *pw, struct secret *out)
+{
+	char *armored;
+
+	assert_int_equal(sh("mkdir -p -m 700 %s/gnupg && GNUPGHOME=%s/gnupg "
+	                    "gpg --batch --quiet --pinentry-mode loopback "
+	                    "--passphrase '%s' --quick-gen-key "
+	                    "'bot <bot@example.invalid>' ed25519 sign never "
+	                    "2>/dev/null",
+	                    f->dir, f->dir, pw),
+	                 0);
+	armored = capture("GNUPGHOME=%s/gnupg gpg --batch --quiet "
+	                  "--pinentry-mode loopback --passphrase '%s' --armor "
+	                  "--export-secret-keys 2>/dev/null",
+	                  f->dir, pw);
+	assert_non_null(strstr(armored, "BEGIN PGP PRIVATE KEY BLOCK"));
+	secret_set(out, armored, strlen(armored));
+	free(armored);
+}
+
+static void
+test_git__gpg_signed_commit_passes_verify_commit(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct secret key = SECRET_INIT, pw = SECRET_INIT;
+	struct err err = ERR_INIT;
+
+	assert_non_null(r);
+	make_gpg_key(f, "s3cret-pw", &key);
+	secret_set(&pw, "s3cret-pw", 9);
+	write_file(r, "deploy/app.yaml", "image: app:4.0.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "gpg signed";
+	co.gpg_key = &key;
+	co.gpg_passphrase = &pw;
+	if (gitrepo_commit(r, &co, commit, &err) != 0)
+		print_error("%s\n", err.msg);
+	assert_int_equal(sh("GNUPGHOME=%s/gnupg git -C %s verify-commit %s "
+	                    "2>/dev/null",
+	                    f->dir, gitrepo_workdir(r), commit),
+	                 0);
+	secret_release(&key);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
+static void
+test_git__gpg_wrong_passphrase_fails_and_makes_no_commit(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41] = "";
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct secret key = SECRET_INIT, pw = SECRET_INIT;
+	struct err err = ERR_INIT;
+	char *after;
+
+	assert_non_null(r);
+	make_gpg_key(f, "right-pw", &key);
+	secret_set(&pw, "wrong-pw", 8);
+	write_file(r, "deploy/app.yaml", "image: app:4.1.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "x";
+	co.gpg_key = &key;
+	co.gpg_passphrase = &pw;
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), -ERR_INVALID);
+	assert_null(strstr(err.msg, "wrong-pw"));
+	after = capture("git -C %s rev-parse HEAD", gitrepo_workdir(r));
+	assert_string_equal(after, head);
+	free(after);
+	secret_release(&key);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
+static void
+test_git__gpg_signing_without_gpg_says_what_to_install(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct secret key = SECRET_INIT;
+	struct err err = ERR_INIT;
+	char *path = strdup(getenv("PATH"));
+
+	assert_non_null(r);
+	secret_set(&key, "-----BEGIN PGP PRIVATE KEY BLOCK-----\n", 37);
+	write_file(r, "deploy/app.yaml", "image: app:4.2.0\n");
+	co.author_email = "bot@example.invalid";
+	co.message = "x";
+	co.gpg_key = &key;
+	setenv("PATH", "/nonexistent", 1);
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), -ERR_NOTFOUND);
+	setenv("PATH", path, 1);
+	assert_non_null(strstr(err.msg, "install gnupg"));
+	free(path);
+	secret_release(&key);
+	gitrepo_free(r);
+}
+
 static void
 test_git__unknown_ssh_host_is_refused_before_any_credential(void **state)
 {
@@ -492,6 +599,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		        test_git__ssh_signed_commit_passes_verify_commit, setup,
 		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__gpg_signed_commit_passes_verify_commit, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__gpg_wrong_passphrase_fails_and_makes_no_commit,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__gpg_signing_without_gpg_says_what_to_install,
+		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__unknown_ssh_host_is_refused_before_any_credential,
 		        setup, teardown),

@@ -11,6 +11,7 @@
 const struct cli_command cli_commands[] = {
 	{ "version", "print the version and the libraries ferry runs on",
 		cmd_version },
+	{ "policy", "test a tag policy: which tag would win", cmd_policy },
 	{ NULL, NULL, NULL },
 };
 

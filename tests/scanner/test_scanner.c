@@ -1,0 +1,519 @@
+/*
+ * Unit tests for scanner/: references, WWW-Authenticate and Link parsing,
+ * tag lists, token responses and cache, Docker config credentials and
+ * credential helpers (a real helper script in tests/scanner/bin).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "protocol.h"
+#include "reference.h"
+
+static void
+parse_ok(const char *in, const char *domain, const char *path, const char *tag,
+         const char *api)
+{
+	struct reference r = REFERENCE_INIT;
+	struct err e = ERR_INIT;
+
+	if (reference_parse(&r, in, strlen(in), &e) != 0)
+		fail_msg("'%s': %s", in, e.msg);
+	assert_string_equal(r.domain, domain);
+	assert_string_equal(r.path, path);
+	if (tag)
+		assert_string_equal(r.tag, tag);
+	else
+		assert_null(r.tag);
+	assert_string_equal(r.api_host, api);
+	reference_release(&r);
+}
+
+static void
+test_reference__normalises_names_the_way_docker_does(void **state)
+{
+	(void)state;
+	parse_ok("nginx", "docker.io", "library/nginx", NULL,
+	         "registry-1.docker.io");
+	parse_ok("nginx:1.25", "docker.io", "library/nginx", "1.25",
+	         "registry-1.docker.io");
+	parse_ok("index.docker.io/foo/bar", "docker.io", "foo/bar", NULL,
+	         "registry-1.docker.io");
+	parse_ok("docker.io/nginx", "docker.io", "library/nginx", NULL,
+	         "registry-1.docker.io");
+	parse_ok("foo/bar", "docker.io", "foo/bar", NULL,
+	         "registry-1.docker.io");
+	parse_ok("localhost/app", "localhost", "app", NULL, "localhost");
+	parse_ok("localhost:5000/a/b:v1", "localhost:5000", "a/b", "v1",
+	         "localhost:5000");
+	parse_ok("127.0.0.1:5000/team/app", "127.0.0.1:5000", "team/app", NULL,
+	         "127.0.0.1:5000");
+	parse_ok("ghcr.io/org/my-app__x.y", "ghcr.io", "org/my-app__x.y", NULL,
+	         "ghcr.io");
+	parse_ok("Registry/app", "Registry", "app", NULL, "Registry");
+	parse_ok("[::1]:5000/app", "[::1]:5000", "app", NULL, "[::1]:5000");
+}
+
+static void
+test_reference__splits_tag_and_digest_after_the_last_slash(void **state)
+{
+	struct reference r = REFERENCE_INIT;
+	struct err e = ERR_INIT;
+	const char *in = "host:5000/a/b:v1@sha256:"
+	                 "0123456789abcdef0123456789abcdef0123456789abcdef"
+	                 "0123456789abcdef";
+
+	(void)state;
+	assert_int_equal(reference_parse(&r, in, strlen(in), &e), 0);
+	assert_string_equal(r.domain, "host:5000");
+	assert_string_equal(r.tag, "v1");
+	assert_non_null(r.digest);
+	assert_int_equal(strncmp(r.digest, "sha256:0123", 11), 0);
+	reference_release(&r);
+}
+
+static void
+bad(const char *in, const char *needle)
+{
+	struct reference r = REFERENCE_INIT;
+	struct err e = ERR_INIT;
+
+	assert_int_equal(reference_parse(&r, in, strlen(in), &e), -ERR_INVALID);
+	if (strstr(e.msg, needle) == NULL)
+		fail_msg("'%s': message '%s' lacks '%s'", in, e.msg, needle);
+	assert_null(r.domain);
+}
+
+static void
+test_reference__rejects_names_outside_the_grammar(void **state)
+{
+	(void)state;
+	bad("", "empty");
+	bad("docker.io/Foo", "lower-case");
+	bad("foo/Bar", "lower-case");
+	bad("foo//bar", "invalid repository name");
+	bad("foo/bar-", "invalid repository name");
+	bad("foo/-bar", "invalid repository name");
+	bad("foo/a___b", "invalid repository name");
+	bad("foo:bad tag", "space");
+	bad("foo:.tag", "invalid tag");
+	bad("foo:-x", "invalid tag");
+	bad("foo@sha256:abc", "invalid digest");
+	bad("exa_mple.com/app", "invalid registry host");
+	bad("-host.com/app", "invalid registry host");
+	bad("host.com:99999999/app", "invalid registry host");
+}
+
+static void
+test_reference__checks_tags_against_the_oci_grammar(void **state)
+{
+	char long_tag[130];
+
+	(void)state;
+	assert_true(reference_tag_valid("v1.2.3", 6));
+	assert_true(reference_tag_valid("_x", 2));
+	assert_true(reference_tag_valid("A-b_c.D", 7));
+	assert_false(reference_tag_valid(".x", 2));
+	assert_false(reference_tag_valid("-x", 2));
+	assert_false(reference_tag_valid("a/b", 3));
+	assert_false(reference_tag_valid("a\nb", 3));
+	assert_false(reference_tag_valid("", 0));
+	memset(long_tag, 'a', sizeof(long_tag));
+	assert_true(reference_tag_valid(long_tag, 128));
+	assert_false(reference_tag_valid(long_tag, 129));
+	assert_true(reference_digest_valid(
+	        "sha256:0123456789abcdef0123456789abcdef", 39));
+	assert_false(reference_digest_valid("sha256:0123", 11));
+	assert_false(reference_digest_valid(
+	        "1sha:0123456789abcdef0123456789abcdef", 37));
+}
+
+static void
+challenge(const char *in, struct auth_challenge *c)
+{
+	struct err e = ERR_INIT;
+
+	if (auth_challenge_parse(c, in, strlen(in), &e) != 0)
+		fail_msg("'%s': %s", in, e.msg);
+}
+
+static void
+test_auth__parses_bearer_challenges_with_quotes_escapes_and_commas(void **state)
+{
+	struct auth_challenge c;
+
+	(void)state;
+	challenge("Bearer realm=\"https://auth.docker.io/token\","
+	          "service=\"registry.docker.io\","
+	          "scope=\"repository:samalba/my-app:pull,push\"",
+	          &c);
+	assert_int_equal(c.scheme, AUTH_SCHEME_BEARER);
+	assert_string_equal(c.realm, "https://auth.docker.io/token");
+	assert_string_equal(c.service, "registry.docker.io");
+	assert_string_equal(c.scope, "repository:samalba/my-app:pull,push");
+	assert_null(c.error);
+	auth_challenge_release(&c);
+
+	challenge("bEaReR  Realm = \"a\\\"b\\\\c\" , SCOPE=\"repository:x:pull "
+	          "repository:host:5000/y:pull\",error=insufficient_scope",
+	          &c);
+	assert_int_equal(c.scheme, AUTH_SCHEME_BEARER);
+	assert_string_equal(c.realm, "a\"b\\c");
+	assert_string_equal(c.scope,
+	                    "repository:x:pull repository:host:5000/y:pull");
+	assert_string_equal(c.error, "insufficient_scope");
+	assert_null(c.service);
+	auth_challenge_release(&c);
+
+	challenge("Basic realm=\"testbed-realm\"", &c);
+	assert_int_equal(c.scheme, AUTH_SCHEME_BASIC);
+	assert_string_equal(c.realm, "testbed-realm");
+	auth_challenge_release(&c);
+
+	/* a second challenge in the same header ends the first */
+	challenge("Basic realm=\"a\", Bearer realm=\"b\"", &c);
+	assert_int_equal(c.scheme, AUTH_SCHEME_BASIC);
+	assert_string_equal(c.realm, "a");
+	auth_challenge_release(&c);
+}
+
+static void
+test_auth__rejects_malformed_challenges(void **state)
+{
+	struct auth_challenge c;
+	struct err e = ERR_INIT;
+	const char *bad_in[] = { "", "Bearer realm=\"unterminated",
+		                 "Bearer realm=\"a\"x=\"b\"", "\"quoted\"",
+		                 "Bearer realm=\"a\" ;" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_in) / sizeof(*bad_in); i++) {
+		if (auth_challenge_parse(&c, bad_in[i], strlen(bad_in[i]),
+		                         &e) != -ERR_INVALID)
+			fail_msg("'%s' parsed", bad_in[i]);
+		assert_null(c.realm);
+	}
+}
+
+static void
+link_next(const char *in, const char *want)
+{
+	struct buf b = BUF_INIT;
+	struct err e = ERR_INIT;
+	int rc = protocol_link_next(&b, in, strlen(in), &e);
+
+	if (want == NULL)
+		assert_int_equal(rc, 0);
+	else {
+		if (rc != 1)
+			fail_msg("'%s': rc %d %s", in, rc, e.msg);
+		assert_string_equal(b.ptr, want);
+	}
+	buf_release(&b);
+}
+
+static void
+test_protocol__finds_the_next_link_verbatim(void **state)
+{
+	(void)state;
+	link_next("</v2/foo/tags/list?last=b&n=2>; rel=\"next\"",
+	          "/v2/foo/tags/list?last=b&n=2");
+	link_next("<https://x.example/v2/a/tags/list?next_page=Zm9v,YmFy&n=50>;"
+	          " rel=next",
+	          "https://x.example/v2/a/tags/list?next_page=Zm9v,YmFy&n=50");
+	link_next("</first>; rel=\"prev\", </second>; rel=\"last next\"",
+	          "/second");
+	link_next("</a;b>; title=\"x, y; z\"; rel=NEXT", "/a;b");
+	link_next("</prev>; rel=\"prev\"", NULL);
+	link_next("", NULL);
+}
+
+static void
+test_protocol__rejects_malformed_link_headers(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct err e = ERR_INIT;
+	const char *bad_in[] = { "/no-brackets; rel=next", "</x; rel=next",
+		                 "</x> rel=next", "</x>; rel=\"next",
+		                 "<>; rel=next" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_in) / sizeof(*bad_in); i++)
+		assert_int_equal(protocol_link_next(&b, bad_in[i],
+		                                    strlen(bad_in[i]), &e),
+		                 -ERR_INVALID);
+	buf_release(&b);
+}
+
+struct collect {
+	char all[256];
+	int n;
+};
+
+static int
+collect_tag(const char *t, size_t len, void *payload)
+{
+	struct collect *c = payload;
+	size_t l = strlen(c->all);
+
+	snprintf(c->all + l, sizeof(c->all) - l, "%.*s,", (int)len, t);
+	c->n++;
+	return 0;
+}
+
+static void
+test_protocol__parses_tag_lists_and_rejects_bad_ones(void **state)
+{
+	struct collect c = { "", 0 };
+	struct err e = ERR_INIT;
+	const char *ok = "{\"name\":\"a\",\"tags\":[\"1.0\",\"latest\"]}";
+	const char *null_tags = "{\"name\":\"a\",\"tags\":null}";
+
+	(void)state;
+	assert_int_equal(
+	        protocol_tags_parse(ok, strlen(ok), 10, collect_tag, &c, &e),
+	        0);
+	assert_string_equal(c.all, "1.0,latest,");
+	c.n = 0;
+	assert_int_equal(protocol_tags_parse(null_tags, strlen(null_tags), 10,
+	                                     collect_tag, &c, &e),
+	                 0);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(
+	        protocol_tags_parse(ok, strlen(ok), 1, collect_tag, &c, &e),
+	        -ERR_NOMEM);
+	assert_int_equal(protocol_tags_parse("{\"tags\":[1]}", 12, 10,
+	                                     collect_tag, &c, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(protocol_tags_parse("{\"tags\":[\"a\"", 12, 10,
+	                                     collect_tag, &c, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(protocol_tags_parse("{\"name\":\"a\"}", 12, 10,
+	                                     collect_tag, &c, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "tags"));
+}
+
+static void
+test_protocol__reads_retry_after_times_and_rate_limits(void **state)
+{
+	long long s;
+	int64_t t;
+
+	(void)state;
+	assert_int_equal(protocol_retry_after(&s, "3", 1, 0), 0);
+	assert_int_equal(s, 3);
+	assert_int_equal(protocol_retry_after(&s,
+	                                      "Wed, 21 Oct 2015 07:28:00 GMT",
+	                                      29, 1445412470),
+	                 0);
+	assert_int_equal(s, 10);
+	assert_int_equal(protocol_retry_after(&s, "soon", 4, 0), -ERR_INVALID);
+	assert_int_equal(protocol_rfc3339(&t, "1970-01-01T00:01:00Z", 20), 0);
+	assert_int_equal(t, 60);
+	assert_int_equal(
+	        protocol_rfc3339(&t, "2024-01-02T03:04:05.123456789+01:00", 35),
+	        0);
+	assert_int_equal(t, 1704161045);
+	assert_int_equal(protocol_rfc3339(&t, "2024-01-02", 10), -ERR_INVALID);
+	assert_int_equal(protocol_ratelimit(&s, "20;w=21600", 10), 0);
+	assert_int_equal(s, 20);
+}
+
+static void
+test_auth__token_lifetime_is_at_least_sixty_seconds(void **state)
+{
+	struct auth_token t;
+	struct err e = ERR_INIT;
+	const char *b1 = "{\"token\":\"abc\",\"expires_in\":5}";
+	const char *b2 = "{\"token\":\"t\",\"access_token\":\"a\","
+	                 "\"expires_in\":300,"
+	                 "\"issued_at\":\"2026-01-01T00:00:00Z\","
+	                 "\"refresh_token\":\"r\"}";
+
+	(void)state;
+	assert_int_equal(auth_token_parse(&t, b1, strlen(b1), 1000, &e), 0);
+	assert_memory_equal(t.token.ptr, "abc", 3);
+	assert_int_equal(t.expires_at, 1060);
+	auth_token_release(&t);
+	assert_int_equal(auth_token_parse(&t, b2, strlen(b2), 1767225600, &e),
+	                 0);
+	assert_memory_equal(t.token.ptr, "a", 1); /* access_token wins */
+	assert_int_equal(t.expires_at, 1767225900);
+	assert_memory_equal(t.refresh.ptr, "r", 1);
+	auth_token_release(&t);
+	assert_int_equal(auth_token_parse(&t, "{}", 2, 0, &e), -ERR_INVALID);
+}
+
+static void
+test_auth__cache_keys_on_sorted_scopes_and_credential(void **state)
+{
+	struct auth_cache *c = NULL;
+	struct auth_cred anon = AUTH_CRED_INIT, bob = AUTH_CRED_INIT;
+	struct buf k1 = BUF_INIT, k2 = BUF_INIT, k3 = BUF_INIT;
+	struct secret tok = SECRET_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	bob.username = strdup("bob");
+	secret_set(&bob.password, "pw", 2);
+	auth_cache_key(&k1, "r", "s", "b:x:pull a:y:pull", &anon);
+	auth_cache_key(&k2, "r", "s", "a:y:pull  b:x:pull", &anon);
+	auth_cache_key(&k3, "r", "s", "a:y:pull b:x:pull", &bob);
+	assert_string_equal(k1.ptr, k2.ptr);
+	assert_string_not_equal(k1.ptr, k3.ptr);
+	assert_null(strstr(k3.ptr, "pw"));
+	assert_int_equal(auth_cache_new(&c, &e), 0);
+	secret_set(&tok, "T", 1);
+	assert_int_equal(auth_cache_put(c, k1.ptr, &tok, 1000, &e), 0);
+	assert_non_null(auth_cache_get(c, k2.ptr, 900));
+	assert_null(auth_cache_get(c, k3.ptr, 900));
+	/* expiry less the margin */
+	assert_null(auth_cache_get(c, k1.ptr, 1000 - AUTH_EXPIRY_MARGIN));
+	auth_cache_drop(c, k1.ptr);
+	assert_null(auth_cache_get(c, k1.ptr, 0));
+	auth_cache_free(c);
+	secret_release(&tok);
+	auth_cred_release(&bob);
+	buf_release(&k1);
+	buf_release(&k2);
+	buf_release(&k3);
+}
+
+static const char dockerconfig[] =
+        "{\"auths\":{"
+        "\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnBhc3M=\"},"
+        "\"https://reg.example.org/v1/\":{\"auth\":\"dTpwOmM=\"},"
+        "\"ghcr.io\":{\"username\":\"gu\",\"password\":\"gp\"},"
+        "\"id.example\":{\"auth\":\"dTo=\",\"identitytoken\":\"IT\"},"
+        "\"rt.example\":{\"registrytoken\":\"RT\"},"
+        "\"bad.example\":{\"auth\":\"Ont4\"}"
+        "},\"credHelpers\":{\"helped.example\":\"ferrytest\"}}";
+
+static void
+test_auth__finds_credentials_in_docker_config_like_docker(void **state)
+{
+	struct auth_cred c;
+	struct err e = ERR_INIT;
+	char *helper = NULL;
+	size_t len = strlen(dockerconfig);
+
+	(void)state;
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "docker.io", &e),
+	                 0);
+	assert_string_equal(c.username, "hub");
+	assert_memory_equal(c.password.ptr, "hubpass", 7);
+	auth_cred_release(&c);
+	/* https://reg.example.org/v1/ reduced to its host; split on the
+	   first ':' so the password keeps the second */
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "reg.example.org", &e),
+	                 0);
+	assert_string_equal(c.username, "u");
+	assert_int_equal(c.password.len, 3);
+	assert_memory_equal(c.password.ptr, "p:c", 3);
+	auth_cred_release(&c);
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "ghcr.io", &e),
+	                 0);
+	assert_string_equal(c.username, "gu");
+	auth_cred_release(&c);
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "id.example", &e),
+	                 0);
+	assert_memory_equal(c.identity_token.ptr, "IT", 2);
+	auth_cred_release(&c);
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "rt.example", &e),
+	                 0);
+	assert_memory_equal(c.registry_token.ptr, "RT", 2);
+	auth_cred_release(&c);
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "nothere.example", &e),
+	                 -ERR_NOTFOUND);
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "bad.example", &e),
+	                 -ERR_INVALID);
+	assert_int_equal(auth_dockerconfig_lookup(&c, &helper, dockerconfig,
+	                                          len, "helped.example", &e),
+	                 0);
+	assert_string_equal(helper, "ferrytest");
+	assert_true(auth_cred_empty(&c));
+	free(helper);
+}
+
+static void
+test_auth__runs_credential_helpers(void **state)
+{
+	struct auth_cred c;
+	struct err e = ERR_INIT;
+	const char *src = getenv("FERRY_SOURCE_ROOT");
+	const char *path = getenv("PATH");
+	struct buf p = BUF_INIT;
+
+	(void)state;
+	if (src == NULL)
+		fail_msg("FERRY_SOURCE_ROOT is not set");
+	buf_addf(&p, "%s/tests/scanner/bin:%s", src,
+	         path ? path : "/usr/bin:/bin");
+	setenv("PATH", p.ptr, 1);
+	assert_int_equal(
+	        auth_helper_get(&c, "ferrytest", "reg.example.com", &e), 0);
+	assert_string_equal(c.username, "helperuser");
+	assert_memory_equal(c.password.ptr, "helperpass", 10);
+	auth_cred_release(&c);
+	assert_int_equal(auth_helper_get(&c, "ferrytest", "docker.io", &e), 0);
+	assert_null(c.username);
+	assert_memory_equal(c.identity_token.ptr, "idtoken", 7);
+	auth_cred_release(&c);
+	assert_int_equal(auth_helper_get(&c, "ferrytest", "other.example", &e),
+	                 -ERR_NOTFOUND);
+	assert_int_equal(auth_helper_get(&c, "doesnotexist", "x.example", &e),
+	                 -ERR_AUTH);
+	assert_non_null(strstr(e.msg, "docker-credential-doesnotexist"));
+	buf_release(&p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		        test_reference__normalises_names_the_way_docker_does),
+		cmocka_unit_test(
+		        test_reference__splits_tag_and_digest_after_the_last_slash),
+		cmocka_unit_test(
+		        test_reference__rejects_names_outside_the_grammar),
+		cmocka_unit_test(
+		        test_reference__checks_tags_against_the_oci_grammar),
+		cmocka_unit_test(
+		        test_auth__parses_bearer_challenges_with_quotes_escapes_and_commas),
+		cmocka_unit_test(test_auth__rejects_malformed_challenges),
+		cmocka_unit_test(test_protocol__finds_the_next_link_verbatim),
+		cmocka_unit_test(test_protocol__rejects_malformed_link_headers),
+		cmocka_unit_test(
+		        test_protocol__parses_tag_lists_and_rejects_bad_ones),
+		cmocka_unit_test(
+		        test_protocol__reads_retry_after_times_and_rate_limits),
+		cmocka_unit_test(
+		        test_auth__token_lifetime_is_at_least_sixty_seconds),
+		cmocka_unit_test(
+		        test_auth__cache_keys_on_sorted_scopes_and_credential),
+		cmocka_unit_test(
+		        test_auth__finds_credentials_in_docker_config_like_docker),
+		cmocka_unit_test(test_auth__runs_credential_helpers),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,6 +12,7 @@ const struct cli_command cli_commands[] = {
 	{ "version", "print the version and the libraries ferry runs on",
 		cmd_version },
 	{ "policy", "test a tag policy: which tag would win", cmd_policy },
+	{ "validate", "check Flux objects in files and directories", cmd_validate },
 	{ "scan", "list the tags of images from their registries", cmd_scan },
 	{ NULL, NULL, NULL },
 };

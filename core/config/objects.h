@@ -1,0 +1,439 @@
+/*
+ * objects.h - the typed Flux objects ferry reads: GitRepository,
+ * ImageRepository, ImagePolicy, ImageUpdateAutomation, Receiver,
+ * Kustomization and Secret.
+ *
+ * The structs mirror the Flux v1 APIs field for field (JSON names in the
+ * comments when they differ from the C names).  They are plain data:
+ * strings are NUL-terminated char * (NULL when the field was not given and
+ * has no default), durations are int64_t nanoseconds, lists are a pointer
+ * and a count.  Every object belongs to the struct config that loaded it
+ * (loader.h); nothing here is freed by the caller.
+ *
+ * Defaults are applied by the loader the way Flux applies them, so a
+ * consumer never has to repeat them:
+ *   - metadata.namespace: "default";
+ *   - GitRepository: timeout 60s, ref.branch "master" when no ref field is
+ *     set, provider "generic", verify.mode "HEAD";
+ *   - ImageRepository: exclusion_list ["^.*\\.sig$"] when empty, timeout =
+ *     interval when unset and never below 1s, provider "generic";
+ *   - ImagePolicy: order "asc", digest_reflection_policy "Never";
+ *   - ImageUpdateAutomation: source_ref.kind "GitRepository",
+ *     update.strategy "Setters", update.path "." (the clone's root),
+ *     signing_key.type "gpg";
+ *   - Kustomization: timeout = interval - 30s when unset, and never below
+ *     30s (GetTimeout); retry_interval = interval; deletion_policy
+ *     "MirrorPrune"; source_ref and depends_on namespaces = own namespace;
+ *   - Receiver: interval 10m;
+ *   - Secret: type "Opaque".
+ * Cross-namespace references (image_repository_ref.namespace,
+ * source_ref.namespace) are filled with the object's own namespace when
+ * omitted, so lookups always have both parts.
+ *
+ * ferry extension: ImageUpdateAutomation spec.update.strategy accepts
+ * "Kustomization" besides Flux's only value "Setters".  With it, ferry
+ * edits the images[] entries of kustomization.yaml files natively instead
+ * of following $imagepolicy markers (carried out by writeback/).
+ *
+ * Positions: struct config_pos marks where a mapping started in its file
+ * (1-based line and column); `set` tells whether the mapping was present.
+ *
+ * Thread safety: the objects are immutable after loading; any number of
+ * threads may read them while the owning struct config lives.
+ */
+#ifndef FERRY_CONFIG_OBJECTS_H
+#define FERRY_CONFIG_OBJECTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/secret.h"
+
+struct config_pos {
+	bool set; /* the mapping was present in the document */
+	int line, column;
+};
+
+struct config_strlist {
+	char **items;
+	size_t n;
+};
+
+/* map[string]string, in document order; keys are unique. */
+struct config_strmap {
+	char **keys;
+	char **values;
+	size_t n;
+};
+
+struct config_metadata {
+	char *name;
+	char *namespace; /* "default" when omitted */
+	struct config_strmap labels;
+	struct config_strmap annotations;
+};
+
+/* A reference by name to an object in the same namespace (secretRef). */
+struct config_local_ref {
+	struct config_pos pos;
+	char *name;
+};
+
+/* A reference that may cross namespaces (imageRepositoryRef, sourceRef). */
+struct config_cross_ref {
+	struct config_pos pos;
+	char *api_version; /* apiVersion */
+	char *kind;
+	char *name;
+	char *namespace; /* the referrer's namespace when omitted */
+};
+
+struct config_label_requirement {
+	char *key;
+	char *operator; /* In, NotIn, Exists, DoesNotExist */
+	struct config_strlist values;
+};
+
+struct config_label_selector {
+	struct config_pos pos;
+	struct config_strmap match_labels;
+	struct config_label_requirement *match_expressions;
+	size_t n_match_expressions;
+};
+
+/* GitRepository.spec.ref and IUA git.checkout.ref. */
+struct config_git_ref {
+	struct config_pos pos;
+	char *branch;
+	char *tag;
+	char *semver;
+	char *name;
+	char *commit;
+};
+
+/* ---- GitRepository (source.toolkit.fluxcd.io/v1) ---- */
+
+struct config_git_verify {
+	struct config_pos pos;
+	char *mode; /* HEAD (or head), Tag, TagAndHEAD */
+	struct config_local_ref secret_ref;
+};
+
+struct config_git_include {
+	struct config_cross_ref repository; /* only name is used */
+	char *from_path;
+	char *to_path;
+};
+
+struct config_gitrepository {
+	struct config_pos pos;
+	char *url;
+	struct config_local_ref secret_ref;
+	char *provider;             /* generic, aws, azure, github */
+	char *service_account_name; /* only with provider aws or azure */
+	int64_t interval;
+	int64_t timeout;
+	struct config_git_ref ref;
+	struct config_git_verify verify;
+	struct config_local_ref proxy_secret_ref;
+	char *ignore;
+	bool suspend;
+	bool recurse_submodules;
+	struct config_git_include *include;
+	size_t n_include;
+	struct config_strlist sparse_checkout;
+};
+
+/* ---- ImageRepository (image.toolkit.fluxcd.io/v1, v1beta2) ---- */
+
+struct config_namespace_selector {
+	struct config_strmap match_labels;
+};
+
+struct config_imagerepository {
+	struct config_pos pos;
+	char *image;
+	int64_t interval;
+	int64_t timeout;
+	struct config_local_ref secret_ref;
+	struct config_local_ref cert_secret_ref;
+	struct config_local_ref proxy_secret_ref;
+	char *service_account_name;
+	char *provider; /* generic, aws, azure, gcp */
+	bool insecure;
+	struct config_strlist exclusion_list;
+	struct {
+		struct config_pos pos;
+		struct config_namespace_selector *namespace_selectors;
+		size_t n_namespace_selectors;
+	} access_from;
+	bool suspend;
+};
+
+/* ---- ImagePolicy ---- */
+
+struct config_policy_order {
+	struct config_pos pos;
+	char *order; /* asc, desc */
+};
+
+struct config_imagepolicy {
+	struct config_pos pos;
+	struct config_cross_ref image_repository_ref;
+	struct {
+		struct config_pos pos;
+		struct {
+			struct config_pos pos;
+			char *range;
+		} semver;
+		struct config_policy_order alphabetical;
+		struct config_policy_order numerical;
+	} policy;
+	struct {
+		struct config_pos pos;
+		char *pattern;
+		char *extract;
+	} filter_tags;
+	char *digest_reflection_policy; /* Never, IfNotPresent, Always */
+	int64_t interval;
+	bool suspend;
+};
+
+/* ---- ImageUpdateAutomation ---- */
+
+struct config_imageupdateautomation {
+	struct config_pos pos;
+	struct config_cross_ref source_ref;
+	struct {
+		struct config_pos pos;
+		struct {
+			struct config_pos pos;
+			struct config_git_ref ref;
+		} checkout;
+		struct {
+			struct config_pos pos;
+			struct {
+				struct config_pos pos;
+				char *email;
+				char *name;
+			} author;
+			struct {
+				struct config_pos pos;
+				struct config_local_ref secret_ref;
+				char *type; /* gpg, ssh */
+			} signing_key;
+			char *message_template;
+			struct config_strmap message_template_values;
+		} commit;
+		struct {
+			struct config_pos pos;
+			char *branch;
+			char *refspec;
+			struct config_strmap options;
+		} push;
+	} git;
+	struct {
+		struct config_pos pos;
+		char *strategy; /* Setters, or ferry's Kustomization */
+		char *path;
+	} update;
+	struct config_label_selector policy_selector;
+	int64_t interval;
+	bool suspend;
+};
+
+/* ---- Receiver (notification.toolkit.fluxcd.io/v1) ---- */
+
+struct config_receiver_resource {
+	char *api_version;
+	char *kind;
+	char *name; /* may be "*" together with match_labels */
+	char *namespace;
+	struct config_strmap match_labels;
+};
+
+struct config_receiver {
+	struct config_pos pos;
+	char *type;
+	int64_t interval;
+	struct config_strlist events;
+	struct config_receiver_resource *resources;
+	size_t n_resources;
+	char *resource_filter;
+	struct config_local_ref secret_ref;
+	bool suspend;
+};
+
+/* ---- Kustomization (kustomize.toolkit.fluxcd.io/v1) ---- */
+
+struct config_kustomization_patch {
+	char *patch;
+	struct {
+		struct config_pos pos;
+		char *group;
+		char *version;
+		char *kind;
+		char *name;
+		char *namespace;
+		char *annotation_selector;
+		char *label_selector;
+	} target;
+};
+
+struct config_kustomization_image {
+	char *name;
+	char *new_name;
+	char *new_tag;
+	char *digest;
+};
+
+struct config_kustomization_object_ref {
+	char *api_version;
+	char *kind;
+	char *name;
+	char *namespace;
+};
+
+struct config_kustomization_health_expr {
+	char *api_version;
+	char *kind;
+	char *current;
+	char *in_progress;
+	char *failed;
+};
+
+struct config_kustomization_dependency {
+	char *name;
+	char *namespace;  /* the Kustomization's namespace when omitted */
+	char *ready_expr; /* readyExpr, a CEL expression */
+};
+
+struct config_kustomization_drift_ignore_rule {
+	struct config_strlist paths; /* JSON pointers */
+	struct {
+		struct config_pos pos;
+		char *group;
+		char *version;
+		char *kind;
+		char *name;
+		char *namespace;
+		char *annotation_selector;
+		char *label_selector;
+	} target;
+};
+
+struct config_kustomization_substitute_from {
+	char *kind; /* ConfigMap, Secret */
+	char *name;
+	bool optional;
+};
+
+struct config_kustomization {
+	struct config_pos pos;
+	struct config_kustomization_dependency *depends_on;
+	size_t n_depends_on;
+	struct {
+		struct config_pos pos;
+		char *provider; /* sops */
+		char *service_account_name;
+		struct config_local_ref secret_ref;
+	} decryption;
+	int64_t interval;
+	int64_t retry_interval;
+	struct {
+		struct config_pos pos;
+		struct {
+			struct config_pos pos;
+			char *name;
+			char *key;
+		} secret_ref;
+		struct config_local_ref config_map_ref;
+	} kube_config;
+	char *path;
+	struct {
+		struct config_pos pos;
+		struct config_strmap substitute;
+		struct config_kustomization_substitute_from *substitute_from;
+		size_t n_substitute_from;
+	} post_build;
+	bool prune;
+	char *deletion_policy;
+	struct config_kustomization_object_ref *health_checks;
+	size_t n_health_checks;
+	struct config_kustomization_health_expr *health_check_exprs;
+	size_t n_health_check_exprs;
+	char *name_prefix;
+	char *name_suffix;
+	struct config_kustomization_patch *patches;
+	size_t n_patches;
+	struct config_kustomization_image *images;
+	size_t n_images;
+	struct config_strlist components;
+	bool ignore_missing_components;
+	struct config_kustomization_drift_ignore_rule *drift_ignore_rules;
+	size_t n_drift_ignore_rules;
+	char *service_account_name;
+	struct config_cross_ref source_ref;
+	bool suspend;
+	char *target_namespace;
+	int64_t timeout;
+	bool force;
+	bool wait;
+	struct {
+		struct config_pos pos;
+		struct config_strmap labels;
+		struct config_strmap annotations;
+	} common_metadata;
+};
+
+/* ---- Secret (v1) ---- */
+
+struct config_secret_entry {
+	char *key;
+	struct secret value; /* decoded bytes; never printed */
+};
+
+struct config_secret {
+	char *type; /* "Opaque" when omitted */
+	bool immutable;
+	struct config_secret_entry *data; /* base64-decoded */
+	size_t n_data;
+	struct config_secret_entry *string_data;
+	size_t n_string_data;
+};
+
+/* ---- the object ---- */
+
+enum config_kind {
+	CONFIG_GITREPOSITORY = 0,
+	CONFIG_IMAGEREPOSITORY,
+	CONFIG_IMAGEPOLICY,
+	CONFIG_IMAGEUPDATEAUTOMATION,
+	CONFIG_RECEIVER,
+	CONFIG_KUSTOMIZATION,
+	CONFIG_SECRET,
+	CONFIG_KIND_COUNT,
+};
+
+struct config_object {
+	enum config_kind kind;
+	char *api_version;
+	const char *file; /* owned by the struct config */
+	int line, column; /* where the document's mapping starts */
+	struct config_metadata metadata;
+	union {
+		struct config_gitrepository gitrepository;
+		struct config_imagerepository imagerepository;
+		struct config_imagepolicy imagepolicy;
+		struct config_imageupdateautomation imageupdateautomation;
+		struct config_receiver receiver;
+		struct config_kustomization kustomization;
+		struct config_secret secret;
+	} u;
+};
+
+/* "GitRepository", "ImagePolicy", ... for a kind; NULL when out of range. */
+const char *config_kind_name(enum config_kind kind);
+
+#endif

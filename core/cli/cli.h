@@ -38,6 +38,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int cmd_version(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_setters(int argc, char **argv);
+int cmd_kustomize(int argc, char **argv);
+int cmd_helm(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 

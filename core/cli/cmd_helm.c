@@ -1,0 +1,130 @@
+/*
+ * cmd_helm.c - `ferry helm set-values`: the manual, dry-runnable front end
+ * of the Helm values editor (writeback/helm.h).
+ */
+#include "cli.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "writeback/helm.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char helm_help[] =
+        "Usage: ferry helm set-values [--dry-run] [-o text|json] FILE "
+        "KEY=VALUE...\n"
+        "\n"
+        "Sets keys of a Helm values file, changing only the bytes it must:\n"
+        "comments, blank lines, order and quoting stay as they are.  KEY is a\n"
+        "dotted path with list indexes; missing mapping keys are created at\n"
+        "the indentation of their siblings.  VALUE must be an image reference,\n"
+        "name, tag or digest; a value that would read as a number or bool\n"
+        "(1.10, 16, yes) is written double quoted.\n"
+        "\n"
+        "Prints one line per change, 'file:line: KEY old -> new'.\n"
+        "\n"
+        "Options:\n"
+        "  -n, --dry-run         print a unified diff, write nothing\n"
+        "  -o, --output FORMAT   text (default) or json (the change list)\n"
+        "  -h, --help            show this help\n"
+        "\n"
+        "Examples:\n"
+        "  ferry helm set-values values.yaml image.tag=1.4.2\n"
+        "  ferry helm set-values values.yaml image.repository=ghcr.io/org/app \\\n"
+        "      controller.image.digest=sha256:<64 hex> sidecars[1].image=envoy:1.30\n"
+        "  ferry helm set-values --dry-run values.yaml image.tag=1.10\n"
+        "\n"
+        "Exit status: 0 done (changed or not), 1 the file could not be "
+        "edited,\n"
+        "2 bad arguments.\n";
+
+int
+cmd_helm(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct helm_value *vals = NULL;
+	char **copies = NULL;
+	size_t n = 0;
+	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
+	struct wb_changes changes = WB_CHANGES_INIT;
+	struct buf diff = BUF_INIT, text = BUF_INIT;
+	struct err err = ERR_INIT;
+	int c, json = 0, rc = CLI_OK;
+
+	if (argc < 2 || strcmp(argv[1], "set-values") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+		                  strcmp(argv[1], "-h") == 0)) {
+			fputs(helm_help, stdout);
+			return CLI_OK;
+		}
+		return cli_usage_error("helm", "expected 'set-values'");
+	}
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "no:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			yo.dry_run = true;
+			break;
+		case 'o':
+			if (cli_output_parse("helm", optarg, &json) < 0)
+				return CLI_USAGE;
+			break;
+		case 'h':
+			fputs(helm_help, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("helm", "unknown option");
+		}
+	}
+	if (argc - optind < 2)
+		return cli_usage_error("helm",
+		                       "expected FILE and KEY=VALUE...");
+	vals = calloc((size_t)argc, sizeof(*vals));
+	copies = calloc((size_t)argc, sizeof(*copies));
+	if (vals == NULL || copies == NULL) {
+		rc = CLI_FAILED;
+		goto out;
+	}
+	for (int i = optind + 1; i < argc; i++) {
+		copies[n] = strdup(argv[i]);
+		if (copies[n] == NULL) {
+			rc = CLI_FAILED;
+			goto out;
+		}
+		n++;
+		if (helm_value_parse(&vals[n - 1], copies[n - 1], &err) < 0) {
+			rc = cli_usage_error("helm", "%s", err.msg);
+			goto out;
+		}
+	}
+	yo.diff = &diff;
+	if (helm_set_values(argv[optind], NULL, vals, n, &yo, &changes, &err) <
+	    0) {
+		fprintf(stderr, "ferry helm: %s\n", err.msg);
+		rc = CLI_FAILED;
+		goto out;
+	}
+	if (yo.dry_run && !json)
+		fwrite(diff.ptr, 1, diff.len, stdout);
+	else if (yamledit_changes_format(&text, &changes, json) == 0)
+		fwrite(text.ptr, 1, text.len, stdout);
+	else
+		rc = CLI_FAILED;
+out:
+	for (size_t i = 0; i < n; i++)
+		free(copies[i]);
+	free(copies);
+	free(vals);
+	wb_changes_release(&changes);
+	buf_release(&diff);
+	buf_release(&text);
+	return rc;
+}

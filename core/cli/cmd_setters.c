@@ -1,0 +1,147 @@
+/*
+ * cmd_setters.c - `ferry setters apply`: the manual, dry-runnable front end
+ * of the setter write-back (writeback/setters.h).  Policies come from the
+ * command line, not from a cluster or config.
+ */
+#include "cli.h"
+#include "base/buf.h"
+#include "base/err.h"
+#include "writeback/setters.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char setters_help[] =
+        "Usage: ferry setters apply --policy NS:NAME=IMAGE[:TAG][@DIGEST]\n"
+        "                           [--policy ...] [--dry-run] [-o text|json] "
+        "PATH\n"
+        "\n"
+        "Updates every value marked with a Flux image-policy setter comment\n"
+        "under PATH, changing only the bytes of those values.  A marker is a\n"
+        "line (or head) comment that is exactly a JSON object such as\n"
+        "\n"
+        "  image: ghcr.io/org/app:1.0.0 # {\"$imagepolicy\": \"flux-system:app\"}\n"
+        "  tag: 1.0.0 # {\"$imagepolicy\": \"flux-system:app:tag\"}\n"
+        "\n"
+        "NS:NAME gets the full reference, NS:NAME:tag the tag, NS:NAME:name the\n"
+        "image name and NS:NAME:digest the digest.  Files searched: *.yaml,\n"
+        "*.yml and Kustomization files containing \"$imagepolicy\".  Markers of\n"
+        "policies not given are left alone; unchanged files are not written.\n"
+        "\n"
+        "Prints one line per change, 'file:line: setter old -> new'.\n"
+        "\n"
+        "Options:\n"
+        "  -p, --policy NS:NAME=REF  a policy and its latest image (repeatable)\n"
+        "  -n, --dry-run             print a unified diff, write nothing\n"
+        "  -o, --output FORMAT       text (default) or json (the change list)\n"
+        "  -h, --help                show this help\n"
+        "\n"
+        "Examples:\n"
+        "  ferry setters apply --policy flux-system:app=ghcr.io/org/app:1.2.0 "
+        "./clusters\n"
+        "  ferry setters apply --dry-run \\\n"
+        "      --policy apps:web=nginx:1.27.1@sha256:<64 hex digits> .\n"
+        "\n"
+        "Exit status: 0 done (changed or not), 1 a file could not be edited,\n"
+        "2 bad arguments.\n";
+
+int
+cmd_setters(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'p' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct setters_policy *pol = NULL;
+	char **copies = NULL;
+	size_t npol = 0;
+	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
+	struct wb_changes changes = WB_CHANGES_INIT;
+	struct buf diff = BUF_INIT, text = BUF_INIT;
+	struct err err = ERR_INIT;
+	int c, json = 0, rc = CLI_OK, r;
+
+	if (argc < 2 || strcmp(argv[1], "apply") != 0) {
+		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
+		                  strcmp(argv[1], "-h") == 0)) {
+			fputs(setters_help, stdout);
+			return CLI_OK;
+		}
+		return cli_usage_error("setters", "expected 'apply'");
+	}
+	argc--;
+	argv++;
+	pol = calloc((size_t)argc, sizeof(*pol));
+	copies = calloc((size_t)argc, sizeof(*copies));
+	if (pol == NULL || copies == NULL) {
+		rc = CLI_FAILED;
+		goto out;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:no:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			copies[npol] = strdup(optarg);
+			if (copies[npol] == NULL) {
+				rc = CLI_FAILED;
+				goto out;
+			}
+			if (setters_policy_parse(&pol[npol], copies[npol],
+			                         &err) < 0) {
+				npol++;
+				rc = cli_usage_error("setters", "%s", err.msg);
+				goto out;
+			}
+			npol++;
+			break;
+		case 'n':
+			yo.dry_run = true;
+			break;
+		case 'o':
+			if (cli_output_parse("setters", optarg, &json) < 0) {
+				rc = CLI_USAGE;
+				goto out;
+			}
+			break;
+		case 'h':
+			fputs(setters_help, stdout);
+			goto out;
+		default:
+			rc = cli_usage_error("setters", "unknown option");
+			goto out;
+		}
+	}
+	if (optind + 1 != argc) {
+		rc = cli_usage_error("setters", "expected one PATH");
+		goto out;
+	}
+	if (npol == 0) {
+		rc = cli_usage_error("setters", "give at least one --policy");
+		goto out;
+	}
+	yo.diff = &diff;
+	r = setters_apply(argv[optind], ".", pol, npol, &yo, &changes, &err);
+	if (r < 0) {
+		fprintf(stderr, "ferry setters: %s\n", err.msg);
+		rc = CLI_FAILED;
+	}
+	if (yo.dry_run && !json)
+		fwrite(diff.ptr, 1, diff.len, stdout);
+	else if (yamledit_changes_format(&text, &changes, json) == 0)
+		fwrite(text.ptr, 1, text.len, stdout);
+	else
+		rc = CLI_FAILED;
+out:
+	for (size_t i = 0; i < npol; i++)
+		free(copies[i]);
+	free(copies);
+	free(pol);
+	wb_changes_release(&changes);
+	buf_release(&diff);
+	buf_release(&text);
+	return rc;
+}

@@ -17,6 +17,7 @@ const struct cli_command cli_commands[] = {
 	{ "helm", "set keys in a Helm values file, byte for byte", cmd_helm },
 	{ "validate", "check Flux objects in files and directories", cmd_validate },
 	{ "scan", "list the tags of images from their registries", cmd_scan },
+	{ "template", "render a commit message template with JSON data", cmd_template },
 	{ NULL, NULL, NULL },
 };
 

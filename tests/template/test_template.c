@@ -1,0 +1,454 @@
+/*
+ * test_template.c - unit tests of the template engine (writeback/template.h):
+ * the language, errors with positions, limits, JSON data, and the Flux and
+ * Argo CD data models.  The byte-for-byte comparison with Go lives in
+ * difftest.py.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/json.h"
+#include "writeback/template.h"
+
+/* Renders src with JSON data; returns the rc, output in *out (malloc'd). */
+static int
+render(const char *src, const char *json, bool sprig, char **out,
+       struct err *err)
+{
+	struct template *t = NULL;
+	struct template_data *d = NULL;
+	struct template_value *root = NULL;
+	struct buf b = BUF_INIT;
+	cJSON *j = NULL;
+	int rc;
+
+	assert_int_equal(json_parse(&j, json, strlen(json), "data", err), 0);
+	assert_int_equal(template_data_new(&d), 0);
+	assert_int_equal(template_value_from_json(d, j, &root, err), 0);
+	rc = template_parse(&t, src, strlen(src), sprig, err);
+	if (rc == 0)
+		rc = template_execute(t, root, &b, err);
+	*out = buf_detach(&b);
+	template_free(t);
+	template_data_free(d);
+	cJSON_Delete(j);
+	return rc;
+}
+
+static void
+expect(const char *src, const char *json, bool sprig, const char *want)
+{
+	struct err err = ERR_INIT;
+	char *out = NULL;
+	int rc = render(src, json, sprig, &out, &err);
+
+	if (rc != 0)
+		fail_msg("%s: %s", src, err.msg);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+static void
+expect_error(const char *src, const char *json, bool sprig,
+             const char *want_prefix, const char *want_msg)
+{
+	struct err err = ERR_INIT;
+	char *out = NULL;
+	int rc = render(src, json, sprig, &out, &err);
+
+	assert_true(rc < 0);
+	assert_string_equal(out, want_prefix);
+	if (strstr(err.msg, want_msg) == NULL)
+		fail_msg("error '%s' lacks '%s'", err.msg, want_msg);
+	free(out);
+}
+
+static void
+test_template__renders_fields_and_text(void **state)
+{
+	(void)state;
+	expect("Hello {{.name}}, {{.m.k}}!", "{\"name\":\"W\",\"m\":{\"k\":1}}",
+	       false, "Hello W, 1!");
+}
+
+static void
+test_template__prints_json_numbers_as_go_float64(void **state)
+{
+	(void)state;
+	expect("{{.a}} {{.b}} {{.c}} {{.d}}",
+	       "{\"a\":3,\"b\":1e21,\"c\":1000000,\"d\":2.5}", false,
+	       "3 1e+21 1e+06 2.5");
+}
+
+static void
+test_template__ranges_over_maps_in_sorted_key_order(void **state)
+{
+	(void)state;
+	expect("{{range $k, $v := .}}{{$k}}={{$v}} {{end}}",
+	       "{\"b\":2,\"a\":1,\"C\":3}", false, "C=3 a=1 b=2 ");
+}
+
+static void
+test_template__trims_spaces_around_trim_markers(void **state)
+{
+	(void)state;
+	expect("a \n {{- .x -}} \n b", "{\"x\":\"X\"}", false, "aXb");
+}
+
+static void
+test_template__supports_break_and_continue_in_range(void **state)
+{
+	(void)state;
+	expect("{{range .}}{{if eq . 2.0}}{{continue}}{{end}}"
+	       "{{if eq . 4.0}}{{break}}{{end}}{{.}}{{end}}",
+	       "[1,2,3,4,5]", false, "13");
+}
+
+static void
+test_template__shows_missing_values_as_no_value(void **state)
+{
+	(void)state;
+	expect("{{.nope}} {{print .nope}}", "{}", false, "<no value> <nil>");
+}
+
+static void
+test_template__reports_parse_errors_with_the_line(void **state)
+{
+	(void)state;
+	expect_error("a\n{{if .x}}\nb", "{}", false, "",
+	             "template: msg:3: unexpected EOF");
+}
+
+static void
+test_template__treats_unknown_functions_as_parse_errors(void **state)
+{
+	(void)state;
+	expect_error("{{lower .x}}", "{}", false, "",
+	             "function \"lower\" not defined");
+}
+
+static void
+test_template__reports_execution_errors_with_line_and_column(void **state)
+{
+	(void)state;
+	expect_error("ok\n  {{index .l 5}}", "{\"l\":[1]}", false, "ok\n  ",
+	             "template: msg:2:4: executing \"msg\" at <index .l 5>: "
+	             "error calling index: index out of range: 5");
+}
+
+static void
+test_template__uses_sprig_functions_when_asked(void **state)
+{
+	(void)state;
+	expect("{{.x | trimPrefix \"a\" | upper | quote}} {{trunc 2 .x}}",
+	       "{\"x\":\"abc\"}", true, "\"BC\" ab");
+}
+
+static void
+test_template__stops_runaway_recursion(void **state)
+{
+	(void)state;
+	expect_error("{{define \"r\"}}{{template \"r\" .}}{{end}}"
+	             "{{template \"r\" .}}",
+	             "{}", false, "", "exceeded maximum template depth");
+}
+
+static void
+test_template__bounds_the_output_size(void **state)
+{
+	struct err err = ERR_INIT;
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(
+	        render("{{range .}}{{range $}}{{range $}}"
+	               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	               "{{end}}{{end}}{{end}}",
+	               "[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+	               "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+	               "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]",
+	               false, &out, &err),
+	        -ERR_NOMEM);
+	assert_true(strlen(out) <= TEMPLATE_MAX_OUTPUT);
+	free(out);
+}
+
+static void
+test_template__bounds_the_size_of_function_results(void **state)
+{
+	(void)state;
+	expect_error("{{repeat 100000000 \"abcdefgh\"}}", "{}", true, "",
+	             "limit");
+}
+
+/* Flux's source_test.go data: one change in deploy.yaml. */
+static void
+flux_changes(struct wb_changes *list)
+{
+	struct wb_change c = { "deploy.yaml",
+		               7,
+		               "apps/v1",
+		               "Deployment",
+		               "",
+		               "test",
+		               "helloworld:1.0.0",
+		               "helloworld:1.0.1",
+		               "automation-ns:policy" };
+
+	assert_int_equal(wb_changes_add(list, &c), 0);
+	assert_int_equal(wb_changes_add(list, &c), 0);
+}
+
+static char *
+render_model(const char *src, bool flux, bool sprig, int *rc, struct err *err)
+{
+	struct wb_changes list = WB_CHANGES_INIT;
+	struct template_data *d = NULL;
+	struct template_value *root = NULL;
+	struct template *t = NULL;
+	struct buf b = BUF_INIT;
+	static const struct template_kv values[] = { { "team", "blue" } };
+
+	flux_changes(&list);
+	assert_int_equal(template_data_new(&d), 0);
+	if (flux)
+		assert_int_equal(template_model_flux(d, "test-ns",
+		                                     "test-update", &list,
+		                                     values, 1, &root, err),
+		                 0);
+	else
+		assert_int_equal(template_model_argocd(d, "guestbook", &list,
+		                                       &root, err),
+		                 0);
+	assert_int_equal(template_parse(&t, src, strlen(src), sprig, err), 0);
+	*rc = template_execute(t, root, &b, err);
+	template_free(t);
+	template_data_free(d);
+	wb_changes_release(&list);
+	return buf_detach(&b);
+}
+
+static void
+test_template__renders_flux_data_as_flux_does(void **state)
+{
+	static const char src[] =
+	        "Automation: {{ .AutomationObject }}\n"
+	        "{{ range $filename, $objects := .Changed.FileChanges -}}\n"
+	        "- File: {{ $filename }}\n"
+	        "{{- range $resource, $changes := $objects }}\n"
+	        "  - Object: {{ $resource.Kind }}/{{ $resource.Namespace }}/"
+	        "{{ $resource.Name }}\n"
+	        "{{- range $changes }}\n"
+	        "    - {{ .OldValue }} -> {{ .NewValue }}\n"
+	        "{{- end }}{{ end }}{{ end }}\n"
+	        "{{ len .Changed.Changes }} {{ len .Changed.Objects }} "
+	        "{{ .AutomationObject.Namespace }} {{ .Values.team }}";
+	struct err err = ERR_INIT;
+	int rc;
+	char *out = render_model(src, true, true, &rc, &err);
+
+	(void)state;
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "Automation: test-ns/test-update\n"
+	                         "- File: deploy.yaml\n"
+	                         "  - Object: Deployment//test\n"
+	                         "    - helloworld:1.0.0 -> helloworld:1.0.1\n"
+	                         "    - helloworld:1.0.0 -> helloworld:1.0.1\n"
+	                         "1 1 test-ns blue");
+	free(out);
+}
+
+static void
+test_template__renders_the_seed_flux_message_template(void **state)
+{
+	static const char src[] = "chore(image): update images\n"
+	                          "Automated image update:\n"
+	                          "{{range .Changed.Changes}}\n"
+	                          "- {{.OldValue}} -> {{.NewValue}}\n"
+	                          "{{end}}\n";
+	struct err err = ERR_INIT;
+	int rc;
+	char *out = render_model(src, true, true, &rc, &err);
+
+	(void)state;
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "chore(image): update images\n"
+	                         "Automated image update:\n"
+	                         "\n"
+	                         "- helloworld:1.0.0 -> helloworld:1.0.1\n"
+	                         "\n");
+	free(out);
+}
+
+static void
+test_template__fails_on_removed_flux_fields_naming_the_replacement(void **state)
+{
+	struct err err = ERR_INIT;
+	int rc;
+	char *out = render_model("{{ .Updated }}", true, true, &rc, &err);
+
+	(void)state;
+	assert_true(rc < 0);
+	assert_non_null(strstr(err.msg, "use .Changed instead"));
+	free(out);
+	out = render_model("{{ .Changed.ImageResult }}", true, true, &rc, &err);
+	assert_true(rc < 0);
+	assert_non_null(strstr(err.msg, "use .Changed.Changes instead"));
+	free(out);
+}
+
+static void
+test_template__renders_argocd_default_message(void **state)
+{
+	struct err err = ERR_INIT;
+	int rc;
+	char *out = render_model(TEMPLATE_ARGOCD_DEFAULT_TEMPLATE, false, false,
+	                         &rc, &err);
+
+	(void)state;
+	assert_int_equal(rc, 0);
+	assert_string_equal(out, "build: automatic update of guestbook\n\n"
+	                         "updates image helloworld tag '1.0.0' to "
+	                         "'1.0.1'\n"
+	                         "updates image helloworld tag '1.0.0' to "
+	                         "'1.0.1'\n");
+	free(out);
+}
+
+static void
+test_template__names_the_flux_default_message(void **state)
+{
+	(void)state;
+	assert_string_equal(TEMPLATE_FLUX_DEFAULT_MESSAGE,
+	                    "Update from image update automation");
+}
+
+static void
+test_template__prints_structs_through_their_string_text(void **state)
+{
+	struct template_data *d = NULL;
+	struct template_value *root, *st;
+	struct template *t = NULL;
+	struct buf b = BUF_INIT;
+	struct err err = ERR_INIT;
+	static const char src[] = "{{.o}} {{.o.Name}} {{.p}}";
+
+	(void)state;
+	assert_int_equal(template_data_new(&d), 0);
+	root = template_value_map(d);
+	st = template_value_struct(d, "types.NamespacedName", "ns/name");
+	template_struct_set(d, st, "Name", template_value_cstr(d, "name"));
+	template_map_set_cstr(d, root, "o", st);
+	st = template_value_struct(d, "update.Change", NULL);
+	template_struct_set(d, st, "A", template_value_int(d, 1));
+	template_struct_set(d, st, "B", template_value_cstr(d, "x"));
+	template_map_set_cstr(d, root, "p", st);
+	assert_true(template_data_ok(d));
+	assert_int_equal(template_parse(&t, src, strlen(src), false, &err), 0);
+	assert_int_equal(template_execute(t, root, &b, &err), 0);
+	assert_string_equal(b.ptr, "ns/name name {1 x}");
+	buf_release(&b);
+	template_free(t);
+	template_data_free(d);
+}
+
+static void
+test_template__keeps_the_last_of_duplicate_json_keys(void **state)
+{
+	(void)state;
+	expect("{{.a}} {{len .}}", "{\"a\":1,\"b\":0,\"a\":2}", false, "2 2");
+}
+
+static void
+test_template__bounds_range_iterations(void **state)
+{
+	struct buf list = BUF_INIT;
+	struct err err = ERR_INIT;
+	char *out = NULL;
+
+	(void)state;
+	buf_putc(&list, '[');
+	for (int i = 0; i < 200; i++)
+		buf_puts(&list, i ? ",0" : "0");
+	buf_putc(&list, ']');
+	assert_int_equal(render("{{range $}}{{range $}}{{range $}}"
+	                        "{{end}}{{end}}{{end}}",
+	                        list.ptr, false, &out, &err),
+	                 -ERR_NOMEM);
+	assert_non_null(strstr(err.msg, "range iterations"));
+	free(out);
+	buf_release(&list);
+}
+
+static void
+test_template__executes_a_parsed_template_many_times(void **state)
+{
+	struct template *t = NULL;
+	struct template_data *d = NULL;
+	struct err err = ERR_INIT;
+	static const char src[] = "{{.}}";
+
+	(void)state;
+	assert_int_equal(template_parse(&t, src, strlen(src), false, &err), 0);
+	assert_int_equal(template_data_new(&d), 0);
+	for (int i = 0; i < 3; i++) {
+		struct buf b = BUF_INIT;
+		assert_int_equal(
+		        template_execute(t, template_value_int(d, i), &b, &err),
+		        0);
+		assert_int_equal(b.ptr[0], '0' + i);
+		buf_release(&b);
+	}
+	template_data_free(d);
+	template_free(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_template__renders_fields_and_text),
+		cmocka_unit_test(
+		        test_template__prints_json_numbers_as_go_float64),
+		cmocka_unit_test(
+		        test_template__ranges_over_maps_in_sorted_key_order),
+		cmocka_unit_test(
+		        test_template__trims_spaces_around_trim_markers),
+		cmocka_unit_test(
+		        test_template__supports_break_and_continue_in_range),
+		cmocka_unit_test(
+		        test_template__shows_missing_values_as_no_value),
+		cmocka_unit_test(
+		        test_template__reports_parse_errors_with_the_line),
+		cmocka_unit_test(
+		        test_template__treats_unknown_functions_as_parse_errors),
+		cmocka_unit_test(
+		        test_template__reports_execution_errors_with_line_and_column),
+		cmocka_unit_test(
+		        test_template__uses_sprig_functions_when_asked),
+		cmocka_unit_test(test_template__stops_runaway_recursion),
+		cmocka_unit_test(test_template__bounds_the_output_size),
+		cmocka_unit_test(
+		        test_template__bounds_the_size_of_function_results),
+		cmocka_unit_test(test_template__renders_flux_data_as_flux_does),
+		cmocka_unit_test(
+		        test_template__renders_the_seed_flux_message_template),
+		cmocka_unit_test(
+		        test_template__fails_on_removed_flux_fields_naming_the_replacement),
+		cmocka_unit_test(test_template__renders_argocd_default_message),
+		cmocka_unit_test(test_template__names_the_flux_default_message),
+		cmocka_unit_test(
+		        test_template__prints_structs_through_their_string_text),
+		cmocka_unit_test(
+		        test_template__keeps_the_last_of_duplicate_json_keys),
+		cmocka_unit_test(test_template__bounds_range_iterations),
+		cmocka_unit_test(
+		        test_template__executes_a_parsed_template_many_times),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

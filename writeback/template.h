@@ -1,0 +1,185 @@
+/*
+ * template.h - commit message templates: Go text/template semantics, so
+ * that templates written for Flux (with sprig's hermetic functions) and for
+ * Argo CD Image Updater render byte for byte as Go renders them.
+ *
+ * A template is parsed once (template_parse) and executed many times
+ * (template_execute) against a tree of data values.  The language is Go's:
+ * text and {{actions}}, trim markers, comments, pipelines, variables,
+ * if/else if/else, range (lists and maps, maps in sorted key order, one or
+ * two variables, else, break, continue), with/else, define/template/block,
+ * Go's builtin functions and, when asked for, the sprig functions commit
+ * templates use (see template_funcs.c for the list).  An unknown function
+ * is a parse error.
+ *
+ * Data values (struct template_value) are nil, bool, int, float64, string,
+ * list, map (keys sorted; string keys, or struct keys for Flux's
+ * ObjectIdentifier) and struct (named fields, optionally a String() text
+ * printed in its place).  They live in a struct template_data arena that
+ * owns every value built in it; values from different arenas may be mixed
+ * in one tree as long as every arena outlives the use.
+ *
+ * Errors read like Go's: "template: msg:3: unexpected EOF" when parsing,
+ * "template: msg:3:5: executing \"msg\" at <.Foo>: ..." when executing.
+ *
+ * Limits (a hostile template must not exhaust memory or the stack): output
+ * is at most TEMPLATE_MAX_OUTPUT bytes, template calls nest at most
+ * TEMPLATE_MAX_DEPTH deep, parse nesting (parentheses, control blocks) is at
+ * most TEMPLATE_MAX_NESTING, one execution runs at most
+ * TEMPLATE_MAX_ITERATIONS range iterations, and allocates at most
+ * TEMPLATE_MAX_MEMORY bytes of intermediate values.
+ *
+ * Thread safety: a parsed template is read-only during execution and may be
+ * executed from several threads at once; a template_data arena belongs to
+ * one thread while it is being built, and is read-only afterwards.
+ */
+#ifndef FERRY_WRITEBACK_TEMPLATE_H
+#define FERRY_WRITEBACK_TEMPLATE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "writeback/change.h"
+
+#define TEMPLATE_NAME "msg" /* the name errors give the main template */
+#define TEMPLATE_MAX_SOURCE ((size_t)1 << 20)
+#define TEMPLATE_MAX_OUTPUT ((size_t)1 << 20)
+#define TEMPLATE_MAX_DEPTH 100
+#define TEMPLATE_MAX_NESTING 200
+#define TEMPLATE_MAX_ITERATIONS 1000000
+#define TEMPLATE_MAX_MEMORY ((size_t)64 << 20)
+
+/* Flux's message when no template is configured. */
+#define TEMPLATE_FLUX_DEFAULT_MESSAGE "Update from image update automation"
+/* Argo CD Image Updater's default template. */
+#define TEMPLATE_ARGOCD_DEFAULT_TEMPLATE                                       \
+	"build: automatic update of {{ .AppName }}\n"                          \
+	"\n"                                                                   \
+	"{{ range .AppChanges -}}\n"                                           \
+	"updates image {{ .Image }} tag '{{ .OldTag }}' to '{{ .NewTag }}'\n"  \
+	"{{ end -}}\n"
+
+struct template;
+struct template_value;
+struct template_data;
+
+/*
+ * Parses len bytes of src (no NUL needed).  with_sprig adds the sprig
+ * functions, as Flux does.  *out is owned by the caller (template_free).
+ * -ERR_INVALID with Go's message on a syntax error, -ERR_NOMEM.
+ */
+int template_parse(struct template **out, const char *src, size_t len,
+                   bool with_sprig, struct err *err);
+
+/* Frees a parsed template; NULL is fine. */
+void template_free(struct template *t);
+
+/*
+ * Executes t with dot set to data (NULL means Go's nil data) and appends
+ * the result to out.  On failure out holds what was rendered before the
+ * error (as Go writes it) and the error is -ERR_INVALID with Go's message,
+ * or -ERR_NOMEM when a limit or memory ran out.
+ */
+int template_execute(const struct template *t,
+                     const struct template_value *data, struct buf *out,
+                     struct err *err);
+
+/*
+ * Data values.  template_data_new() makes an arena; every constructor
+ * allocates in it and returns a value owned by it (freed with the arena),
+ * or NULL when memory ran out.  Failures are sticky: once a constructor
+ * failed, template_data_ok() is false, and the setters accept NULL values
+ * and do nothing, so a whole tree is built with one check at the end.
+ */
+int template_data_new(struct template_data **out);
+void template_data_free(struct template_data *d);
+bool template_data_ok(const struct template_data *d);
+
+struct template_value *template_value_nil(struct template_data *d);
+struct template_value *template_value_bool(struct template_data *d, bool b);
+struct template_value *template_value_int(struct template_data *d, int64_t i);
+struct template_value *template_value_float(struct template_data *d, double f);
+/* Copies len bytes of s. */
+struct template_value *template_value_string(struct template_data *d,
+                                             const char *s, size_t len);
+struct template_value *template_value_cstr(struct template_data *d,
+                                           const char *s);
+/* An empty list ([]interface {}), map (map[string]interface {}). */
+struct template_value *template_value_list(struct template_data *d);
+struct template_value *template_value_map(struct template_data *d);
+/*
+ * An empty struct; type_name (copied) appears in error messages, and
+ * string_text (copied, may be NULL) is what printing it shows, as a Go
+ * String() method would.
+ */
+struct template_value *template_value_struct(struct template_data *d,
+                                             const char *type_name,
+                                             const char *string_text);
+
+/* Appends v to list.  0, or -ERR_NOMEM. */
+int template_list_append(struct template_data *d, struct template_value *list,
+                         struct template_value *v);
+/*
+ * Sets map[key] = v, replacing an equal key.  Keys are strings or structs
+ * (all keys of one map of one kind).  0, -ERR_INVALID on a bad key kind, or
+ * -ERR_NOMEM.
+ */
+int template_map_set(struct template_data *d, struct template_value *map,
+                     struct template_value *key, struct template_value *v);
+/* template_map_set with a string key. */
+int template_map_set_cstr(struct template_data *d, struct template_value *map,
+                          const char *key, struct template_value *v);
+/* Adds (or replaces) the field name (copied) of a struct. */
+int template_struct_set(struct template_data *d, struct template_value *st,
+                        const char *name, struct template_value *v);
+/*
+ * Marks name as a field that no longer exists: using it fails with
+ * "NAME was removed: HINT".
+ */
+int template_struct_set_removed(struct template_data *d,
+                                struct template_value *st, const char *name,
+                                const char *hint);
+
+/*
+ * Builds a value from JSON as Go's encoding/json does into interface{}:
+ * objects become maps, arrays lists, numbers float64.  *out is owned by d.
+ * 0 or -ERR_NOMEM.
+ */
+int template_value_from_json(struct template_data *d, const cJSON *json,
+                             struct template_value **out, struct err *err);
+
+/*
+ * Flux's template data (image-automation-controller v1 TemplateData):
+ * .AutomationObject (prints "namespace/name"; .Namespace, .Name),
+ * .Changed.FileChanges (file -> object identifier {APIVersion Kind Name
+ * Namespace} -> list of {OldValue NewValue Setter}), .Changed.Changes (the
+ * changes, deduplicated, in file then object order), .Changed.Objects
+ * (object identifier -> changes, merged across files) and .Values (string
+ * map, may be NULL).  The removed v1beta1 fields .Updated and
+ * .Changed.ImageResult fail with a message naming the v1 replacement.
+ * Values are built in d; *out owned by d.  0 or -ERR_NOMEM.
+ */
+struct template_kv {
+	const char *key;
+	const char *value;
+};
+int template_model_flux(struct template_data *d, const char *namespace_,
+                        const char *name, const struct wb_changes *changes,
+                        const struct template_kv *values, size_t n_values,
+                        struct template_value **out, struct err *err);
+
+/*
+ * Argo CD Image Updater's commit message data: .AppName and .AppChanges,
+ * one {Image OldTag NewTag} per change, where Image is the setter (the
+ * image name the write-back edited), OldTag/NewTag the old and new values.
+ * 0 or -ERR_NOMEM.
+ */
+int template_model_argocd(struct template_data *d, const char *app_name,
+                          const struct wb_changes *changes,
+                          struct template_value **out, struct err *err);
+
+#endif

@@ -582,18 +582,32 @@ out:
 }
 
 int
-gitrepo_sync(struct gitrepo *r, const struct git_ref *ref,
-             const struct git_auth *auth, char commit_out[41], struct err *err)
+gitrepo_fetch_ref(struct gitrepo *r, const struct git_ref *ref,
+                  const struct git_auth *auth, char commit_out[41],
+                  struct err *err)
 {
 	git_oid oid;
-	git_object *commit = NULL;
-	git_checkout_options co;
-	int rc, grc;
+	int rc;
 
 	if ((rc = fetch(r, ref, auth, err)) < 0)
 		return rc;
 	if ((rc = resolve(r, ref, &oid, err)) < 0)
 		return rc;
+	git_oid_tostr(commit_out, 41, &oid);
+	return 0;
+}
+
+int
+gitrepo_reset(struct gitrepo *r, const char *commit_hex, struct err *err)
+{
+	git_oid oid;
+	git_object *commit = NULL;
+	git_checkout_options co;
+	int rc = 0, grc;
+
+	if (git_oid_fromstr(&oid, commit_hex) < 0)
+		return err_set(err, ERR_INVALID, "git: '%s' is not a commit id",
+		               commit_hex);
 	if ((grc = git_object_lookup(&commit, r->repo, &oid,
 	                             GIT_OBJECT_COMMIT)) < 0)
 		return convert_error(err, grc, NULL, "git checkout", r->url);
@@ -605,15 +619,25 @@ gitrepo_sync(struct gitrepo *r, const struct git_ref *ref,
 	 * a forced checkout of the same tree afterwards. */
 	if ((grc = git_repository_set_head_detached(r->repo, &oid)) < 0 ||
 	    (grc = git_reset(r->repo, commit, GIT_RESET_HARD, NULL)) < 0 ||
-	    (grc = git_checkout_tree(r->repo, commit, &co)) < 0) {
+	    (grc = git_checkout_tree(r->repo, commit, &co)) < 0)
 		rc = convert_error(err, grc, NULL, "git reset", r->url);
-		goto out;
-	}
-	if (commit_out)
-		git_oid_tostr(commit_out, 41, &oid);
-out:
 	git_object_free(commit);
 	return rc;
+}
+
+int
+gitrepo_sync(struct gitrepo *r, const struct git_ref *ref,
+             const struct git_auth *auth, char commit_out[41], struct err *err)
+{
+	char commit[41];
+	int rc;
+
+	if ((rc = gitrepo_fetch_ref(r, ref, auth, commit, err)) < 0 ||
+	    (rc = gitrepo_reset(r, commit, err)) < 0)
+		return rc;
+	if (commit_out)
+		memcpy(commit_out, commit, 41);
+	return 0;
 }
 
 static int
@@ -735,6 +759,29 @@ out:
 	return rc;
 }
 
+bool
+gitrepo_remote_branch_has_head_tree(struct gitrepo *r, const char *branch)
+{
+	struct buf name = BUF_INIT;
+	git_object *remote = NULL, *head = NULL;
+	git_tree *rt = NULL, *ht = NULL;
+	bool same = false;
+
+	buf_addf(&name, "refs/remotes/origin/%s^{commit}", branch);
+	if (buf_ok(&name) &&
+	    git_revparse_single(&remote, r->repo, name.ptr) == 0 &&
+	    git_revparse_single(&head, r->repo, "HEAD^{commit}") == 0 &&
+	    git_commit_tree(&rt, (git_commit *)remote) == 0 &&
+	    git_commit_tree(&ht, (git_commit *)head) == 0)
+		same = git_oid_equal(git_tree_id(rt), git_tree_id(ht));
+	git_tree_free(rt);
+	git_tree_free(ht);
+	git_object_free(remote);
+	git_object_free(head);
+	buf_release(&name);
+	return same;
+}
+
 static int
 push_update_cb(const char *refname, const char *status, void *payload)
 {
@@ -749,8 +796,12 @@ push_update_cb(const char *refname, const char *status, void *payload)
 static bool
 is_conflict_status(const char *s)
 {
+	/* "failed to update ref" is what receive-pack reports when the ref
+	 * moved while the push was being received. */
 	return strstr(s, "non-fast-forward") || strstr(s, "fetch first") ||
-	       strstr(s, "stale info") || strstr(s, "failed to lock");
+	       strstr(s, "stale info") || strstr(s, "failed to lock") ||
+	       strstr(s, "failed to update ref") ||
+	       strstr(s, "cannot lock ref");
 }
 
 int

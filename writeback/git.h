@@ -87,6 +87,18 @@ int gitrepo_sync(struct gitrepo *repo, const struct git_ref *ref,
                  const struct git_auth *auth, char commit_out[41],
                  struct err *err);
 
+/*
+ * The two halves of gitrepo_sync(): fetch and resolve ref to the commit the
+ * remote has (into commit_out) without touching the work tree; and reset
+ * the work tree, index and HEAD to a commit (hex id), removing untracked
+ * files.  Callers that can tell from the commit id alone that there is
+ * nothing to do skip the reset.
+ */
+int gitrepo_fetch_ref(struct gitrepo *repo, const struct git_ref *ref,
+                      const struct git_auth *auth, char commit_out[41],
+                      struct err *err);
+int gitrepo_reset(struct gitrepo *repo, const char *commit, struct err *err);
+
 /* Appends the remote's tag names (after a sync), one per line, to out. */
 int gitrepo_tags(struct gitrepo *repo, struct buf *out, struct err *err);
 
@@ -126,6 +138,16 @@ struct git_push_opts {
 	{                                                                      \
 		NULL, false, NULL, NULL                                        \
 	}
+
+/*
+ * true when the remote's branch (as last fetched) exists and its tree is
+ * HEAD's tree: pushing HEAD there would change no file.  Used for a push
+ * branch other than the checkout branch, which is rebuilt from the
+ * checkout branch on every run and would otherwise get a new commit (and a
+ * force push) each time.
+ */
+bool gitrepo_remote_branch_has_head_tree(struct gitrepo *repo,
+                                         const char *branch);
 
 /*
  * Pushes HEAD to the remote branch (and the extra refspec).  -ERR_CONFLICT

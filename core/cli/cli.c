@@ -18,6 +18,8 @@ const struct cli_command cli_commands[] = {
 	{ "validate", "check Flux objects in files and directories", cmd_validate },
 	{ "scan", "list the tags of images from their registries", cmd_scan },
 	{ "template", "render a commit message template with JSON data", cmd_template },
+	{ "plan", "show what a run would change, commit and push", cmd_plan },
+	{ "run", "run the pipeline: scan, select, edit, commit, push", cmd_run },
 	{ NULL, NULL, NULL },
 };
 

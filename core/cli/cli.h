@@ -37,6 +37,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_setters(int argc, char **argv);

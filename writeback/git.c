@@ -582,6 +582,14 @@ out:
 }
 
 int
+gitrepo_fetch(struct gitrepo *r, const struct git_auth *auth, struct err *err)
+{
+	struct git_ref all = { GIT_REF_BRANCH, NULL };
+
+	return fetch(r, &all, auth, err);
+}
+
+int
 gitrepo_fetch_ref(struct gitrepo *r, const struct git_ref *ref,
                   const struct git_auth *auth, char commit_out[41],
                   struct err *err)

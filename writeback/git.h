@@ -99,6 +99,10 @@ int gitrepo_fetch_ref(struct gitrepo *repo, const struct git_ref *ref,
                       struct err *err);
 int gitrepo_reset(struct gitrepo *repo, const char *commit, struct err *err);
 
+/* Fetches every branch and tag of the remote, touching nothing else. */
+int gitrepo_fetch(struct gitrepo *repo, const struct git_auth *auth,
+                  struct err *err);
+
 /* Appends the remote's tag names (after a sync), one per line, to out. */
 int gitrepo_tags(struct gitrepo *repo, struct buf *out, struct err *err);
 

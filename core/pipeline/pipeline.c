@@ -508,6 +508,8 @@ struct wb_ctx {
 	const struct secret *gpg_passphrase;
 	struct setters_policy *policies;
 	size_t npolicies;
+	const char *semver_range; /* checkout ref by semver range */
+	char *semver_tag;         /* the tag it resolved to */
 };
 
 static void
@@ -515,6 +517,7 @@ wb_ctx_release(struct wb_ctx *c)
 {
 	sshsig_key_free(c->ssh_key);
 	free(c->policies);
+	free(c->semver_tag);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -579,9 +582,10 @@ wb_ctx_init(struct wb_ctx *c, const struct config *cfg,
 		c->ref.kind = GIT_REF_NAME;
 		c->ref.value = ref->name;
 	} else if (ref->semver) {
-		return err_set(
-		        err, ERR_INVALID,
-		        "checkout by semver range is not supported for write-back (check out a branch)");
+		/* Resolved to a tag after the first fetch (resolve_semver). */
+		c->ref.kind = GIT_REF_TAG;
+		c->ref.value = NULL;
+		c->semver_range = ref->semver;
 	} else if (ref->tag) {
 		c->ref.kind = GIT_REF_TAG;
 		c->ref.value = ref->tag;
@@ -944,6 +948,64 @@ automation_state_update(struct state *st, struct pipeline_automation *ar,
 	cJSON_Delete(doc);
 }
 
+/*
+ * A checkout ref given as a semver range (GitRepository spec.ref.semver):
+ * the remote's highest tag in range, with the lenient parsing Flux's
+ * source-controller uses for tags (v prefix, partial versions).
+ */
+static int
+resolve_semver(struct wb_ctx *c, struct gitrepo *repo, struct err *err)
+{
+	struct policy_options po = POLICY_OPTIONS_INIT;
+	struct policy *pol = NULL;
+	struct policy_tag *pts = NULL;
+	struct buf tags = BUF_INIT;
+	size_t n = 0, idx = 0;
+	char *p, *save = NULL;
+	int rc;
+
+	if ((rc = gitrepo_fetch(repo, &c->auth, err)) < 0 ||
+	    (rc = gitrepo_tags(repo, &tags, err)) < 0)
+		goto out;
+	po.kind = POLICY_SEMVER;
+	po.semver_range = c->semver_range;
+	po.loose = true;
+	if ((rc = policy_new(&pol, &po, err)) < 0) {
+		err_prefix(err, "checkout ref semver '%s'", c->semver_range);
+		goto out;
+	}
+	for (size_t i = 0; i < tags.len; i++)
+		n += tags.ptr[i] == '\n';
+	pts = calloc(n ? n : 1, sizeof(*pts));
+	if (pts == NULL) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	n = 0;
+	for (p = strtok_r(tags.ptr, "\n", &save); p;
+	     p = strtok_r(NULL, "\n", &save)) {
+		pts[n].name = p;
+		pts[n].len = strlen(p);
+		n++;
+	}
+	if ((rc = policy_select(pol, pts, n, &idx, NULL, NULL, err)) < 0) {
+		err_prefix(err,
+		           "no tag of the Git repository matches semver '%s'",
+		           c->semver_range);
+		goto out;
+	}
+	free(c->semver_tag);
+	c->semver_tag = strdup(pts[idx].name);
+	c->ref.value = c->semver_tag;
+	if (c->semver_tag == NULL)
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+out:
+	free(pts);
+	policy_free(pol);
+	buf_release(&tags);
+	return rc;
+}
+
 static int
 run_automation(struct pipeline_automation *ar, const struct config *cfg,
                struct state *st, const struct pipeline_report *rep,
@@ -960,7 +1022,6 @@ run_automation(struct pipeline_automation *ar, const struct config *cfg,
 
 	if ((rc = wb_ctx_init(&c, cfg, ar->obj, rep, err)) < 0)
 		goto out;
-	fingerprint(fp, &c);
 	ar->branch = strdup(c.push_branch);
 	if (ar->branch == NULL) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -970,6 +1031,10 @@ run_automation(struct pipeline_automation *ar, const struct config *cfg,
 	                       c.git_obj->u.gitrepository.url, &c.auth, err)) <
 	    0)
 		goto out;
+	if (c.semver_range && (rc = resolve_semver(&c, repo, err)) < 0)
+		goto out;
+	fingerprint(fp, &c);
+
 	for (ar->attempts = 1;; ar->attempts++) {
 		struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
 		struct git_push_opts po = GIT_PUSH_OPTS_INIT;

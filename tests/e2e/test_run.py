@@ -268,6 +268,20 @@ class RunOnce(unittest.TestCase):
         self.assertIn("image: %s:1.1.0@%s # " % (fx.image, fx.pushed["1.1.0"]),
                       fx.file("deploy/app.yaml"))
 
+    def test_checkout_by_semver_range_starts_from_the_highest_tag(self):
+        fx = Fixture(push_branch="image-updates")
+        git("--git-dir", fx.bare, "tag", "v1.0.0", "main")
+        git("--git-dir", fx.bare, "tag", "v0.9.0", "main")
+        with open(fx.config) as f:
+            cfg = f.read().replace("    branch: main\n", "    semver: \">=1.0.0\"\n", 1)
+        with open(fx.config, "w") as f:
+            f.write(cfg)
+        out = fx.run()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(fx.log("image-updates"),
+                         ["chore(image): update images", "Initial commit"])
+        self.assertEqual(fx.log("main"), ["Initial commit"])
+
     def test_a_newer_tag_later_makes_one_more_commit(self):
         fx = Fixture()
         self.assertEqual(fx.run().returncode, 0)

@@ -186,6 +186,35 @@ note(struct wb_changes *local, const char *label, unsigned line,
 	return wb_changes_add(local, &ch);
 }
 
+static int path_find(const struct yamledit_doc *doc, const char *key);
+
+/*
+ * The splice checks keep every old node in place, but not where a new one
+ * lands: an odd layout (an anchored empty key at the root, say) can put a
+ * created key inside another mapping.  So the result is read back and the
+ * key must name the value asked for; otherwise nothing is written.
+ */
+static int
+verify_value(const struct buf *out, const struct helm_value *hv,
+             const char *label, struct err *err)
+{
+	struct yamledit_doc d = YAMLEDIT_DOC_INIT;
+	int node, rc;
+
+	rc = yamledit_parse(&d, out->ptr, out->len, label, err);
+	if (rc < 0)
+		return rc;
+	node = path_find(&d, hv->key);
+	if (node < 0 || d.nodes[node].type != YAMLEDIT_SCALAR ||
+	    strcmp(d.nodes[node].value, hv->value) != 0)
+		rc = err_set(err, ERR_INVALID,
+		             "%s: cannot set '%s' safely in this layout; edit "
+		             "it by hand once",
+		             label, hv->key);
+	yamledit_release(&d);
+	return rc;
+}
+
 static int
 set_one(struct buf *cur, const struct helm_value *hv, const char *label,
         struct wb_changes *local, struct err *err)
@@ -326,6 +355,8 @@ set_one(struct buf *cur, const struct helm_value *hv, const char *label,
 	if (rc < 0)
 		goto out;
 	rc = yamledit_edits_apply(&ed, &doc, &out, label, err);
+	if (rc == 0)
+		rc = verify_value(&out, hv, label, err);
 	if (rc == 0) {
 		buf_reset(cur);
 		buf_add(cur, out.ptr, out.len);

@@ -223,7 +223,11 @@ edit_entry(struct yamledit_edits *ed, const struct yamledit_doc *doc, int entry,
 		if (want && vn && vn->type == YAMLEDIT_SCALAR &&
 		    strcmp(vn->value, want) == 0)
 			continue;
-		if (!want && !vn)
+		/* An empty (null) field already means "not set": leave its
+		 * bytes alone rather than delete a line for nothing. */
+		if (!want && (!vn || (vn->type == YAMLEDIT_SCALAR &&
+		                      vn->style == YAMLEDIT_PLAIN &&
+		                      vn->value_len == 0)))
 			continue;
 		if (en->style == YAMLEDIT_FLOW) {
 			rc = err_set(
@@ -285,6 +289,78 @@ edit_entry(struct yamledit_edits *ed, const struct yamledit_doc *doc, int entry,
 		rc = err_set(err, ERR_NOMEM, "out of memory");
 	buf_release(&add);
 	return rc;
+}
+
+/* The scalar value of node; NULL when it is not a scalar or is null
+ * (an empty plain scalar). */
+static const char *
+scalar_value(const struct yamledit_doc *d, int node)
+{
+	if (node < 0 || d->nodes[node].type != YAMLEDIT_SCALAR ||
+	    (d->nodes[node].style == YAMLEDIT_PLAIN &&
+	     d->nodes[node].value_len == 0))
+		return NULL;
+	return d->nodes[node].value;
+}
+
+static bool
+same_or_both_null(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	       (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/*
+ * The splice checks keep every old node in place, but not where a new one
+ * lands: an odd layout (an anchored empty key at the root, say) can put an
+ * inserted images: inside another mapping.  So the result is read back and
+ * must hold the entry as asked at the root; otherwise nothing is written.
+ */
+static int
+verify_entry(const struct buf *out, const struct kustomize_image *im,
+             const char *label, struct err *err)
+{
+	struct yamledit_doc d = YAMLEDIT_DOC_INIT;
+	int images, found = 0, rc;
+
+	rc = yamledit_parse(&d, out->ptr, out->len, label, err);
+	if (rc < 0)
+		return rc;
+	images = d.ndocs == 1 ? yamledit_map_get(&d, d.roots[0], "images") : -1;
+	for (int c = images >= 0 && d.nodes[images].type == YAMLEDIT_SEQUENCE
+	                     ? d.nodes[images].first_child
+	                     : -1;
+	     c >= 0 && !found; c = d.nodes[c].next_sibling) {
+		const char *nm =
+		        scalar_value(&d, yamledit_map_get(&d, c, "name"));
+		if (nm == NULL || strcmp(nm, im->name) != 0)
+			continue;
+		found = same_or_both_null(
+		                scalar_value(&d,
+		                             yamledit_map_get(&d, c, "newTag")),
+		                im->new_tag) &&
+		                        same_or_both_null(
+		                                scalar_value(
+		                                        &d, yamledit_map_get(
+		                                                    &d, c,
+		                                                    "newName")),
+		                                im->new_name) &&
+		                        same_or_both_null(
+		                                scalar_value(&d,
+		                                             yamledit_map_get(
+		                                                     &d, c,
+		                                                     "digest")),
+		                                im->digest)
+		                ? 1
+		                : -1;
+	}
+	yamledit_release(&d);
+	if (found != 1)
+		return err_set(err, ERR_INVALID,
+		               "%s: cannot place images entry '%s' safely in "
+		               "this layout; edit it by hand once",
+		               label, im->name);
+	return 0;
 }
 
 static int
@@ -415,6 +491,8 @@ apply:
 	if (rc < 0 || ed.n == 0)
 		goto out;
 	rc = yamledit_edits_apply(&ed, &doc, &out, label, err);
+	if (rc == 0)
+		rc = verify_entry(&out, im, label, err);
 	if (rc == 0) {
 		buf_reset(cur);
 		buf_add(cur, out.ptr, out.len);

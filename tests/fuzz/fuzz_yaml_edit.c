@@ -172,12 +172,15 @@ check_lines_kept(const struct buf *oldb, const struct buf *newb,
 	check(lost <= edited + 1, "only lines of edited values change");
 }
 
+/* A scalar's value; NULL for other nodes and for null (empty plain). */
 static const char *
 scalar_at(const struct yamledit_doc *d, int node)
 {
-	return node >= 0 && d->nodes[node].type == YAMLEDIT_SCALAR
-	               ? d->nodes[node].value
-	               : NULL;
+	if (node < 0 || d->nodes[node].type != YAMLEDIT_SCALAR ||
+	    (d->nodes[node].style == YAMLEDIT_PLAIN &&
+	     d->nodes[node].value_len == 0))
+		return NULL;
+	return d->nodes[node].value;
 }
 
 static void

@@ -8,18 +8,27 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "writeback/change.h"
+#include "writeback/yamledit.h"
+
 const struct cli_command cli_commands[] = {
 	{ "version", "print the version and the libraries ferry runs on",
-		cmd_version },
+	  cmd_version },
 	{ "policy", "test a tag policy: which tag would win", cmd_policy },
-	{ "setters", "apply image-policy setter markers to YAML files", cmd_setters },
-	{ "kustomize", "set images in a kustomization, byte for byte", cmd_kustomize },
+	{ "setters", "apply image-policy setter markers to YAML files",
+	  cmd_setters },
+	{ "kustomize", "set images in a kustomization, byte for byte",
+	  cmd_kustomize },
 	{ "helm", "set keys in a Helm values file, byte for byte", cmd_helm },
-	{ "validate", "check Flux objects in files and directories", cmd_validate },
+	{ "validate", "check Flux objects in files and directories",
+	  cmd_validate },
 	{ "scan", "list the tags of images from their registries", cmd_scan },
-	{ "template", "render a commit message template with JSON data", cmd_template },
+	{ "template", "render a commit message template with JSON data",
+	  cmd_template },
 	{ "plan", "show what a run would change, commit and push", cmd_plan },
-	{ "run", "run the pipeline: scan, select, edit, commit, push", cmd_run },
+	{ "run", "run the pipeline: scan, select, edit, commit, push",
+	  cmd_run },
 	{ NULL, NULL, NULL },
 };
 
@@ -31,7 +40,8 @@ cli_output_parse(const char *cmd, const char *arg, int *json_out)
 	else if (strcmp(arg, "text") == 0)
 		*json_out = 0;
 	else {
-		cli_usage_error(cmd, "-o takes 'text' or 'json', not '%s'", arg);
+		cli_usage_error(cmd, "-o takes 'text' or 'json', not '%s'",
+		                arg);
 		return -1;
 	}
 	return 0;
@@ -48,4 +58,40 @@ cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'ferry %s --help'.\n", cmd);
 	return CLI_USAGE;
+}
+
+int
+cli_verb(int *argc, char ***argv, const char *cmd, const char *verb,
+         const char *help)
+{
+	char **av = *argv;
+
+	if (*argc >= 2 && strcmp(av[1], verb) == 0) {
+		(*argc)--;
+		(*argv)++;
+		return -1;
+	}
+	if (*argc >= 2 &&
+	    (strcmp(av[1], "--help") == 0 || strcmp(av[1], "-h") == 0)) {
+		fputs(help, stdout);
+		return CLI_OK;
+	}
+	return cli_usage_error(cmd, "expected '%s'", verb);
+}
+
+int
+cli_edit_print(bool dry_run, bool json, const struct buf *diff,
+               const struct wb_changes *changes)
+{
+	struct buf text = BUF_INIT;
+	int rc = CLI_OK;
+
+	if (dry_run && !json)
+		fwrite(diff->ptr, 1, diff->len, stdout);
+	else if (yamledit_changes_format(&text, changes, json) == 0)
+		fwrite(text.ptr, 1, text.len, stdout);
+	else
+		rc = CLI_FAILED;
+	buf_release(&text);
+	return rc;
 }

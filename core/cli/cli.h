@@ -8,13 +8,14 @@
 #ifndef FERRY_CLI_H
 #define FERRY_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 enum cli_exit {
-	CLI_OK = 0,        /* done */
-	CLI_FAILED = 1,    /* the work failed (network, git, a file) */
-	CLI_USAGE = 2,     /* bad arguments or configuration */
-	CLI_NOTHING = 3,   /* nothing qualified (no tag matched a policy) */
+	CLI_OK = 0,      /* done */
+	CLI_FAILED = 1,  /* the work failed (network, git, a file) */
+	CLI_USAGE = 2,   /* bad arguments or configuration */
+	CLI_NOTHING = 3, /* nothing qualified (no tag matched a policy) */
 };
 
 struct cli_command {
@@ -34,7 +35,26 @@ int cli_output_parse(const char *cmd, const char *arg, int *json_out);
 
 /* Prints "ferry CMD: message\nTry 'ferry CMD --help'.\n" and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
+
+/*
+ * For commands with one verb ("ferry setters apply ..."): prints help for
+ * "CMD --help", a usage error when the verb is not `verb`, and otherwise
+ * moves argc and argv past the command so that argv[0] is the verb, for
+ * getopt.  Returns -1 to go on, or the exit code to return.
+ */
+int cli_verb(int *argc, char ***argv, const char *cmd, const char *verb,
+             const char *help);
+
+struct buf;
+struct wb_changes;
+
+/*
+ * The output of the editing commands: the unified diff for a text dry run,
+ * otherwise the change list (text lines or JSON).  CLI_OK or CLI_FAILED.
+ */
+int cli_edit_print(bool dry_run, bool json, const struct buf *diff,
+                   const struct wb_changes *changes);
 
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);

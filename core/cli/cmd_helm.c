@@ -53,20 +53,13 @@ cmd_helm(int argc, char **argv)
 	size_t n = 0;
 	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
 	struct wb_changes changes = WB_CHANGES_INIT;
-	struct buf diff = BUF_INIT, text = BUF_INIT;
+	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
 	int c, json = 0, rc = CLI_OK;
 
-	if (argc < 2 || strcmp(argv[1], "set-values") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-		                  strcmp(argv[1], "-h") == 0)) {
-			fputs(helm_help, stdout);
-			return CLI_OK;
-		}
-		return cli_usage_error("helm", "expected 'set-values'");
-	}
-	argc--;
-	argv++;
+	if ((rc = cli_verb(&argc, &argv, "helm", "set-values", helm_help)) >= 0)
+		return rc;
+	rc = CLI_OK;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "no:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -112,11 +105,7 @@ cmd_helm(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out;
 	}
-	if (yo.dry_run && !json)
-		fwrite(diff.ptr, 1, diff.len, stdout);
-	else if (yamledit_changes_format(&text, &changes, json) == 0)
-		fwrite(text.ptr, 1, text.len, stdout);
-	else
+	if (cli_edit_print(yo.dry_run, json, &diff, &changes) != CLI_OK)
 		rc = CLI_FAILED;
 out:
 	for (size_t i = 0; i < n; i++)
@@ -125,6 +114,5 @@ out:
 	free(vals);
 	wb_changes_release(&changes);
 	buf_release(&diff);
-	buf_release(&text);
 	return rc;
 }

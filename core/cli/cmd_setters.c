@@ -61,20 +61,14 @@ cmd_setters(int argc, char **argv)
 	size_t npol = 0;
 	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
 	struct wb_changes changes = WB_CHANGES_INIT;
-	struct buf diff = BUF_INIT, text = BUF_INIT;
+	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
 	int c, json = 0, rc = CLI_OK, r;
 
-	if (argc < 2 || strcmp(argv[1], "apply") != 0) {
-		if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
-		                  strcmp(argv[1], "-h") == 0)) {
-			fputs(setters_help, stdout);
-			return CLI_OK;
-		}
-		return cli_usage_error("setters", "expected 'apply'");
-	}
-	argc--;
-	argv++;
+	if ((rc = cli_verb(&argc, &argv, "setters", "apply", setters_help)) >=
+	    0)
+		return rc;
+	rc = CLI_OK;
 	pol = calloc((size_t)argc, sizeof(*pol));
 	copies = calloc((size_t)argc, sizeof(*copies));
 	if (pol == NULL || copies == NULL) {
@@ -129,11 +123,7 @@ cmd_setters(int argc, char **argv)
 		fprintf(stderr, "ferry setters: %s\n", err.msg);
 		rc = CLI_FAILED;
 	}
-	if (yo.dry_run && !json)
-		fwrite(diff.ptr, 1, diff.len, stdout);
-	else if (yamledit_changes_format(&text, &changes, json) == 0)
-		fwrite(text.ptr, 1, text.len, stdout);
-	else
+	if (cli_edit_print(yo.dry_run, json, &diff, &changes) != CLI_OK)
 		rc = CLI_FAILED;
 out:
 	for (size_t i = 0; i < npol; i++)
@@ -142,6 +132,5 @@ out:
 	free(pol);
 	wb_changes_release(&changes);
 	buf_release(&diff);
-	buf_release(&text);
 	return rc;
 }

@@ -13,22 +13,22 @@
 #include "writeback/yamledit.h"
 
 const struct cli_command cli_commands[] = {
-	{ "version", "print the version and the libraries ferry runs on",
-	  cmd_version },
+	{ "run", "run the pipeline: scan, select, edit, commit, push",
+	  cmd_run },
+	{ "plan", "show what a run would change, commit and push", cmd_plan },
+	{ "validate", "check Flux objects in files and directories",
+	  cmd_validate },
+	{ "scan", "list the tags of images from their registries", cmd_scan },
 	{ "policy", "test a tag policy: which tag would win", cmd_policy },
 	{ "setters", "apply image-policy setter markers to YAML files",
 	  cmd_setters },
 	{ "kustomize", "set images in a kustomization, byte for byte",
 	  cmd_kustomize },
 	{ "helm", "set keys in a Helm values file, byte for byte", cmd_helm },
-	{ "validate", "check Flux objects in files and directories",
-	  cmd_validate },
-	{ "scan", "list the tags of images from their registries", cmd_scan },
 	{ "template", "render a commit message template with JSON data",
 	  cmd_template },
-	{ "plan", "show what a run would change, commit and push", cmd_plan },
-	{ "run", "run the pipeline: scan, select, edit, commit, push",
-	  cmd_run },
+	{ "version", "print the version and the libraries ferry runs on",
+	  cmd_version },
 	{ NULL, NULL, NULL },
 };
 

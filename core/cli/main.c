@@ -32,6 +32,11 @@ usage(FILE *f)
 		fprintf(f, "  %-16s %s\n", c->name, c->summary);
 	fprintf(f,
 	        "\n"
+	        "Start here:\n"
+	        "  ferry validate -f clusters/      check your Flux objects, every error at once\n"
+	        "  ferry plan -f clusters/          see the diff and commit message, push nothing\n"
+	        "  ferry run --once -f clusters/    edit, commit and push (from cron or CI)\n"
+	        "\n"
 	        "Global options (anywhere on the line):\n"
 	        "  --log-format FORMAT   logfmt (default) or json; logs go to stderr\n"
 	        "  --log-level LEVEL     error, warn, info (default) or debug\n"

@@ -147,6 +147,36 @@ prerelease_ok(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * The part after major.minor.patch, the same in every mode: an optional
+ * "-prerelease" and "+build", then the end of the string.  0 or -1.
+ */
+static int
+parse_tail(struct semver_version *out, const char *s, size_t len, size_t p)
+{
+	size_t q;
+
+	if (p < len && s[p] == '-') {
+		q = span_idents(s, len, p + 1);
+		if (q == p + 1)
+			return -1;
+		out->pre = s + p + 1;
+		out->pre_len = q - p - 1;
+		if (!prerelease_ok(out->pre, out->pre_len))
+			return -1;
+		p = q;
+	}
+	if (p < len && s[p] == '+') {
+		q = span_idents(s, len, p + 1);
+		if (q == p + 1)
+			return -1;
+		out->meta = s + p + 1;
+		out->meta_len = q - p - 1;
+		p = q;
+	}
+	return p == len ? 0 : -1;
+}
+
 static int
 parse_loose(struct semver_version *out, const char *s, size_t len)
 {
@@ -172,25 +202,7 @@ parse_loose(struct semver_version *out, const char *s, size_t len)
 			p = q;
 		}
 	}
-	if (p < len && s[p] == '-') {
-		q = span_idents(s, len, p + 1);
-		if (q == p + 1)
-			return -1;
-		out->pre = s + p + 1;
-		out->pre_len = q - p - 1;
-		if (!prerelease_ok(out->pre, out->pre_len))
-			return -1;
-		p = q;
-	}
-	if (p < len && s[p] == '+') {
-		q = span_idents(s, len, p + 1);
-		if (q == p + 1)
-			return -1;
-		out->meta = s + p + 1;
-		out->meta_len = q - p - 1;
-		p = q;
-	}
-	return p == len ? 0 : -1;
+	return parse_tail(out, s, len, p);
 }
 
 /* A numeric part in the strict grammar: "0" or [1-9][0-9]*. */
@@ -223,25 +235,7 @@ parse_strict(struct semver_version *out, const char *s, size_t len)
 			return -1;
 		p = q;
 	}
-	if (p < len && s[p] == '-') {
-		q = span_idents(s, len, p + 1);
-		if (q == p + 1)
-			return -1;
-		out->pre = s + p + 1;
-		out->pre_len = q - p - 1;
-		if (!prerelease_ok(out->pre, out->pre_len))
-			return -1;
-		p = q;
-	}
-	if (p < len && s[p] == '+') {
-		q = span_idents(s, len, p + 1);
-		if (q == p + 1)
-			return -1;
-		out->meta = s + p + 1;
-		out->meta_len = q - p - 1;
-		p = q;
-	}
-	return p == len ? 0 : -1;
+	return parse_tail(out, s, len, p);
 }
 
 int

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,40 @@ cli_verb(int *argc, char ***argv, const char *cmd, const char *verb,
 		return CLI_OK;
 	}
 	return cli_usage_error(cmd, "expected '%s'", verb);
+}
+
+int
+cli_edit_args(int *argc, char ***argv, const char *cmd, const char *verb,
+              const char *help, bool *dry_run, int *json)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	if ((rc = cli_verb(argc, argv, cmd, verb, help)) >= 0)
+		return rc;
+	optind = 1;
+	while ((c = getopt_long(*argc, *argv, "no:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			*dry_run = true;
+			break;
+		case 'o':
+			if (cli_output_parse(cmd, optarg, json) < 0)
+				return CLI_USAGE;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error(cmd, "unknown option");
+		}
+	}
+	return -1;
 }
 
 int

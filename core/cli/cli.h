@@ -46,6 +46,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_verb(int *argc, char ***argv, const char *cmd, const char *verb,
              const char *help);
 
+/*
+ * cli_verb() plus the options kustomize and helm share (-n/--dry-run,
+ * -o/--output, -h/--help), parsed with getopt; on -1 the operands start at
+ * argv[optind].
+ */
+int cli_edit_args(int *argc, char ***argv, const char *cmd, const char *verb,
+                  const char *help, bool *dry_run, int *json);
+
 struct buf;
 struct wb_changes;
 

@@ -42,12 +42,6 @@ static const char helm_help[] =
 int
 cmd_helm(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct helm_value *vals = NULL;
 	char **copies = NULL;
 	size_t n = 0;
@@ -55,28 +49,12 @@ cmd_helm(int argc, char **argv)
 	struct wb_changes changes = WB_CHANGES_INIT;
 	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
-	int c, json = 0, rc = CLI_OK;
+	int json = 0, rc = CLI_OK;
 
-	if ((rc = cli_verb(&argc, &argv, "helm", "set-values", helm_help)) >= 0)
+	if ((rc = cli_edit_args(&argc, &argv, "helm", "set-values", helm_help,
+	                        &yo.dry_run, &json)) >= 0)
 		return rc;
 	rc = CLI_OK;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "no:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			yo.dry_run = true;
-			break;
-		case 'o':
-			if (cli_output_parse("helm", optarg, &json) < 0)
-				return CLI_USAGE;
-			break;
-		case 'h':
-			fputs(helm_help, stdout);
-			return CLI_OK;
-		default:
-			return cli_usage_error("helm", "unknown option");
-		}
-	}
 	if (argc - optind < 2)
 		return cli_usage_error("helm",
 		                       "expected FILE and KEY=VALUE...");

@@ -284,6 +284,23 @@ file_read(struct buf *out, const char *path, struct err *err)
 }
 
 int
+tmp_name(struct buf *out, const char *path, struct err *err)
+{
+	unsigned char r[8];
+	char hex[sizeof(r) * 2 + 1];
+
+	/* Unique per call, not per process: two threads of one daemon may
+	 * write beside the same file at once.  The pid stays in the name so
+	 * that leftovers of a dead process can be told from a live one's. */
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(hex, sizeof(hex), r, sizeof(r));
+	if (buf_addf(out, "%s" TMP_NAME_MARK "%ld-%s", path, (long)getpid(),
+	             hex) < 0)
+		return err_set(err, ERR_NOMEM, "%s: out of memory", path);
+	return 0;
+}
+
+int
 file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
                   struct err *err)
 {
@@ -295,12 +312,9 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 
 	if (stat(path, &st) == 0)
 		mode = st.st_mode & 07777;
-	buf_addf(&tmp, "%s.ferry-tmp-%ld", path, (long)getpid());
-	if (!buf_ok(&tmp)) {
-		rc = err_set(err, ERR_NOMEM, "%s: out of memory", path);
+	if ((rc = tmp_name(&tmp, path, err)) < 0)
 		goto out;
-	}
-	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
 		rc = err_set(err, ERR_INVALID, "%s: cannot create: %s", tmp.ptr,
 		             strerror(errno));
@@ -323,13 +337,20 @@ file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
+	if (fsync(fd) < 0) {
 		rc = err_set(err, ERR_INVALID, "%s: fsync failed: %s", tmp.ptr,
 		             strerror(errno));
 		goto out;
 	}
+	/* close() reports a delayed write error (NFS); the descriptor is
+	 * gone either way. */
+	rc = close(fd);
 	fd = -1;
+	if (rc < 0) {
+		rc = err_set(err, ERR_INVALID, "%s: close failed: %s", tmp.ptr,
+		             strerror(errno));
+		goto out;
+	}
 	if (rename(tmp.ptr, path) < 0) {
 		rc = err_set(err, ERR_INVALID, "%s: rename failed: %s", path,
 		             strerror(errno));

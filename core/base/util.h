@@ -36,6 +36,16 @@ void format_duration(char out[40], int64_t ns);
 /* Reads a whole file into out (appending), at most FILE_MAX_SIZE bytes. */
 int file_read(struct buf *out, const char *path, struct err *err);
 
+/* What every temporary name ferry makes contains (see tmp_name). */
+#define TMP_NAME_MARK ".ferry-tmp-"
+
+/*
+ * Appends "PATH.ferry-tmp-PID-RANDOM" to out: a name beside path that no
+ * other call, thread or process picks (16 hex digits from libsodium).  The
+ * pid tells whose leftover a stale one is.  -ERR_NOMEM.
+ */
+int tmp_name(struct buf *out, const char *path, struct err *err);
+
 /*
  * Writes len bytes to path atomically: a temporary file in the same
  * directory, fsync, rename, fsync of the directory.  mode is used for a new

@@ -1,13 +1,17 @@
 /*
- * json.c - a locked wrapper around cJSON parsing (its error pointer is a
- * process global) and small accessors.  It does not validate schemas.
+ * json.c - the wrapper around cJSON parsing (a depth limit cJSON lacks, the
+ * error offset from the parse itself) and small accessors.  It does not
+ * validate schemas.
+ *
+ * No lock: cJSON 1.7.15 writes a process-wide error record on every parse
+ * (global_error in cJSON.c), but ferry never reads it: the offset comes
+ * back through return_parse_end, which is per call.  Serialising every
+ * parse of every thread (tag lists of many registries, webhook bodies) to
+ * protect a record nobody reads would cost more than it guards; the record
+ * is written inside the uninstrumented shared library, so ThreadSanitizer
+ * does not see it either.
  */
 #include "json.h"
-
-#include <pthread.h>
-
-/* GLOBAL: cJSON's own error pointer is global; this lock serialises parses. */
-static pthread_mutex_t json_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 json_depth_ok(const char *p, size_t len)
@@ -49,9 +53,7 @@ json_parse(cJSON **out, const char *ptr, size_t len, const char *what,
 		return err_set(err, ERR_INVALID,
 		               "%s: JSON nested deeper than %d levels", what,
 		               JSON_MAX_DEPTH);
-	pthread_mutex_lock(&json_lock);
 	root = cJSON_ParseWithLengthOpts(ptr, len, &end, 0);
-	pthread_mutex_unlock(&json_lock);
 	if (root == NULL) {
 		size_t off = (end && end >= ptr) ? (size_t)(end - ptr) : 0;
 		return err_set(err, ERR_INVALID,

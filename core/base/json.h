@@ -1,10 +1,11 @@
 /*
  * json.h - the one way ferry parses JSON (cJSON underneath).
  *
- * cJSON keeps a process-wide pointer to the last parse error, so every parse
- * goes through json_parse(), which holds a lock and converts the failure into
- * a struct err with the byte offset.  Never call cJSON_Parse* or
- * cJSON_GetErrorPtr() elsewhere.
+ * Every parse goes through json_parse(), which limits the nesting depth
+ * (cJSON recurses without one) and converts a failure into a struct err
+ * with the byte offset.  Never call cJSON_Parse* elsewhere, and never
+ * cJSON_GetErrorPtr(): cJSON keeps that error in a process global that
+ * concurrent parses overwrite.
  *
  * Thread safety: json_parse() may be called from any thread.  The returned
  * tree belongs to one thread at a time.
@@ -21,8 +22,11 @@
 
 /*
  * Parses len bytes (no NUL needed) into *out, owned by the caller
- * (cJSON_Delete).  -ERR_INVALID with "what: offset N: ..." on bad JSON,
- * -ERR_NOMEM when memory runs out.  what names the input in the message.
+ * (cJSON_Delete).  -ERR_INVALID with "what: invalid JSON at byte offset N"
+ * on bad JSON, or with the depth limit.  cJSON answers NULL both for bad
+ * input and for memory exhaustion and does not say which, so running out of
+ * memory while parsing also reads as -ERR_INVALID.  what names the input in
+ * the message.
  */
 int json_parse(cJSON **out, const char *ptr, size_t len, const char *what,
                struct err *err);

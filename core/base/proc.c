@@ -1,15 +1,18 @@
 /*
- * proc.c - fork/exec with pipes and a poll loop that feeds stdin and fd 3
+ * proc.c - posix_spawn with pipes and a poll loop that feeds stdin and fd 3
  * while draining stdout and stderr (so neither side can block the other),
  * with a deadline.  No shell is involved.
  */
-#define _GNU_SOURCE /* pipe2, execvpe */
+#define _GNU_SOURCE /* pipe2 */
 #include "proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -67,18 +70,74 @@ make_env(const char *const *add)
 	return env;
 }
 
+/*
+ * Moves a pipe end to a descriptor above 9 (close-on-exec), so that the
+ * dup2 actions of the child can never clobber one end with another: a pipe
+ * end may itself be fd 0..3.
+ */
+static int
+fd_raise(int *fd)
+{
+	int hi = fcntl(*fd, F_DUPFD_CLOEXEC, 10);
+
+	if (hi < 0)
+		return -1;
+	close(*fd);
+	*fd = hi;
+	return 0;
+}
+
+/*
+ * write(2) to a child's pipe without SIGPIPE when the child has exited
+ * before reading its input.  main() ignores SIGPIPE for the whole process,
+ * but a library must not count on that nor change signal dispositions
+ * under its caller's threads: the signal is blocked in this thread for the
+ * write, and one it raised is taken off the thread's pending set.
+ */
+static ssize_t
+write_nosigpipe(int fd, const void *p, size_t len)
+{
+	sigset_t pipe_set, old, pending;
+	struct timespec zero = { 0, 0 };
+	bool was_pending;
+	ssize_t n;
+	int saved;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	n = write(fd, p, len);
+	saved = errno;
+	/* The kernel raises SIGPIPE also when a write ends short because
+	 * the reader went away, so look at the pending set, not at EPIPE. */
+	sigpending(&pending);
+	if (!was_pending && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 &&
+		       errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return n;
+}
+
 int
 proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
          struct err *err)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 },
-	    f3[2] = { -1, -1 }, exe[2] = { -1, -1 };
+	    f3[2] = { -1, -1 };
 	char **env = NULL;
 	pid_t pid = -1;
 	size_t in_off = 0, f3_off = 0;
 	long long deadline;
-	int status = 0, rc = 0, exec_errno = 0;
+	int status = 0, rc = 0, spawn_rc;
 	struct buf sink = BUF_INIT;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	bool fa_ok = false, attr_ok = false;
+	sigset_t none, defaults;
 
 	*status_out = -1;
 	env = make_env(io->env);
@@ -86,54 +145,63 @@ proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
 		return err_set(err, ERR_NOMEM, "%s: out of memory", argv[0]);
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(errp, O_CLOEXEC) < 0 || pipe2(f3, O_CLOEXEC) < 0 ||
-	    pipe2(exe, O_CLOEXEC) < 0) {
+	    fd_raise(&in[0]) < 0 || fd_raise(&out[1]) < 0 ||
+	    fd_raise(&errp[1]) < 0 || fd_raise(&f3[0]) < 0) {
 		rc = err_set(err, ERR_INTERNAL, "%s: pipe: %s", argv[0],
 		             strerror(errno));
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		rc = err_set(err, ERR_INTERNAL, "%s: fork: %s", argv[0],
-		             strerror(errno));
+	/*
+	 * posix_spawn, not fork: a fork of a process with many threads and a
+	 * large heap copies its page tables for one exec, and only
+	 * async-signal-safe calls are allowed in between.  glibc's
+	 * posix_spawn uses CLONE_VFORK and reports an exec failure as its
+	 * return value.  The child gets an empty signal mask and default
+	 * handling of SIGPIPE (which ferry ignores; an ignored signal would
+	 * stay ignored across exec).
+	 */
+	if (posix_spawn_file_actions_init(&fa) != 0 ||
+	    posix_spawnattr_init(&attr) != 0) {
+		rc = err_set(err, ERR_NOMEM, "%s: out of memory", argv[0]);
 		goto out;
 	}
-	if (pid == 0) {
-		int e, hi[4];
-		/* Move the ends above fd 9 first: a pipe end may itself be
-		 * fd 3, which the dup2 below would otherwise clobber. */
-		hi[0] = fcntl(f3[0], F_DUPFD_CLOEXEC, 10);
-		hi[1] = fcntl(in[0], F_DUPFD_CLOEXEC, 10);
-		hi[2] = fcntl(out[1], F_DUPFD_CLOEXEC, 10);
-		hi[3] = fcntl(errp[1], F_DUPFD_CLOEXEC, 10);
-		if (hi[0] < 0 || hi[1] < 0 || hi[2] < 0 || hi[3] < 0 ||
-		    dup2(hi[0], 3) < 0 || dup2(hi[1], 0) < 0 ||
-		    dup2(hi[2], 1) < 0 || dup2(hi[3], 2) < 0)
-			_exit(127);
-		execvpe(argv[0], (char *const *)argv, env);
-		e = errno;
-		if (write(exe[1], &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
+	fa_ok = attr_ok = true;
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	if (posix_spawn_file_actions_adddup2(&fa, f3[0], 3) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, in[0], 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, out[1], 1) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, errp[1], 2) != 0 ||
+	    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
+	    posix_spawnattr_setsigdefault(&attr, &defaults) != 0 ||
+	    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+	                                            POSIX_SPAWN_SETSIGDEF) !=
+	            0) {
+		rc = err_set(err, ERR_NOMEM, "%s: out of memory", argv[0]);
+		goto out;
+	}
+	spawn_rc = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv,
+	                        env);
+	if (spawn_rc != 0) {
+		pid = -1;
+		rc = err_set(
+		        err, spawn_rc == ENOENT ? ERR_NOTFOUND : ERR_INTERNAL,
+		        "cannot run '%s': %s", argv[0], strerror(spawn_rc));
+		goto out;
 	}
 	close_fd(&in[0]);
 	close_fd(&out[1]);
 	close_fd(&errp[1]);
 	close_fd(&f3[0]);
-	close_fd(&exe[1]);
-	/* An exec failure arrives as an errno on this pipe; EOF means the
-	 * program is running. */
-	if (read(exe[0], &exec_errno, sizeof(exec_errno)) ==
-	    (ssize_t)sizeof(exec_errno)) {
-		waitpid(pid, &status, 0);
-		pid = -1;
-		rc = err_set(
-		        err, exec_errno == ENOENT ? ERR_NOTFOUND : ERR_INTERNAL,
-		        "cannot run '%s': %s", argv[0], strerror(exec_errno));
+	/* Non-blocking writes: a child that fills its stdout while we feed
+	 * its stdin must not find us blocked in write(2). */
+	if (fcntl(in[1], F_SETFL, O_NONBLOCK) < 0 ||
+	    fcntl(f3[1], F_SETFL, O_NONBLOCK) < 0) {
+		rc = err_set(err, ERR_INTERNAL, "%s: fcntl: %s", argv[0],
+		             strerror(errno));
 		goto out;
 	}
-	/* A child that exits before reading its input must not kill us;
-	 * main() ignores SIGPIPE too, this covers library users. */
-	signal(SIGPIPE, SIG_IGN);
 	if (io->in_len == 0)
 		close_fd(&in[1]);
 	if (io->fd3_len == 0)
@@ -180,10 +248,13 @@ proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
 				        p[i].fd == in[1] ? &in_off : &f3_off;
 				size_t len = p[i].fd == in[1] ? io->in_len
 				                              : io->fd3_len;
-				n = write(*fd, src + *off, len - *off);
+				n = write_nosigpipe(*fd, src + *off,
+				                    len - *off);
 				if (n > 0)
 					*off += (size_t)n;
-				if (n < 0 || *off == len)
+				if ((n < 0 && errno != EAGAIN &&
+				     errno != EINTR) ||
+				    *off == len)
 					close_fd(fd);
 				continue;
 			}
@@ -226,8 +297,10 @@ out:
 	close_fd(&errp[1]);
 	close_fd(&f3[0]);
 	close_fd(&f3[1]);
-	close_fd(&exe[0]);
-	close_fd(&exe[1]);
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (attr_ok)
+		posix_spawnattr_destroy(&attr);
 	buf_release(&sink);
 	free(env);
 	return rc;

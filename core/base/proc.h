@@ -3,8 +3,13 @@
  * its input, output and error streams connected to memory, without a
  * shell, so no argument is ever interpreted.
  *
- * Thread safety: reentrant; uses fork/exec, so call it from a thread that
- * holds no locks the child could need (it only execs).
+ * The child is started with posix_spawn (no fork of a large threaded
+ * process), with an empty signal mask and SIGPIPE at its default, and is
+ * killed when it outlives its deadline.  Writing to a child that exited
+ * early never raises SIGPIPE in the caller.
+ *
+ * Thread safety: reentrant; any number of threads may run children at
+ * once (every pipe is close-on-exec, so no child inherits another's).
  */
 #ifndef FERRY_BASE_PROC_H
 #define FERRY_BASE_PROC_H

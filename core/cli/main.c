@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 #include <git2.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +20,10 @@ usage(FILE *f)
 	fprintf(f,
 	        "ferry %s - keeps the container image references in Git up to date\n"
 	        "\n"
-	        "ferry reads the Flux and Argo CD Image Updater objects you already have\n"
-	        "(GitRepository, ImageRepository, ImagePolicy, ImageUpdateAutomation, ...),\n"
-	        "lists tags from registries, picks the newest allowed tag, edits the marked\n"
-	        "values in Git byte for byte, commits and pushes.\n"
+	        "ferry reads the Flux objects you already have (GitRepository,\n"
+	        "ImageRepository, ImagePolicy, ImageUpdateAutomation, ...), lists tags\n"
+	        "from registries, picks the newest allowed tag, edits the marked values\n"
+	        "in Git byte for byte, commits and pushes.\n"
 	        "\n"
 	        "Usage: ferry [--log-format logfmt|json] [--log-level LEVEL] COMMAND [ARGS]\n"
 	        "\n"
@@ -142,7 +143,11 @@ main(int argc, char **argv)
 	for (const struct cli_command *c = cli_commands; c->name; c++) {
 		if (strcmp(c->name, name) != 0)
 			continue;
-		/* GLOBAL: library initialisation, before any thread starts. */
+		/* GLOBAL: signal dispositions and library initialisation,
+		 * before any thread starts.  A peer that closes a pipe or a
+		 * socket (a helper program, a registry, a webhook client)
+		 * must make a write fail with EPIPE, not end the process. */
+		signal(SIGPIPE, SIG_IGN);
 		if (sodium_init() < 0) {
 			fprintf(stderr,
 			        "ferry: libsodium failed to initialise\n");

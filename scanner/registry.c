@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -99,8 +100,20 @@ struct meta_entry {
 	char *platform;
 };
 
+/*
+ * Several threads may scan through one client at once.  Everything below
+ * `mu` is guarded by it.  The multi handle is driven by one thread at a
+ * time (`driving`): a caller whose scans are not done either drives a turn
+ * of the loop for everyone's requests, or waits on `turned` for the driver
+ * to finish its turn.  The driver waits for the network with the lock
+ * released; a caller that queues requests meanwhile wakes it with
+ * curl_multi_wakeup().
+ */
 struct registry_client {
 	struct registry_options o;
+	pthread_mutex_t mu;
+	pthread_cond_t turned;
+	bool driving;
 	CURLM *multi;
 	struct auth_cache *tokens;
 	struct host **hosts;
@@ -1756,17 +1769,18 @@ job_credentials(struct job *j)
 	return 0;
 }
 
+/*
+ * What a job can do without the client: parse the reference, compile the
+ * exclusions, find the credentials (a credential helper may run for
+ * seconds, so never under the client's lock).
+ */
 static void
-job_start(struct job *j)
+job_prepare(struct job *j)
 {
 	const struct registry_image *img = j->img;
-	struct registry_client *c = j->c;
-	struct buf url = BUF_INIT, scope = BUF_INIT;
-	const struct secret *cached;
 	static const char *const def[] = { REGISTRY_DEFAULT_EXCLUSION };
 	const char *const *ex = img->exclusions ? img->exclusions : def;
 	size_t nex = img->exclusions ? img->n_exclusions : 1, i;
-	struct req *r;
 	int rc, ecode;
 	PCRE2_SIZE eoff;
 
@@ -1807,7 +1821,20 @@ job_start(struct job *j)
 		job_fail(j, ERR_NOMEM, "out of memory");
 		return;
 	}
-	if (job_credentials(j) < 0)
+	job_credentials(j);
+}
+
+/* Queues the job's first request; called with the client's lock held. */
+static void
+job_start(struct job *j)
+{
+	const struct registry_image *img = j->img;
+	struct registry_client *c = j->c;
+	struct buf url = BUF_INIT, scope = BUF_INIT;
+	const struct secret *cached;
+	struct req *r;
+
+	if (j->failed)
 		return;
 	buf_addf(&j->origin, "%s://%s", img->insecure ? "http" : "https",
 	         j->ref.api_host);
@@ -1873,6 +1900,8 @@ registry_client_new(struct registry_client **out,
 		c->o.backoff_ms = def.backoff_ms;
 	if (c->o.max_pages <= 0 || c->o.max_pages > REGISTRY_MAX_PAGES)
 		c->o.max_pages = REGISTRY_MAX_PAGES;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->turned, NULL);
 	c->multi = curl_multi_init();
 	if (c->multi == NULL || auth_cache_new(&c->tokens, err) < 0) {
 		registry_client_free(c);
@@ -1906,6 +1935,8 @@ registry_client_free(struct registry_client *c)
 		free(c->meta[i].platform);
 	}
 	free(c->meta);
+	pthread_cond_destroy(&c->turned);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
@@ -1953,6 +1984,31 @@ report(struct job *jobs, size_t n, size_t *done, registry_progress_fn progress,
 	}
 }
 
+/*
+ * One turn of the loop for every caller's requests: start what is due,
+ * let curl work, finish what completed.  Called with the lock held and
+ * `driving` set; *wait_ms says how long the driver may sleep.
+ */
+static void
+turn(struct registry_client *c, uint64_t *wait_ms)
+{
+	int still, nmsg;
+	CURLMsg *m;
+
+	start_due(c, wait_ms);
+	curl_multi_perform(c->multi, &still);
+	while ((m = curl_multi_info_read(c->multi, &nmsg)) != NULL) {
+		struct req *r = NULL;
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+		                  (char **)&r);
+		curl_multi_remove_handle(c->multi, m->easy_handle);
+		req_finish(r, m->data.result);
+	}
+	start_due(c, wait_ms);
+}
+
 int
 registry_scan_all(struct registry_client *c,
                   const struct registry_image *images,
@@ -1961,9 +2017,8 @@ registry_scan_all(struct registry_client *c,
 {
 	struct job *jobs;
 	size_t i, done = 0;
-	int still, rc = 0, nmsg;
+	int rc = 0;
 	uint64_t wait;
-	CURLMsg *m;
 
 	jobs = calloc(n ? n : 1, sizeof(*jobs));
 	if (jobs == NULL) {
@@ -1980,30 +2035,37 @@ registry_scan_all(struct registry_client *c,
 		jobs[i].origin = (struct buf)BUF_INIT;
 		jobs[i].token_key = (struct buf)BUF_INIT;
 		jobs[i].last_url = (struct buf)BUF_INIT;
-		job_start(&jobs[i]);
+		job_prepare(&jobs[i]);
 	}
+	pthread_mutex_lock(&c->mu);
+	for (i = 0; i < n; i++)
+		job_start(&jobs[i]);
+	/* The thread driving the loop sleeps in curl_multi_poll: make it
+	 * start these requests now rather than at its next timeout. */
+	if (c->driving)
+		curl_multi_wakeup(c->multi);
 	report(jobs, n, &done, progress, payload);
 	while (done < n) {
-		start_due(c, &wait);
-		curl_multi_perform(c->multi, &still);
-		while ((m = curl_multi_info_read(c->multi, &nmsg)) != NULL) {
-			struct req *r = NULL;
-			if (m->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
-			                  (char **)&r);
-			curl_multi_remove_handle(c->multi, m->easy_handle);
-			req_finish(r, m->data.result);
+		if (c->driving) {
+			pthread_cond_wait(&c->turned, &c->mu);
+			report(jobs, n, &done, progress, payload);
+			continue;
 		}
+		c->driving = true;
+		turn(c, &wait);
 		report(jobs, n, &done, progress, payload);
-		if (done >= n)
-			break;
-		start_due(c, &wait);
-		if (wait > 1000)
-			wait = 1000;
-		curl_multi_poll(c->multi, NULL, 0, (int)(wait ? wait : 1),
-		                NULL);
+		if (done < n) {
+			if (wait > 1000)
+				wait = 1000;
+			pthread_mutex_unlock(&c->mu);
+			curl_multi_poll(c->multi, NULL, 0,
+			                (int)(wait ? wait : 1), NULL);
+			pthread_mutex_lock(&c->mu);
+		}
+		c->driving = false;
+		pthread_cond_broadcast(&c->turned);
 	}
+	pthread_mutex_unlock(&c->mu);
 	for (i = 0; i < n; i++) {
 		if (scans[i].rc < 0 && rc == 0)
 			rc = scans[i].rc;

@@ -14,11 +14,15 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/pool.h"
 #include "config/loader.h"
 #include "pipeline/pipeline.h"
 #include "state/state.h"
 
 #define RUN_MAX_PATHS 256
+/* Threads for the stages' fan-out: scans waiting on registries, file
+ * writes waiting on fsync.  Neither needs a core each. */
+#define RUN_THREADS 8
 
 static const char run_help[] =
         "Usage: ferry run --once -f PATH [-f PATH ...] [--state-dir DIR] [-o text|json]\n"
@@ -310,7 +314,9 @@ run_or_plan(int argc, char **argv, bool plan)
 	struct config *cfg = NULL;
 	struct state *st = NULL;
 	struct pipeline_report rep = PIPELINE_REPORT_INIT;
-	struct pipeline_opts po = PIPELINE_OPTS_INIT;
+	struct pipeline_ctx ctx = PIPELINE_CTX_INIT;
+	struct registry_client *registry = NULL;
+	struct pool *pool = NULL;
 	struct err err = ERR_INIT;
 	int c, json = 0, once = 0, rc;
 
@@ -364,8 +370,18 @@ run_or_plan(int argc, char **argv, bool plan)
 		rc = CLI_FAILED;
 		goto out;
 	}
-	po.dry_run = plan;
-	rc = pipeline_run(&rep, cfg, st, &po, &err);
+	if (registry_client_new(&registry, NULL, &err) < 0 ||
+	    pool_new(&pool, RUN_THREADS, &err) < 0) {
+		fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
+		rc = CLI_FAILED;
+		goto out;
+	}
+	ctx.cfg = cfg;
+	ctx.st = st;
+	ctx.registry = registry;
+	ctx.pool = pool;
+	ctx.dry_run = plan;
+	rc = pipeline_run(&rep, &ctx, &err);
 	if (rc == -ERR_NOMEM) {
 		fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
 		rc = CLI_FAILED;
@@ -378,6 +394,8 @@ run_or_plan(int argc, char **argv, bool plan)
 	rc = rc < 0 ? CLI_FAILED : CLI_OK;
 out:
 	pipeline_report_release(&rep);
+	pool_free(pool);
+	registry_client_free(registry);
 	state_free(st);
 	config_free(cfg);
 	buf_release(&sdir);

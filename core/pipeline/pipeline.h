@@ -1,24 +1,37 @@
 /*
- * pipeline.h - one pass of ferry's pipeline over a loaded configuration:
- * scan every ImageRepository, select every ImagePolicy's latest image, and
- * for every ImageUpdateAutomation edit the files in its Git clone, commit
- * with the rendered message and push (or, with dry_run, only report the
- * diff and the message).
+ * pipeline.h - ferry's pipeline as per-object stages:
  *
- * Never downgrade on partial data: an ImageRepository whose scan fails
- * keeps the tag list of its last good scan (from the state directory), so
- * its policies answer as before.  A failing object is reported and the
- * others still run.  A push rejected as non-fast-forward is answered by
- * sync, re-apply, commit and push again, with backoff, up to
- * max_push_attempts times.
+ *   pipeline_scan      one ImageRepository: list its tags (and digests when
+ *                      a policy reflects them) and store them;
+ *   pipeline_select    one ImagePolicy: pick the latest image from its
+ *                      repository's stored tags and store it as latestRef;
+ *   pipeline_automate  one ImageUpdateAutomation: edit the files in its Git
+ *                      clone from the policies' stored latestRefs, commit
+ *                      with the rendered message and push (or, dry run,
+ *                      only report the diff and the message).
  *
- * This is what `ferry run --once` and `ferry plan` call; the daemon will
- * call the same stages per object from its work queue.
+ * A stage takes an object key and a caller-owned context, never a pointer
+ * into a pass: the state store (core/state) is the hand-off between stages,
+ * so each can run alone, in any thread, whenever its inputs may have
+ * changed (the daemon's work queue), or all of them in dependency order
+ * (pipeline_run: `ferry run --once` and `ferry plan`).
  *
- * Ownership: the report owns everything in it (pipeline_report_release);
- * it borrows the config objects it points at, which must outlive it.
+ * Never downgrade on partial data: a scan that fails keeps the stored tag
+ * list of the last good scan, so the policy answers as before.  A stage
+ * never sleeps: a push rejected because the branch moved comes back with
+ * retry_after_ms set, and the caller runs the stage again (attempt + 1)
+ * when that time has passed; the stage fetches, re-applies its edits on the
+ * new head and pushes again, and gives up after max_push_attempts.
  *
- * Thread safety: one pass at a time per struct state.
+ * Ownership: results own what they hold (pipeline_*_release); their obj
+ * pointers borrow from ctx->cfg, which must outlive them.  The context's
+ * members are borrowed.
+ *
+ * Thread safety: stages may run on several threads at once over one
+ * context, on different objects (the state store, the registry client and
+ * the pool are thread-safe; two automations on one Git remote wait for each
+ * other on the clone's lock).  One object's stage must not run twice at
+ * once.
  */
 #ifndef FERRY_CORE_PIPELINE_H
 #define FERRY_CORE_PIPELINE_H
@@ -27,28 +40,45 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/pool.h"
 #include "config/loader.h"
+#include "scanner/registry.h"
 #include "state/state.h"
 #include "writeback/change.h"
 
 #define PIPELINE_MAX_PUSH_ATTEMPTS 5
-#define PIPELINE_DEFAULT_MESSAGE "Update from image update automation"
+#define PIPELINE_BACKOFF_MS 250       /* first push-conflict retry */
+#define PIPELINE_MAX_BACKOFF_MS 16000 /* longest push-conflict retry */
 
-struct pipeline_opts {
-	bool dry_run;          /* plan: no commit, no push, diff + message */
+/* What every stage works with.  All members are borrowed. */
+struct pipeline_ctx {
+	const struct config *cfg;         /* the configuration snapshot */
+	struct state *st;                 /* the stages' hand-off */
+	struct registry_client *registry; /* long-lived: tokens, connections */
+	struct pool *pool; /* fan-out inside a stage (file writes); or NULL */
+	bool dry_run;      /* plan: policies recorded in memory only;
+	                      no commit, no push */
 	int max_push_attempts; /* 0: PIPELINE_MAX_PUSH_ATTEMPTS */
-	long backoff_ms;       /* first conflict backoff; 0: 250 ms */
+	long backoff_ms; /* first conflict backoff; 0: PIPELINE_BACKOFF_MS */
 };
 
-#define PIPELINE_OPTS_INIT                                                     \
+#define PIPELINE_CTX_INIT                                                      \
 	{                                                                      \
-		false, 0, 0                                                    \
+		NULL, NULL, NULL, NULL, false, 0, 0                            \
 	}
+
+/* An object of the configuration, by name.  Strings borrowed. */
+struct pipeline_key {
+	enum config_kind kind;
+	const char *namespace_;
+	const char *name;
+};
 
 struct pipeline_repo {
 	const struct config_object *obj;
 	bool suspended;
-	bool scanned; /* this pass listed the tags */
+	bool scanned; /* this call listed the tags */
+	bool changed; /* the stored tag list (or a digest) changed */
 	size_t ntags; /* tags known (this scan, or the last good one) */
 	int rc;       /* < 0 when the scan failed */
 	struct err err;
@@ -57,6 +87,7 @@ struct pipeline_repo {
 struct pipeline_policy {
 	const struct config_object *obj;
 	bool suspended;
+	bool changed;   /* latestRef differs from the stored one */
 	char *image;    /* latestRef.name (the ImageRepository's spec.image) */
 	char *tag;      /* NULL when nothing qualified */
 	char *digest;   /* NULL unless reflected */
@@ -77,17 +108,52 @@ enum pipeline_status {
 struct pipeline_automation {
 	const struct config_object *obj;
 	enum pipeline_status status;
-	char commit[41]; /* pushed commit */
-	char base[41];   /* the remote head the edits were made on */
-	char *branch;    /* pushed (or would-be pushed) branch */
-	char *message;   /* rendered commit message */
-	char *diff;      /* dry run: unified diff of the edits */
-	int attempts;    /* push attempts made */
+	char commit[41];     /* pushed commit */
+	char base[41];       /* the remote head the edits were made on */
+	char *branch;        /* pushed (or would-be pushed) branch */
+	char *message;       /* rendered commit message */
+	char *diff;          /* dry run: unified diff of the edits */
+	int attempts;        /* push attempts made, this one included */
+	long retry_after_ms; /* > 0: the push lost a race; run the stage
+	                        again (attempt + 1) after this long */
 	struct wb_changes changes;
 	int rc;
 	struct err err;
 };
 
+/*
+ * Scans ImageRepository key->namespace_/name and stores its tags.
+ * Returns out->rc: 0 (also when suspended), -ERR_NOTFOUND when the
+ * configuration has no such object, else the scan's error (the stored list
+ * is kept).  -ERR_NOMEM.
+ */
+int pipeline_scan(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                  struct pipeline_repo *out);
+
+/*
+ * Selects ImagePolicy key's latest image from its repository's stored
+ * tags and stores it (in memory only when ctx->dry_run).  Returns out->rc:
+ * 0 (also when suspended), -ERR_NOTFOUND (no such object, no repository or
+ * no tags known), or the policy's error (nothing qualified: the stored
+ * latestRef is kept, as Flux keeps status.latestRef).
+ */
+int pipeline_select(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                    struct pipeline_policy *out);
+
+/*
+ * Runs ImageUpdateAutomation key once: attempt is 1 for a first run and
+ * one more for each retry after a push conflict.  Returns out->rc; on a
+ * conflict that may still be retried, -ERR_CONFLICT with
+ * out->retry_after_ms > 0 (status PIPELINE_FAILED until then).
+ */
+int pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                      int attempt, struct pipeline_automation *out);
+
+void pipeline_repo_release(struct pipeline_repo *r);
+void pipeline_policy_release(struct pipeline_policy *p);
+void pipeline_automation_release(struct pipeline_automation *a);
+
+/* One pass over every object, as `ferry run --once` and `ferry plan`. */
 struct pipeline_report {
 	struct pipeline_repo *repos;
 	size_t nrepos;
@@ -103,12 +169,14 @@ struct pipeline_report {
 	}
 
 /*
- * Runs one pass.  Returns 0 when every object succeeded (or was
- * suspended), -ERR_* of the first failure otherwise; the report says which
- * objects failed and why either way.  -ERR_NOMEM leaves a partial report.
+ * Runs every stage in dependency order: all scans (at once, on ctx->pool),
+ * then every policy, then every automation (a push conflict is retried
+ * after the stage's retry_after_ms, here in the caller).  Returns 0 when
+ * every object succeeded (or was suspended), else the first object's
+ * error with err saying how many failed; the report says which and why
+ * either way.  -ERR_NOMEM (err says so) leaves a partial report.
  */
-int pipeline_run(struct pipeline_report *out, const struct config *cfg,
-                 struct state *st, const struct pipeline_opts *opts,
+int pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
                  struct err *err);
 
 void pipeline_report_release(struct pipeline_report *r);

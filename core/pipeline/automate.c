@@ -1,0 +1,740 @@
+/*
+ * automate.c - the ImageUpdateAutomation stage: sync the remote's clone,
+ * apply the policies' stored latestRefs to the files (setters, or ferry's
+ * Kustomization strategy), commit with the rendered message, push.  A push
+ * that loses a race returns "retry after" to the caller; the next attempt
+ * fetches, re-applies on the new head and pushes again.
+ */
+#include "pipeline_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/log.h"
+#include "policy/policy.h"
+#include "writeback/git.h"
+#include "writeback/kustomize.h"
+#include "writeback/setters.h"
+#include "writeback/sshsig.h"
+#include "writeback/template.h"
+#include "writeback/yamledit.h"
+
+/* Everything a run of one automation needs, resolved from the config. */
+struct wb_ctx {
+	const struct config *cfg;
+	const struct config_object *auto_obj;
+	const struct config_object *git_obj;
+	struct git_auth auth;
+	struct git_ref ref;
+	const char *checkout_branch; /* NULL when the ref is not a branch */
+	const char *push_branch;
+	bool force;
+	struct sshsig_key *ssh_key;
+	const struct secret *gpg_key;
+	const struct secret *gpg_passphrase;
+	struct setters_policy *policies;
+	size_t npolicies;
+	char **strings; /* what policies point into (from the state) */
+	size_t nstrings;
+	const char *semver_range; /* checkout ref by semver range */
+	char *semver_tag;         /* the tag it resolved to */
+};
+
+static void
+wb_ctx_release(struct wb_ctx *c)
+{
+	sshsig_key_free(c->ssh_key);
+	free(c->policies);
+	for (size_t i = 0; i < c->nstrings; i++)
+		free(c->strings[i]);
+	free(c->strings);
+	free(c->semver_tag);
+	memset(c, 0, sizeof(*c));
+}
+
+static const struct config_git_ref *
+checkout_ref(const struct config_object *a, const struct config_object *g)
+{
+	const struct config_git_ref *r =
+	        &a->u.imageupdateautomation.git.checkout.ref;
+
+	if (r->branch || r->tag || r->semver || r->name || r->commit)
+		return r;
+	return &g->u.gitrepository.ref;
+}
+
+/* Keeps s for the life of the context; NULL when out of memory. */
+static const char *
+wb_ctx_keep(struct wb_ctx *c, const char *s)
+{
+	char *copy, **grown;
+
+	if (s == NULL)
+		return NULL;
+	grown = realloc(c->strings, (c->nstrings + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	c->strings = grown;
+	if ((copy = strdup(s)) == NULL)
+		return NULL;
+	return c->strings[c->nstrings++] = copy;
+}
+
+/*
+ * The latestRef of each policy the automation selects, from the state
+ * store (what the policy stage stored).  Only policies with a latest image
+ * take part, as in Flux.
+ */
+static int
+policies_from_state(struct wb_ctx *c, struct state *st,
+                    const struct config_object **pols, size_t npols,
+                    struct err *err)
+{
+	c->policies = calloc(npols ? npols : 1, sizeof(*c->policies));
+	if (c->policies == NULL)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < npols; i++) {
+		const struct config_object *p = pols[i];
+		struct setters_policy *sp = &c->policies[c->npolicies];
+		struct err e = ERR_INIT;
+		const char *name, *tag, *digest;
+		cJSON *doc = NULL, *ref;
+		int rc;
+
+		rc = state_get(st, "ImagePolicy", p->metadata.namespace,
+		               p->metadata.name, &doc, &e);
+		if (rc == -ERR_NOMEM)
+			return err_set(err, ERR_NOMEM, "out of memory");
+		ref = cJSON_GetObjectItemCaseSensitive(doc, "latestRef");
+		name = json_get_string(ref, "name");
+		tag = json_get_string(ref, "tag");
+		digest = json_get_string(ref, "digest");
+		if (rc < 0 || name == NULL || tag == NULL) {
+			cJSON_Delete(doc);
+			continue;
+		}
+		sp->namespace_ = p->metadata.namespace;
+		sp->name = p->metadata.name;
+		sp->image = wb_ctx_keep(c, name);
+		sp->tag = wb_ctx_keep(c, tag);
+		sp->digest = digest ? wb_ctx_keep(c, digest) : NULL;
+		cJSON_Delete(doc);
+		if (sp->image == NULL || sp->tag == NULL ||
+		    (digest && sp->digest == NULL))
+			return err_set(err, ERR_NOMEM, "out of memory");
+		c->npolicies++;
+	}
+	return 0;
+}
+
+static int
+wb_ctx_init(struct wb_ctx *c, const struct config *cfg, struct state *st,
+            const struct config_object *a, struct err *err)
+{
+	const struct config_imageupdateautomation *iua =
+	        &a->u.imageupdateautomation;
+	const struct config_gitrepository *gr;
+	const struct config_git_ref *ref;
+	const struct config_object **pols = NULL;
+	size_t npols = 0;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
+	c->auto_obj = a;
+	c->git_obj = config_source_gitrepository(cfg, a);
+	if (c->git_obj == NULL)
+		return err_set(err, ERR_NOTFOUND,
+		               "its GitRepository '%s' does not exist",
+		               iua->source_ref.name);
+	gr = &c->git_obj->u.gitrepository;
+	c->auth.username = NULL;
+	{
+		const struct secret *u = pipeline_secret(
+		        cfg, c->git_obj, &gr->secret_ref, "username");
+		c->auth.username = u ? (const char *)u->ptr : NULL;
+	}
+	c->auth.password =
+	        pipeline_secret(cfg, c->git_obj, &gr->secret_ref, "password");
+	c->auth.bearer_token = pipeline_secret(cfg, c->git_obj, &gr->secret_ref,
+	                                       "bearerToken");
+	c->auth.ssh_identity =
+	        pipeline_secret(cfg, c->git_obj, &gr->secret_ref, "identity");
+	if (c->auth.ssh_identity)
+		c->auth.ssh_passphrase = c->auth.password;
+	{
+		const struct secret *kh = pipeline_secret(
+		        cfg, c->git_obj, &gr->secret_ref, "known_hosts");
+		c->auth.known_hosts = kh ? (const char *)kh->ptr : NULL;
+	}
+	/* Flux's precedence: commit, name, semver, tag, branch. */
+	ref = checkout_ref(a, c->git_obj);
+	if (ref->commit) {
+		c->ref.kind = GIT_REF_COMMIT;
+		c->ref.value = ref->commit;
+	} else if (ref->name) {
+		c->ref.kind = GIT_REF_NAME;
+		c->ref.value = ref->name;
+	} else if (ref->semver) {
+		/* Resolved to a tag after the first fetch (resolve_semver). */
+		c->ref.kind = GIT_REF_TAG;
+		c->ref.value = NULL;
+		c->semver_range = ref->semver;
+	} else if (ref->tag) {
+		c->ref.kind = GIT_REF_TAG;
+		c->ref.value = ref->tag;
+	} else {
+		c->ref.kind = GIT_REF_BRANCH;
+		c->ref.value = ref->branch ? ref->branch : "master";
+		c->checkout_branch = c->ref.value;
+	}
+	c->push_branch = iua->git.push.branch ? iua->git.push.branch
+	                                      : c->checkout_branch;
+	if (c->push_branch == NULL)
+		return err_set(
+		        err, ERR_INVALID,
+		        "the checkout ref is not a branch: set spec.git.push.branch");
+	/* Only a push branch other than the checkout branch is ferry's own
+	 * and may be force-pushed, as Flux does. */
+	c->force = iua->git.push.branch &&
+	           (c->checkout_branch == NULL ||
+	            strcmp(iua->git.push.branch, c->checkout_branch) != 0);
+	if (iua->git.commit.signing_key.secret_ref.name) {
+		const char *type = iua->git.commit.signing_key.type;
+		const struct config_local_ref *sref =
+		        &iua->git.commit.signing_key.secret_ref;
+		if (type && strcmp(type, "ssh") == 0) {
+			const struct secret *id =
+			        pipeline_secret(cfg, a, sref, "identity");
+			if (id == NULL)
+				return err_set(
+				        err, ERR_INVALID,
+				        "signing key Secret '%s' has no 'identity'",
+				        sref->name);
+			if ((rc = sshsig_key_parse(&c->ssh_key,
+			                           (const char *)id->ptr,
+			                           id->len, err)) < 0)
+				return rc;
+		} else {
+			c->gpg_key = pipeline_secret(cfg, a, sref, "git.asc");
+			c->gpg_passphrase =
+			        pipeline_secret(cfg, a, sref, "passphrase");
+			if (c->gpg_key == NULL)
+				return err_set(
+				        err, ERR_INVALID,
+				        "signing key Secret '%s' has no 'git.asc'",
+				        sref->name);
+		}
+	}
+	if ((rc = config_automation_policies(&pols, &npols, cfg, a, err)) < 0)
+		return rc;
+	rc = policies_from_state(c, st, pols, npols, err);
+	free(pols);
+	return rc;
+}
+
+/*
+ * ferry's Kustomization strategy: the images[] entry whose name or newName
+ * is the policy's image gets newTag (or digest); an entry named after the
+ * image is added when none matches.  Reads the kustomization file to find
+ * the entry's name (*out NULL when none matches, or there is no
+ * kustomization file: the editor then reports that), then edits with the
+ * byte-exact kustomize editor.
+ */
+static int
+kustomization_entry_name(char **out, const char *dir, const char *image,
+                         struct err *err)
+{
+	static const char *const names[] = { "kustomization.yaml",
+		                             "kustomization.yml",
+		                             "Kustomization" };
+	struct buf path = BUF_INIT, src = BUF_INIT;
+	struct yamledit_doc doc = YAMLEDIT_DOC_INIT;
+	int images, item, rc = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < 3; i++) {
+		buf_reset(&path);
+		buf_addf(&path, "%s/%s", dir, names[i]);
+		if (!buf_ok(&path)) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if (access(path.ptr, F_OK) != 0)
+			continue;
+		if ((rc = yamledit_file_read(&src, path.ptr, err)) < 0 ||
+		    (rc = yamledit_parse(&doc, src.ptr, src.len, path.ptr,
+		                         err)) < 0)
+			goto out;
+		images = doc.ndocs ? yamledit_map_get(&doc, doc.roots[0],
+		                                      "images")
+		                   : -1;
+		for (size_t k = 0;
+		     images >= 0 &&
+		     (item = yamledit_seq_get(&doc, images, k)) >= 0;
+		     k++) {
+			int name = yamledit_map_get(&doc, item, "name");
+			int new_name = yamledit_map_get(&doc, item, "newName");
+			const char *nv =
+			        name >= 0 ? doc.nodes[name].value : NULL;
+			const char *nnv = new_name >= 0
+			                          ? doc.nodes[new_name].value
+			                          : NULL;
+			if (nv && (strcmp(nv, image) == 0 ||
+			           (nnv && strcmp(nnv, image) == 0))) {
+				if ((*out = strdup(nv)) == NULL)
+					rc = err_set(err, ERR_NOMEM,
+					             "out of memory");
+				break;
+			}
+		}
+		break;
+	}
+out:
+	yamledit_release(&doc);
+	buf_release(&path);
+	buf_release(&src);
+	return rc;
+}
+
+static int
+apply_edits(struct pipeline_automation *ar, struct wb_ctx *c,
+            const char *workdir, bool dry_run, struct pool *pool,
+            struct buf *diff, struct err *err)
+{
+	const struct config_imageupdateautomation *iua =
+	        &c->auto_obj->u.imageupdateautomation;
+	const char *path = iua->update.path ? iua->update.path : ".";
+	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
+	int rc = 0;
+
+	(void)pool; /* TODO(lead): hand it to the editors */
+	yo.dry_run = dry_run;
+	yo.diff = diff;
+	wb_changes_release(&ar->changes);
+	while (*path == '.' && path[1] == '/')
+		path += 2;
+	if (strcmp(path, ".") == 0 || strcmp(path, "./") == 0)
+		path = "";
+	if (iua->update.strategy &&
+	    strcmp(iua->update.strategy, "Kustomization") == 0) {
+		struct buf dir = BUF_INIT;
+		buf_addf(&dir, "%s%s", workdir, path);
+		for (size_t i = 0; i < c->npolicies && rc == 0; i++) {
+			struct kustomize_image ki = { 0 };
+			char *entry = NULL;
+			if ((rc = kustomization_entry_name(&entry, dir.ptr,
+			                                   c->policies[i].image,
+			                                   err)) < 0)
+				break;
+			ki.name = entry ? entry : c->policies[i].image;
+			ki.new_name = entry && strcmp(entry,
+			                              c->policies[i].image) != 0
+			                      ? c->policies[i].image
+			                      : NULL;
+			if (c->policies[i].digest && *c->policies[i].digest) {
+				ki.digest = c->policies[i].digest;
+				ki.new_tag = NULL;
+			} else {
+				ki.new_tag = c->policies[i].tag;
+			}
+			rc = kustomize_set_images(dir.ptr, &ki, 1, &yo,
+			                          &ar->changes, err);
+			free(entry);
+		}
+		buf_release(&dir);
+		return rc;
+	}
+	/* setters_apply wants a root without the trailing '/'. */
+	{
+		struct buf root = BUF_INIT;
+		buf_puts(&root, workdir);
+		if (root.len > 1 && root.ptr[root.len - 1] == '/')
+			buf_truncate(&root, root.len - 1);
+		rc = setters_apply(root.ptr, *path ? path : ".", c->policies,
+		                   c->npolicies, &yo, &ar->changes, err);
+		buf_release(&root);
+	}
+	return rc;
+}
+
+static int
+render_message(struct pipeline_automation *ar, struct wb_ctx *c,
+               struct err *err)
+{
+	const struct config_imageupdateautomation *iua =
+	        &c->auto_obj->u.imageupdateautomation;
+	const char *src = iua->git.commit.message_template;
+	const struct config_strmap *vals =
+	        &iua->git.commit.message_template_values;
+	struct template *t = NULL;
+	struct template_data *d = NULL;
+	struct template_value *v = NULL;
+	struct template_kv *kv = NULL;
+	struct buf out = BUF_INIT;
+	int rc;
+
+	free(ar->message);
+	ar->message = NULL;
+	if (src == NULL || *src == '\0') {
+		ar->message = strdup(TEMPLATE_FLUX_DEFAULT_MESSAGE);
+		return ar->message ? 0 : -ERR_NOMEM;
+	}
+	kv = calloc(vals->n ? vals->n : 1, sizeof(*kv));
+	if (kv == NULL)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < vals->n; i++) {
+		kv[i].key = vals->keys[i];
+		kv[i].value = vals->values[i];
+	}
+	if ((rc = template_parse(&t, src, strlen(src), true, err)) < 0 ||
+	    (rc = template_data_new(&d)) < 0 ||
+	    (rc = template_model_flux(d, c->auto_obj->metadata.namespace,
+	                              c->auto_obj->metadata.name, &ar->changes,
+	                              kv, vals->n, &v, err)) < 0 ||
+	    (rc = template_execute(t, v, &out, err)) < 0) {
+		err_prefix(err, "commit message template");
+		goto out;
+	}
+	ar->message = buf_detach(&out);
+	if (ar->message == NULL)
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+out:
+	buf_release(&out);
+	template_data_free(d);
+	template_free(t);
+	free(kv);
+	return rc;
+}
+
+/*
+ * What the outcome of a run depends on, besides the remote head: the
+ * selected images and the automation's own settings.  When neither this
+ * nor the remote head changed since a run that ended well, the run would
+ * come to the same result, so it is skipped (as Flux does), and a pass with
+ * nothing new costs a fetch.
+ */
+static void
+fingerprint(char out[65], const struct wb_ctx *c)
+{
+	const struct config_imageupdateautomation *iua =
+	        &c->auto_obj->u.imageupdateautomation;
+	unsigned char h[crypto_hash_sha256_BYTES];
+	struct buf b = BUF_INIT;
+
+#define FP(s) buf_addf(&b, "%s\x1f", (s) ? (s) : "")
+	buf_addf(&b, "%d\x1f", (int)c->ref.kind);
+	FP(c->ref.value);
+	FP(c->push_branch);
+	FP(iua->git.push.refspec);
+	FP(iua->update.strategy);
+	FP(iua->update.path);
+	FP(iua->git.commit.message_template);
+	FP(iua->git.commit.author.name);
+	FP(iua->git.commit.author.email);
+	FP(iua->git.commit.signing_key.type);
+	FP(iua->git.commit.signing_key.secret_ref.name);
+	for (size_t i = 0; i < iua->git.commit.message_template_values.n; i++) {
+		FP(iua->git.commit.message_template_values.keys[i]);
+		FP(iua->git.commit.message_template_values.values[i]);
+	}
+	for (size_t i = 0; i < c->npolicies; i++) {
+		FP(c->policies[i].namespace_);
+		FP(c->policies[i].name);
+		FP(c->policies[i].image);
+		FP(c->policies[i].tag);
+		FP(c->policies[i].digest);
+	}
+#undef FP
+	crypto_hash_sha256(h, (const unsigned char *)b.ptr, b.len);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+	if (!buf_ok(&b))
+		out[0] = '\0'; /* never matches: the run is done in full */
+	buf_release(&b);
+}
+
+static bool
+unchanged_since_last_run(struct state *st, const struct config_object *a,
+                         const char *head, const char *fp)
+{
+	cJSON *doc = NULL;
+	struct err e = ERR_INIT;
+	const char *rev, *ofp;
+	bool same;
+
+	if (*fp == '\0' ||
+	    state_get(st, "ImageUpdateAutomation", a->metadata.namespace,
+	              a->metadata.name, &doc, &e) < 0)
+		return false;
+	rev = json_get_string(doc, "observedSourceRevision");
+	ofp = json_get_string(doc, "observedFingerprint");
+	same = rev && ofp && strcmp(rev, head) == 0 && strcmp(ofp, fp) == 0;
+	cJSON_Delete(doc);
+	return same;
+}
+
+/*
+ * How long to wait before attempt `attempt` + 1 after a push conflict:
+ * base doubling per attempt up to PIPELINE_MAX_BACKOFF_MS, plus up to base
+ * of jitter (libsodium's generator: no process-global state) so that two
+ * writers that collided do not collide again.
+ */
+static long
+conflict_backoff(long base_ms, int attempt)
+{
+	int shift = attempt > 1 ? attempt - 1 : 0;
+	long ms = base_ms << (shift < 6 ? shift : 6);
+
+	if (ms > PIPELINE_MAX_BACKOFF_MS)
+		ms = PIPELINE_MAX_BACKOFF_MS;
+	return ms +
+	       (long)randombytes_uniform((uint32_t)(base_ms > 0 ? base_ms : 1));
+}
+
+static void
+automation_state_update(struct state *st, struct pipeline_automation *ar,
+                        const struct wb_ctx *c, const char *fp)
+{
+	cJSON *doc = NULL, *pols;
+	struct err e = ERR_INIT;
+	char now[32];
+
+	if (state_get(st, "ImageUpdateAutomation", ar->obj->metadata.namespace,
+	              ar->obj->metadata.name, &doc, &e) < 0)
+		doc = cJSON_CreateObject();
+	if (doc == NULL)
+		return;
+	pipeline_now(now);
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastAutomationRunTime");
+	cJSON_AddStringToObject(doc, "lastAutomationRunTime", now);
+	if (ar->status == PIPELINE_PUSHED) {
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastPushCommit");
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastPushTime");
+		cJSON_AddStringToObject(doc, "lastPushCommit", ar->commit);
+		cJSON_AddStringToObject(doc, "lastPushTime", now);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "observedPolicies");
+	pols = cJSON_AddObjectToObject(doc, "observedPolicies");
+	for (size_t i = 0; pols && c && i < c->npolicies; i++) {
+		cJSON *p = cJSON_AddObjectToObject(pols, c->policies[i].name);
+		cJSON_AddStringToObject(p, "name", c->policies[i].image);
+		cJSON_AddStringToObject(p, "tag", c->policies[i].tag);
+		if (c->policies[i].digest)
+			cJSON_AddStringToObject(p, "digest",
+			                        c->policies[i].digest);
+	}
+	/* What the remote head is after this run, and what it was made
+	 * from; only a run that ended well may let the next one be skipped. */
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "observedSourceRevision");
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "observedFingerprint");
+	if (c && (ar->status == PIPELINE_PUSHED ||
+	          (ar->status == PIPELINE_NO_CHANGE && ar->base[0]))) {
+		cJSON_AddStringToObject(
+		        doc, "observedSourceRevision",
+		        ar->status == PIPELINE_PUSHED ? ar->commit : ar->base);
+		cJSON_AddStringToObject(doc, "observedFingerprint", fp);
+	}
+	if (state_put(st, "ImageUpdateAutomation", ar->obj->metadata.namespace,
+	              ar->obj->metadata.name, doc, &e) < 0)
+		log_warn("pipeline", "state_write_failed", "object",
+		         ar->obj->metadata.name, "err", e.msg);
+	cJSON_Delete(doc);
+}
+
+/*
+ * A checkout ref given as a semver range (GitRepository spec.ref.semver):
+ * the remote's highest tag in range, with the lenient parsing Flux's
+ * source-controller uses for tags (v prefix, partial versions).
+ */
+static int
+resolve_semver(struct wb_ctx *c, struct gitrepo *repo, struct err *err)
+{
+	struct policy_options po = POLICY_OPTIONS_INIT;
+	struct policy *pol = NULL;
+	struct policy_tag *pts = NULL;
+	struct buf tags = BUF_INIT;
+	size_t n = 0, idx = 0;
+	char *p, *save = NULL;
+	int rc;
+
+	if ((rc = gitrepo_fetch(repo, &c->auth, err)) < 0 ||
+	    (rc = gitrepo_tags(repo, &tags, err)) < 0)
+		goto out;
+	po.kind = POLICY_SEMVER;
+	po.semver_range = c->semver_range;
+	po.loose = true;
+	if ((rc = policy_new(&pol, &po, err)) < 0) {
+		err_prefix(err, "checkout ref semver '%s'", c->semver_range);
+		goto out;
+	}
+	for (size_t i = 0; i < tags.len; i++)
+		n += tags.ptr[i] == '\n';
+	pts = calloc(n ? n : 1, sizeof(*pts));
+	if (pts == NULL) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	n = 0;
+	for (p = strtok_r(tags.ptr, "\n", &save); p;
+	     p = strtok_r(NULL, "\n", &save)) {
+		pts[n].name = p;
+		pts[n].len = strlen(p);
+		n++;
+	}
+	if ((rc = policy_select(pol, pts, n, &idx, NULL, NULL, err)) < 0) {
+		err_prefix(err,
+		           "no tag of the Git repository matches semver '%s'",
+		           c->semver_range);
+		goto out;
+	}
+	free(c->semver_tag);
+	c->semver_tag = strdup(pts[idx].name);
+	c->ref.value = c->semver_tag;
+	if (c->semver_tag == NULL)
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+out:
+	free(pts);
+	policy_free(pol);
+	buf_release(&tags);
+	return rc;
+}
+
+int
+pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                  int attempt, struct pipeline_automation *out)
+{
+	const struct config_object *obj;
+	const struct config_imageupdateautomation *iua;
+	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	struct wb_ctx c;
+	struct gitrepo *repo = NULL;
+	struct buf diff = BUF_INIT;
+	struct err *err = &out->err;
+	int max = ctx->max_push_attempts > 0 ? ctx->max_push_attempts
+	                                     : PIPELINE_MAX_PUSH_ATTEMPTS;
+	long backoff =
+	        ctx->backoff_ms > 0 ? ctx->backoff_ms : PIPELINE_BACKOFF_MS;
+	char fp[65] = "";
+	bool ctx_ready = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&c, 0, sizeof(c));
+	out->attempts = attempt > 0 ? attempt : 1;
+	obj = pipeline_find(ctx, key, err);
+	if (obj == NULL)
+		return out->rc = -ERR_NOTFOUND;
+	out->obj = obj;
+	iua = &obj->u.imageupdateautomation;
+	if (iua->suspend) {
+		out->status = PIPELINE_SUSPENDED;
+		return 0;
+	}
+	if ((rc = wb_ctx_init(&c, ctx->cfg, ctx->st, obj, err)) < 0)
+		goto out;
+	ctx_ready = true;
+	out->branch = strdup(c.push_branch);
+	if (out->branch == NULL) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = gitrepo_open(&repo, state_dir(ctx->st),
+	                       c.git_obj->u.gitrepository.url, &c.auth, err)) <
+	    0)
+		goto out;
+	if (c.semver_range && (rc = resolve_semver(&c, repo, err)) < 0)
+		goto out;
+	fingerprint(fp, &c);
+	if ((rc = gitrepo_fetch_ref(repo, &c.ref, &c.auth, out->base, err)) < 0)
+		goto out;
+	if (unchanged_since_last_run(ctx->st, obj, out->base, fp)) {
+		out->status = PIPELINE_NO_CHANGE;
+		goto out;
+	}
+	if ((rc = gitrepo_reset(repo, out->base, err)) < 0)
+		goto out;
+	if ((rc = apply_edits(out, &c, gitrepo_workdir(repo), ctx->dry_run,
+	                      ctx->pool, &diff, err)) < 0)
+		goto out;
+	if (out->changes.n == 0) {
+		out->status = PIPELINE_NO_CHANGE;
+		goto out;
+	}
+	if ((rc = render_message(out, &c, err)) < 0)
+		goto out;
+	if (ctx->dry_run) {
+		out->diff = buf_detach(&diff);
+		out->status = PIPELINE_PLANNED;
+		goto out;
+	}
+	co.author_name = iua->git.commit.author.name;
+	co.author_email = iua->git.commit.author.email;
+	co.message = out->message;
+	co.ssh_signing_key = c.ssh_key;
+	co.gpg_key = c.gpg_key;
+	co.gpg_passphrase = c.gpg_passphrase;
+	rc = gitrepo_commit(repo, &co, out->commit, err);
+	if (rc < 0)
+		goto out;
+	if (rc == 1) { /* the edits left the tree as it was */
+		rc = 0;
+		out->status = PIPELINE_NO_CHANGE;
+		goto out;
+	}
+	/* A separate push branch is rebuilt from the checkout branch each
+	 * run: when it already holds this tree, there is nothing to push
+	 * (and no commit to report). */
+	if (c.force &&
+	    gitrepo_remote_branch_has_head_tree(repo, c.push_branch)) {
+		out->status = PIPELINE_NO_CHANGE;
+		out->commit[0] = '\0';
+		goto out;
+	}
+	po.branch = c.push_branch;
+	po.force = c.force;
+	po.refspec = iua->git.push.refspec;
+	rc = gitrepo_push(repo, &po, &c.auth, err);
+	if (rc == 0) {
+		out->status = PIPELINE_PUSHED;
+		log_info("git", "pushed", "object", obj->metadata.name,
+		         "branch", c.push_branch, "commit", out->commit);
+	} else if (rc == -ERR_CONFLICT && out->attempts < max) {
+		char na[32], nr[32];
+		out->retry_after_ms = conflict_backoff(backoff, out->attempts);
+		log_info("git", "push_conflict_retry", "object",
+		         obj->metadata.name, "branch", c.push_branch, "attempt",
+		         log_num(na, out->attempts), "retry_after_ms",
+		         log_num(nr, out->retry_after_ms));
+	} else if (rc == -ERR_CONFLICT) {
+		err_prefix(err, "gave up after %d push attempts",
+		           out->attempts);
+	}
+out:
+	if (rc < 0)
+		out->status = PIPELINE_FAILED;
+	if (!ctx->dry_run)
+		automation_state_update(ctx->st, out,
+		                        rc < 0 || !ctx_ready ? NULL : &c, fp);
+	buf_release(&diff);
+	gitrepo_free(repo);
+	wb_ctx_release(&c);
+	out->rc = rc;
+	if (rc < 0 && out->retry_after_ms == 0)
+		log_error("pipeline", "automation_failed", "object",
+		          obj->metadata.name, "err", err->msg);
+	return rc;
+}
+
+void
+pipeline_automation_release(struct pipeline_automation *a)
+{
+	free(a->branch);
+	free(a->message);
+	free(a->diff);
+	wb_changes_release(&a->changes);
+	memset(a, 0, sizeof(*a));
+}

@@ -1,0 +1,34 @@
+/*
+ * pipeline_int.h - what the stages of core/pipeline share: finding an
+ * object by key, Secret values, times and references as strings.
+ */
+#ifndef FERRY_CORE_PIPELINE_INT_H
+#define FERRY_CORE_PIPELINE_INT_H
+
+#include "pipeline.h"
+
+#include "base/secret.h"
+
+/* The object of key->kind with key's namespace and name, or NULL with
+ * -ERR_NOTFOUND in err. */
+const struct config_object *pipeline_find(const struct pipeline_ctx *ctx,
+                                          const struct pipeline_key *key,
+                                          struct err *err);
+
+/* The value of key in the Secret a reference names, or NULL. */
+const struct secret *pipeline_secret(const struct config *cfg,
+                                     const struct config_object *referrer,
+                                     const struct config_local_ref *ref,
+                                     const char *key);
+
+/* The current time as RFC 3339 UTC ("2026-12-02T10:00:00Z"). */
+void pipeline_now(char out[32]);
+
+/* "image[:tag][@digest]", malloc'ed; NULL when out of memory. */
+char *pipeline_ref_string(const char *image, const char *tag,
+                          const char *digest);
+
+/* strdup that passes NULL through. */
+char *pipeline_strdup(const char *s);
+
+#endif

@@ -851,6 +851,18 @@ job_succeed(struct job *j)
 		job_fail(j, ERR_NOMEM, "out of memory");
 		return;
 	}
+	if (j->img->only_tags != NULL) {
+		/* Confirming: a tag whose HEAD found nothing is not there. */
+		size_t k = 0;
+		for (size_t i = 0; i < j->nmeta; i++) {
+			if (j->meta[i].digest == NULL) {
+				free(j->meta[i].name);
+				continue;
+			}
+			j->meta[k++] = j->meta[i];
+		}
+		j->nmeta = k;
+	}
 	registry_scan_release(s);
 	s->name = buf_detach(&name);
 	s->tags = j->meta;
@@ -891,7 +903,7 @@ tags_done(struct job *j)
 	}
 	j->nmeta = k;
 	j->ntags = 0;
-	if (j->img->want == 0 || j->nmeta == 0) {
+	if ((j->img->want == 0 && j->img->only_tags == NULL) || j->nmeta == 0) {
 		job_succeed(j);
 		return;
 	}
@@ -1591,6 +1603,12 @@ req_finish(struct req *r, CURLcode res)
 			goto out;
 		goto failed;
 	}
+	if (r->status == 404 && r->kind == REQ_HEAD &&
+	    j->img->only_tags != NULL) {
+		/* Confirming a tag that is not (or no longer) there. */
+		tag_meta_done(j, r);
+		goto failed;
+	}
 	if (r->status < 200 || r->status > 299) {
 		int code = r->status == 404   ? ERR_NOTFOUND
 		           : r->status == 403 ? ERR_AUTH
@@ -1863,6 +1881,17 @@ job_start(struct job *j)
 		                 : NULL;
 		if (cached != NULL)
 			set_authz(j, "Bearer", cached->ptr, cached->len);
+	}
+	if (img->only_tags != NULL) {
+		/* No listing: one manifest HEAD per tag asked about. */
+		for (size_t i = 0; i < img->n_only_tags && !j->failed; i++)
+			if (tag_add(img->only_tags[i],
+			            strlen(img->only_tags[i]), j) < 0)
+				job_fail(j, ERR_NOMEM, "out of memory");
+		if (!j->failed)
+			tags_done(j);
+		buf_release(&scope);
+		return;
 	}
 	buf_addf(&url, "%s/v2/%s/tags/list", j->origin.ptr, j->ref.path);
 	r = buf_ok(&url) ? req_new(j, REQ_TAGS, url.ptr) : NULL;

@@ -85,7 +85,13 @@ struct registry_image {
 	size_t cert_pem_len;
 	const char *key_pem;
 	size_t key_pem_len;
-	unsigned want;        /* enum registry_want bits */
+	unsigned want; /* enum registry_want bits */
+	/* Confirm only these tags, with one manifest HEAD each, instead of
+	   listing the repository (a webhook said they were pushed): the
+	   result holds the ones that exist, with their digests; a tag the
+	   registry does not know is left out, not an error.  NULL: list. */
+	const char *const *only_tags;
+	size_t n_only_tags;
 	const char *platform; /* "os/arch[/variant]" for index manifests;
 	                         NULL: linux/amd64 */
 };

@@ -131,6 +131,17 @@ int pipeline_scan(struct pipeline_ctx *ctx, const struct pipeline_key *key,
                   struct pipeline_repo *out);
 
 /*
+ * The webhook fast path: confirms tags[0..n) of ImageRepository key with
+ * one manifest HEAD each (no listing) and adds those that exist to its
+ * stored list, keeping the rest of the list; out->changed tells whether
+ * one was new.  A full scan should follow (the registry may have deleted
+ * tags too).  Returns out->rc as pipeline_scan does.
+ */
+int pipeline_scan_tags(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                       const char *const *tags, size_t n,
+                       struct pipeline_repo *out);
+
+/*
  * Selects ImagePolicy key's latest image from its repository's stored
  * tags and stores it (in memory only when ctx->dry_run).  Returns out->rc:
  * 0 (also when suspended), -ERR_NOTFOUND (no such object, no repository or

@@ -180,6 +180,124 @@ pipeline_scan(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 	return out->rc;
 }
 
+/*
+ * The stored list of obj (for its current image) with the confirmed tags
+ * of s added, both sorted byte-wise as the scanner sorts, into names[] and
+ * digests[] (borrowed from old and s; *n_out entries).
+ */
+static int
+merge_confirmed(const char ***names_out, const char ***digests_out,
+                size_t *n_out, const struct state_tags *old,
+                const struct registry_scan *s, bool with_digests)
+{
+	size_t no = old ? state_tags_count(old) : 0, i = 0, k = 0, n = 0;
+	const char **names = calloc(no + s->ntags + 1, sizeof(char *));
+	const char **digests = calloc(no + s->ntags + 1, sizeof(char *));
+
+	if (names == NULL || digests == NULL) {
+		free(names);
+		free(digests);
+		return -ERR_NOMEM;
+	}
+	while (i < no || k < s->ntags) {
+		int c = i == no         ? 1
+		        : k == s->ntags ? -1
+		                        : strcmp(state_tags_name(old, i),
+		                                 s->tags[k].name);
+		if (c < 0) {
+			names[n] = state_tags_name(old, i);
+			digests[n++] = state_tags_digest(old, i);
+			i++;
+		} else {
+			/* A confirmed tag brings its digest as of now, kept
+			 * only when a full scan would keep it too. */
+			names[n] = s->tags[k].name;
+			digests[n++] = with_digests ? s->tags[k].digest : NULL;
+			i += c == 0;
+			k++;
+		}
+	}
+	*names_out = names;
+	*digests_out = digests;
+	*n_out = n;
+	return 0;
+}
+
+int
+pipeline_scan_tags(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                   const char *const *tags, size_t n, struct pipeline_repo *out)
+{
+	struct registry_image im = { 0 };
+	struct registry_scan scan = REGISTRY_SCAN_INIT;
+	const struct config_object *obj;
+	struct state_tags *old = NULL;
+	const char **names = NULL, **digests = NULL;
+	struct err e = ERR_INIT;
+	cJSON *doc = NULL;
+	size_t nm = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	obj = pipeline_find(ctx, key, &out->err);
+	if (obj == NULL)
+		return out->rc = -ERR_NOTFOUND;
+	out->obj = obj;
+	if (obj->u.imagerepository.suspend) {
+		out->suspended = true;
+		return 0;
+	}
+	image_of(&im, ctx->cfg, obj);
+	im.only_tags = tags;
+	im.n_only_tags = n;
+	registry_scan_all(ctx->registry, &im, &scan, 1, NULL, NULL);
+	if (scan.rc < 0) {
+		out->rc = scan.rc;
+		out->err = scan.err;
+		out->ntags = stored_count(ctx, obj);
+		goto out;
+	}
+	rc = state_tags_get(ctx->st, obj->metadata.namespace,
+	                    obj->metadata.name, &old, &e);
+	if (rc == -ERR_NOMEM)
+		goto nomem;
+	/* A list stored for another image is not added to. */
+	if (old && strcmp(state_tags_image(old), obj->u.imagerepository.image))
+		out->rc = err_set(&out->err, ERR_NOTFOUND,
+		                  "no full scan of '%s' stored yet",
+		                  obj->u.imagerepository.image);
+	if (old == NULL && rc == -ERR_NOTFOUND)
+		out->rc = err_set(&out->err, ERR_NOTFOUND,
+		                  "no full scan of '%s' stored yet",
+		                  obj->u.imagerepository.image);
+	if (out->rc < 0)
+		goto out;
+	if (merge_confirmed(&names, &digests, &nm, old, &scan,
+	                    (im.want & REGISTRY_WANT_DIGEST) != 0) < 0)
+		goto nomem;
+	if (state_get(ctx->st, STATE_KIND_IMAGEREPOSITORY,
+	              obj->metadata.namespace, obj->metadata.name, &doc,
+	              &e) == -ERR_NOMEM)
+		goto nomem;
+	if (doc)
+		cJSON_ReplaceItemInObjectCaseSensitive(
+		        doc, "tagCount", cJSON_CreateNumber((double)nm));
+	out->rc = state_tags_put(ctx->st, obj->metadata.namespace,
+	                         obj->metadata.name, doc, names, digests, nm,
+	                         &out->changed, &out->err);
+	out->ntags = nm;
+	out->scanned = false;
+	goto out;
+nomem:
+	out->rc = err_set(&out->err, ERR_NOMEM, "out of memory");
+out:
+	cJSON_Delete(doc);
+	free(names);
+	free(digests);
+	state_tags_unref(old);
+	registry_scan_release(&scan);
+	return out->rc;
+}
+
 void
 pipeline_repo_release(struct pipeline_repo *r)
 {

@@ -310,6 +310,39 @@ test_stages__a_policy_without_tags_says_why(void **state)
 	world_close(&w);
 }
 
+static void
+test_stages__a_webhook_tag_is_confirmed_and_added_without_a_listing(
+        void **state)
+{
+	struct world w;
+	struct pipeline_key k = key(CONFIG_IMAGEREPOSITORY, "eight");
+	const char *const tags[] = { "1.8.0", "9.9.9-never-pushed" };
+	struct pipeline_repo r;
+
+	(void)state;
+	push_tags("stages/eight", "1.0.0");
+	world_open(&w);
+	world_config(&w, repo_yaml, "eight", env("FERRY_TEST_REGISTRY_NOAUTH"),
+	             "stages/eight", "true", "eight", "eight", "^1");
+	/* Nothing stored yet: a confirmation has nothing to add to. */
+	assert_int_equal(pipeline_scan_tags(&w.ctx, &k, tags, 1, &r),
+	                 -ERR_NOTFOUND);
+	pipeline_repo_release(&r);
+	scan_ok(&w, "eight", 1, true);
+	push_tags("stages/eight", "1.8.0");
+	assert_int_equal(pipeline_scan_tags(&w.ctx, &k, tags, 2, &r), 0);
+	assert_true(r.changed);
+	assert_int_equal(r.ntags, 2); /* the tag that is not there is not */
+	pipeline_repo_release(&r);
+	assert_int_equal(pipeline_scan_tags(&w.ctx, &k, tags, 1, &r), 0);
+	assert_false(r.changed);
+	pipeline_repo_release(&r);
+	select_ok(&w, "eight", "1.8.0", true);
+	/* The full scan that follows agrees: nothing changes. */
+	scan_ok(&w, "eight", 2, false);
+	world_close(&w);
+}
+
 /* A bare repository whose deploy/<dir>/app.yaml marks policy <pol>. */
 static void
 make_remote(const char *bare, const char *src, const char *dir,
@@ -587,6 +620,8 @@ main(void)
 		cmocka_unit_test(
 		        test_stages__a_failed_scan_keeps_the_stored_tags_for_the_policy),
 		cmocka_unit_test(test_stages__a_policy_without_tags_says_why),
+		cmocka_unit_test(
+		        test_stages__a_webhook_tag_is_confirmed_and_added_without_a_listing),
 		cmocka_unit_test(
 		        test_stages__an_automation_pushes_the_stored_latest_ref_once),
 		cmocka_unit_test(

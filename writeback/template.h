@@ -112,6 +112,13 @@ struct template_value *template_value_cstr(struct template_data *d,
 struct template_value *template_value_list(struct template_data *d);
 struct template_value *template_value_map(struct template_data *d);
 /*
+ * An empty map whose Go type is type_name (copied), which errors and %T
+ * print.  A name that does not start with "map[string]" marks a map with
+ * struct keys, which a field chain (.Key) cannot index, as in Go.
+ */
+struct template_value *template_value_map_named(struct template_data *d,
+                                                const char *type_name);
+/*
  * An empty struct; type_name (copied) appears in error messages, and
  * string_text (copied, may be NULL) is what printing it shows, as a Go
  * String() method would.
@@ -130,6 +137,13 @@ int template_list_append(struct template_data *d, struct template_value *list,
  */
 int template_map_set(struct template_data *d, struct template_value *map,
                      struct template_value *key, struct template_value *v);
+/*
+ * The value map[key] (owned by the map's arena), or NULL when the key is
+ * absent or map is not a map.  Accepts NULL map or key (and returns NULL),
+ * so that lookups chain through sticky failures.
+ */
+struct template_value *template_map_get(const struct template_value *map,
+                                        const struct template_value *key);
 /* template_map_set with a string key. */
 int template_map_set_cstr(struct template_data *d, struct template_value *map,
                           const char *key, struct template_value *v);

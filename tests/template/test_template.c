@@ -358,6 +358,82 @@ test_template__prints_structs_through_their_string_text(void **state)
 }
 
 static void
+test_template__names_maps_by_their_go_type(void **state)
+{
+	struct template_data *d = NULL;
+	struct template_value *root, *named, *keyed, *key;
+	struct template *t = NULL;
+	struct buf b = BUF_INIT;
+	struct err err = ERR_INIT;
+	static const char ok[] = "{{printf \"%T %T\" .n .k}} {{.n.a}}";
+	static const char bad[] = "{{.k.Name}}";
+
+	(void)state;
+	assert_int_equal(template_data_new(&d), 0);
+	root = template_value_map(d);
+	named = template_value_map_named(d, "map[string]string");
+	template_map_set_cstr(d, named, "a", template_value_cstr(d, "x"));
+	template_map_set_cstr(d, root, "n", named);
+	keyed = template_value_map_named(d, "update.ObjectChanges");
+	key = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, key, "Name", template_value_cstr(d, "web"));
+	template_map_set(d, keyed, key, template_value_int(d, 1));
+	template_map_set_cstr(d, root, "k", keyed);
+	assert_true(template_data_ok(d));
+	assert_int_equal(template_parse(&t, ok, strlen(ok), false, &err), 0);
+	assert_int_equal(template_execute(t, root, &b, &err), 0);
+	assert_string_equal(b.ptr, "map[string]string update.ObjectChanges x");
+	template_free(t);
+	t = NULL;
+	/* a map with struct keys has no fields, as in Go */
+	buf_reset(&b);
+	assert_int_equal(template_parse(&t, bad, strlen(bad), false, &err), 0);
+	assert_int_equal(template_execute(t, root, &b, &err), -ERR_INVALID);
+	assert_non_null(strstr(
+	        err.msg,
+	        "can't evaluate field Name in type update.ObjectChanges"));
+	buf_release(&b);
+	template_free(t);
+	template_data_free(d);
+}
+
+static void
+test_template__finds_map_values_by_string_and_struct_keys(void **state)
+{
+	struct template_data *d = NULL;
+	struct template_value *m, *k1, *k2, *k3, *s;
+
+	(void)state;
+	assert_int_equal(template_data_new(&d), 0);
+	m = template_value_map_named(d, "update.ObjectChanges");
+	k1 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, k1, "Name", template_value_cstr(d, "a"));
+	k2 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, k2, "Name", template_value_cstr(d, "b"));
+	k3 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, k3, "Name", template_value_cstr(d, "b"));
+	template_map_set(d, m, k2, template_value_int(d, 2));
+	template_map_set(d, m, k1, template_value_int(d, 1));
+	assert_true(template_data_ok(d));
+	/* an equal key finds the value, a missing one gives NULL */
+	assert_non_null(template_map_get(m, k3));
+	assert_ptr_equal(template_map_get(m, k3), template_map_get(m, k2));
+	assert_non_null(template_map_get(m, k1));
+	assert_ptr_not_equal(template_map_get(m, k1), template_map_get(m, k2));
+	k3 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	assert_null(template_map_get(m, k3));
+	s = template_value_map(d);
+	template_map_set_cstr(d, s, "x", template_value_int(d, 7));
+	assert_non_null(template_map_get(s, template_value_cstr(d, "x")));
+	assert_null(template_map_get(s, template_value_cstr(d, "y")));
+	/* NULL map or key and non-maps give NULL, for chained lookups */
+	assert_null(template_map_get(NULL, k1));
+	assert_null(template_map_get(m, NULL));
+	assert_null(template_map_get(k1, k1));
+	template_data_free(d);
+}
+
+static void
 test_template__keeps_the_last_of_duplicate_json_keys(void **state)
 {
 	(void)state;
@@ -444,6 +520,9 @@ main(void)
 		cmocka_unit_test(test_template__names_the_flux_default_message),
 		cmocka_unit_test(
 		        test_template__prints_structs_through_their_string_text),
+		cmocka_unit_test(test_template__names_maps_by_their_go_type),
+		cmocka_unit_test(
+		        test_template__finds_map_values_by_string_and_struct_keys),
 		cmocka_unit_test(
 		        test_template__keeps_the_last_of_duplicate_json_keys),
 		cmocka_unit_test(test_template__bounds_range_iterations),

@@ -5,7 +5,7 @@
  * Flux's .Changed.Changes and .Changed.Objects are methods in Go; here
  * they are fields computed up front, which templates cannot tell apart.
  */
-#include "writeback/template.h"
+#include "writeback/template_model.h"
 
 #include "base/buf.h"
 

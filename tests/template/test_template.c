@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "base/json.h"
-#include "writeback/template.h"
+#include "writeback/template_model.h"
 
 /* Renders src with JSON data; returns the rc, output in *out (malloc'd). */
 static int

@@ -1,11 +1,11 @@
 /*
- * template_value.c - the data values templates run on: an arena that owns
+ * value.c - the data values templates run on: an arena that owns
  * them, constructors, conversion from JSON (as Go's encoding/json fills an
  * interface{}), map key order and Go's type names and truth.
  *
  * Values are never freed one by one: the arena goes as a whole.
  */
-#include "writeback/template_int.h"
+#include "writeback/template/template_int.h"
 
 #include <stdlib.h>
 

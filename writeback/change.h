@@ -4,7 +4,7 @@
  *
  * Every editor (setters, kustomize images, Helm values) appends one
  * struct wb_change per value it changed; the template data models
- * (template.h) read the list.
+ * (template_model.h) read the list.
  *
  * Ownership: a wb_changes list owns every string in it; wb_changes_add()
  * copies its argument's strings.  Strings never NULL inside the list (""

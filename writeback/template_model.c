@@ -5,9 +5,10 @@
  * Flux's .Changed.Changes and .Changed.Objects are methods in Go; here
  * they are fields computed up front, which templates cannot tell apart.
  */
-#include "writeback/template_int.h"
+#include "writeback/template_model.h"
 
-#include <stdio.h>
+#include "base/buf.h"
+
 #include <string.h>
 
 #define FLUX_UPDATED_HINT                                                      \
@@ -46,17 +47,6 @@ flux_change(struct template_data *d, const struct wb_change *c)
 	return v;
 }
 
-static struct template_value *
-map_get(struct template_value *m, struct template_value *key)
-{
-	if (m == NULL || key == NULL)
-		return NULL;
-	for (size_t i = 0; i < m->u.m.n; i++)
-		if (tv_key_cmp(m->u.m.k[i], key) == 0)
-			return m->u.m.v[i];
-	return NULL;
-}
-
 static bool
 change_equal(const struct wb_change *a, const struct wb_change *b)
 {
@@ -73,46 +63,42 @@ template_model_flux(struct template_data *d, const char *namespace_,
 {
 	struct template_value *root, *auto_obj, *changed, *files, *objects,
 	        *list, *vals;
-	char *id = NULL;
-	size_t idlen = strlen(namespace_) + strlen(name) + 2;
+	struct buf id = BUF_INIT;
 
 	*out = NULL;
+	/* Go prints a types.NamespacedName through its String() method */
+	if (buf_addf(&id, "%s/%s", namespace_, name) < 0)
+		return err_set(err, ERR_NOMEM, "template data: out of memory");
 	root = template_value_struct(d, "source.TemplateData", NULL);
-	id = tarena_alloc(&d->arena, idlen);
-	if (id != NULL)
-		snprintf(id, idlen, "%s/%s", namespace_, name);
-	auto_obj = template_value_struct(d, "types.NamespacedName", id);
+	auto_obj = template_value_struct(d, "types.NamespacedName", id.ptr);
+	buf_release(&id);
 	template_struct_set(d, auto_obj, "Namespace",
 	                    template_value_cstr(d, namespace_));
 	template_struct_set(d, auto_obj, "Name", template_value_cstr(d, name));
 
-	files = template_value_map(d);
-	objects = template_value_map(d);
+	files = template_value_map_named(d, "map[string]update.ObjectChanges");
+	objects = template_value_map_named(d, "update.ObjectChanges");
 	list = template_value_list(d);
-	if (files != NULL)
-		files->u.m.type_name = "map[string]update.ObjectChanges";
-	if (objects != NULL)
-		objects->u.m.type_name = "update.ObjectChanges";
 	for (size_t i = 0; changes != NULL && i < changes->n; i++) {
 		const struct wb_change *c = &changes->v[i];
 		struct template_value *fkey = template_value_cstr(d, c->file);
 		struct template_value *oid = flux_object_id(d, c);
-		struct template_value *fobj = map_get(files, fkey), *cl;
+		struct template_value *fobj = template_map_get(files, fkey);
+		struct template_value *cl;
 		bool dup = false;
 
 		if (fobj == NULL) {
-			fobj = template_value_map(d);
-			if (fobj != NULL)
-				fobj->u.m.type_name = "update.ObjectChanges";
+			fobj = template_value_map_named(d,
+			                                "update.ObjectChanges");
 			template_map_set(d, files, fkey, fobj);
 		}
-		cl = map_get(fobj, oid);
+		cl = template_map_get(fobj, oid);
 		if (cl == NULL) {
 			cl = template_value_list(d);
 			template_map_set(d, fobj, oid, cl);
 		}
 		template_list_append(d, cl, flux_change(d, c));
-		cl = map_get(objects, oid);
+		cl = template_map_get(objects, oid);
 		if (cl == NULL) {
 			cl = template_value_list(d);
 			template_map_set(d, objects, oid, cl);
@@ -130,9 +116,7 @@ template_model_flux(struct template_data *d, const char *namespace_,
 	template_struct_set_removed(d, changed, "ImageResult",
 	                            FLUX_IMAGE_RESULT_HINT);
 
-	vals = template_value_map(d);
-	if (vals != NULL)
-		vals->u.m.type_name = "map[string]string";
+	vals = template_value_map_named(d, "map[string]string");
 	for (size_t i = 0; i < n_values; i++)
 		template_map_set_cstr(d, vals, values[i].key,
 		                      template_value_cstr(d, values[i].value));

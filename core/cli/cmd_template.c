@@ -13,7 +13,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/util.h"
-#include "writeback/template.h"
+#include "writeback/template/template.h"
 
 static const char template_help[] =
         "Usage: ferry template render --template FILE --data FILE.json "

@@ -19,7 +19,7 @@
 #include "writeback/kustomize.h"
 #include "writeback/setters.h"
 #include "writeback/sshsig.h"
-#include "writeback/template.h"
+#include "writeback/template_model.h"
 #include "writeback/yamledit.h"
 
 /* Everything a run of one automation needs, resolved from the config. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "base/json.h"
-#include "writeback/template.h"
+#include "writeback/template/template.h"
 
 static const char fuzz_data[] =
         "{\"name\":\"World\",\"list\":[\"b\",\"a\",1,null],\"n\":3,"

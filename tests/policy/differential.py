@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Differential test: ferry's policy engine against semver-oracle.
 
-semver-oracle (../shared/oracles/semver) answers with Masterminds/semver v3
+semver-oracle (tests/oracles/semver) answers with Masterminds/semver v3
 and Go's regexp, the libraries Flux and Argo CD Image Updater use.  This
 script generates thousands of tags and hundreds of constraints from a fixed
 seed and asserts that every answer agrees:
@@ -185,7 +185,7 @@ def main():
         die("FERRY is not set to the ferry binary")
     if not oracles:
         die("FERRY_ORACLES is not set (scripts/test exports it; the oracle "
-            "is built by ../shared/oracles/build.sh)")
+            "is built by tests/oracles/build.sh OUTDIR)")
     oracle = os.path.join(oracles, "semver-oracle")
     if not os.access(oracle, os.X_OK):
         die("%s is missing" % oracle)

@@ -38,7 +38,7 @@ def main():
         return 1
     if not oracles or not os.access(oracle, os.X_OK):
         print("FAIL: gotemplate-oracle not found in $FERRY_ORACLES (%r); "
-              "build it with scripts/test or /work/shared/oracles/build.sh"
+              "build it with scripts/test or tests/oracles/build.sh OUTDIR"
               % oracles)
         return 1
     corpus = os.path.join(src, "tests", "template", "corpus")

@@ -1,8 +1,9 @@
 /*
- * test_template.c - unit tests of the template engine (writeback/template.h):
- * the language, errors with positions, limits, JSON data, and the Flux and
- * Argo CD data models.  The byte-for-byte comparison with Go lives in
- * difftest.py.
+ * test_template.c - unit tests of the template library
+ * (writeback/template/template.h): the language, errors with positions,
+ * limits, data values and JSON data.  The byte-for-byte comparison with Go
+ * lives in difftest.py; the Flux and Argo CD data models built on the
+ * library are tested in test_template_model.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +14,7 @@
 #include <string.h>
 
 #include "base/json.h"
-#include "writeback/template.h"
+#include "writeback/template/template.h"
 
 /* Renders src with JSON data; returns the rc, output in *out (malloc'd). */
 static int
@@ -188,147 +189,6 @@ test_template__bounds_the_size_of_function_results(void **state)
 
 /* Flux's source_test.go data: one change in deploy.yaml. */
 static void
-flux_changes(struct wb_changes *list)
-{
-	struct wb_change c = { "deploy.yaml",
-		               7,
-		               "apps/v1",
-		               "Deployment",
-		               "",
-		               "test",
-		               "helloworld:1.0.0",
-		               "helloworld:1.0.1",
-		               "automation-ns:policy" };
-
-	assert_int_equal(wb_changes_add(list, &c), 0);
-	assert_int_equal(wb_changes_add(list, &c), 0);
-}
-
-static char *
-render_model(const char *src, bool flux, bool sprig, int *rc, struct err *err)
-{
-	struct wb_changes list = WB_CHANGES_INIT;
-	struct template_data *d = NULL;
-	struct template_value *root = NULL;
-	struct template *t = NULL;
-	struct buf b = BUF_INIT;
-	static const struct template_kv values[] = { { "team", "blue" } };
-
-	flux_changes(&list);
-	assert_int_equal(template_data_new(&d), 0);
-	if (flux)
-		assert_int_equal(template_model_flux(d, "test-ns",
-		                                     "test-update", &list,
-		                                     values, 1, &root, err),
-		                 0);
-	else
-		assert_int_equal(template_model_argocd(d, "guestbook", &list,
-		                                       &root, err),
-		                 0);
-	assert_int_equal(template_parse(&t, src, strlen(src), sprig, err), 0);
-	*rc = template_execute(t, root, &b, err);
-	template_free(t);
-	template_data_free(d);
-	wb_changes_release(&list);
-	return buf_detach(&b);
-}
-
-static void
-test_template__renders_flux_data_as_flux_does(void **state)
-{
-	static const char src[] =
-	        "Automation: {{ .AutomationObject }}\n"
-	        "{{ range $filename, $objects := .Changed.FileChanges -}}\n"
-	        "- File: {{ $filename }}\n"
-	        "{{- range $resource, $changes := $objects }}\n"
-	        "  - Object: {{ $resource.Kind }}/{{ $resource.Namespace }}/"
-	        "{{ $resource.Name }}\n"
-	        "{{- range $changes }}\n"
-	        "    - {{ .OldValue }} -> {{ .NewValue }}\n"
-	        "{{- end }}{{ end }}{{ end }}\n"
-	        "{{ len .Changed.Changes }} {{ len .Changed.Objects }} "
-	        "{{ .AutomationObject.Namespace }} {{ .Values.team }}";
-	struct err err = ERR_INIT;
-	int rc;
-	char *out = render_model(src, true, true, &rc, &err);
-
-	(void)state;
-	assert_int_equal(rc, 0);
-	assert_string_equal(out, "Automation: test-ns/test-update\n"
-	                         "- File: deploy.yaml\n"
-	                         "  - Object: Deployment//test\n"
-	                         "    - helloworld:1.0.0 -> helloworld:1.0.1\n"
-	                         "    - helloworld:1.0.0 -> helloworld:1.0.1\n"
-	                         "1 1 test-ns blue");
-	free(out);
-}
-
-static void
-test_template__renders_the_seed_flux_message_template(void **state)
-{
-	static const char src[] = "chore(image): update images\n"
-	                          "Automated image update:\n"
-	                          "{{range .Changed.Changes}}\n"
-	                          "- {{.OldValue}} -> {{.NewValue}}\n"
-	                          "{{end}}\n";
-	struct err err = ERR_INIT;
-	int rc;
-	char *out = render_model(src, true, true, &rc, &err);
-
-	(void)state;
-	assert_int_equal(rc, 0);
-	assert_string_equal(out, "chore(image): update images\n"
-	                         "Automated image update:\n"
-	                         "\n"
-	                         "- helloworld:1.0.0 -> helloworld:1.0.1\n"
-	                         "\n");
-	free(out);
-}
-
-static void
-test_template__fails_on_removed_flux_fields_naming_the_replacement(void **state)
-{
-	struct err err = ERR_INIT;
-	int rc;
-	char *out = render_model("{{ .Updated }}", true, true, &rc, &err);
-
-	(void)state;
-	assert_true(rc < 0);
-	assert_non_null(strstr(err.msg, "use .Changed instead"));
-	free(out);
-	out = render_model("{{ .Changed.ImageResult }}", true, true, &rc, &err);
-	assert_true(rc < 0);
-	assert_non_null(strstr(err.msg, "use .Changed.Changes instead"));
-	free(out);
-}
-
-static void
-test_template__renders_argocd_default_message(void **state)
-{
-	struct err err = ERR_INIT;
-	int rc;
-	char *out = render_model(TEMPLATE_ARGOCD_DEFAULT_TEMPLATE, false, false,
-	                         &rc, &err);
-
-	(void)state;
-	assert_int_equal(rc, 0);
-	assert_string_equal(out, "build: automatic update of guestbook\n\n"
-	                         "updates image helloworld tag '1.0.0' to "
-	                         "'1.0.1'\n"
-	                         "updates image helloworld tag '1.0.0' to "
-	                         "'1.0.1'\n");
-	free(out);
-}
-
-static void
-test_template__names_the_flux_default_message(void **state)
-{
-	(void)state;
-	assert_string_equal(TEMPLATE_FLUX_DEFAULT_MESSAGE,
-	                    "Update from image update automation");
-}
-
-static void
 test_template__prints_structs_through_their_string_text(void **state)
 {
 	struct template_data *d = NULL;
@@ -354,6 +214,82 @@ test_template__prints_structs_through_their_string_text(void **state)
 	assert_string_equal(b.ptr, "ns/name name {1 x}");
 	buf_release(&b);
 	template_free(t);
+	template_data_free(d);
+}
+
+static void
+test_template__names_maps_by_their_go_type(void **state)
+{
+	struct template_data *d = NULL;
+	struct template_value *root, *named, *keyed, *key;
+	struct template *t = NULL;
+	struct buf b = BUF_INIT;
+	struct err err = ERR_INIT;
+	static const char ok[] = "{{printf \"%T %T\" .n .k}} {{.n.a}}";
+	static const char bad[] = "{{.k.Name}}";
+
+	(void)state;
+	assert_int_equal(template_data_new(&d), 0);
+	root = template_value_map(d);
+	named = template_value_map_named(d, "map[string]string");
+	template_map_set_cstr(d, named, "a", template_value_cstr(d, "x"));
+	template_map_set_cstr(d, root, "n", named);
+	keyed = template_value_map_named(d, "update.ObjectChanges");
+	key = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, key, "Name", template_value_cstr(d, "web"));
+	template_map_set(d, keyed, key, template_value_int(d, 1));
+	template_map_set_cstr(d, root, "k", keyed);
+	assert_true(template_data_ok(d));
+	assert_int_equal(template_parse(&t, ok, strlen(ok), false, &err), 0);
+	assert_int_equal(template_execute(t, root, &b, &err), 0);
+	assert_string_equal(b.ptr, "map[string]string update.ObjectChanges x");
+	template_free(t);
+	t = NULL;
+	/* a map with struct keys has no fields, as in Go */
+	buf_reset(&b);
+	assert_int_equal(template_parse(&t, bad, strlen(bad), false, &err), 0);
+	assert_int_equal(template_execute(t, root, &b, &err), -ERR_INVALID);
+	assert_non_null(strstr(
+	        err.msg,
+	        "can't evaluate field Name in type update.ObjectChanges"));
+	buf_release(&b);
+	template_free(t);
+	template_data_free(d);
+}
+
+static void
+test_template__finds_map_values_by_string_and_struct_keys(void **state)
+{
+	struct template_data *d = NULL;
+	struct template_value *m, *k1, *k2, *k3, *s;
+
+	(void)state;
+	assert_int_equal(template_data_new(&d), 0);
+	m = template_value_map_named(d, "update.ObjectChanges");
+	k1 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, k1, "Name", template_value_cstr(d, "a"));
+	k2 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, k2, "Name", template_value_cstr(d, "b"));
+	k3 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	template_struct_set(d, k3, "Name", template_value_cstr(d, "b"));
+	template_map_set(d, m, k2, template_value_int(d, 2));
+	template_map_set(d, m, k1, template_value_int(d, 1));
+	assert_true(template_data_ok(d));
+	/* an equal key finds the value, a missing one gives NULL */
+	assert_non_null(template_map_get(m, k3));
+	assert_ptr_equal(template_map_get(m, k3), template_map_get(m, k2));
+	assert_non_null(template_map_get(m, k1));
+	assert_ptr_not_equal(template_map_get(m, k1), template_map_get(m, k2));
+	k3 = template_value_struct(d, "update.ObjectIdentifier", NULL);
+	assert_null(template_map_get(m, k3));
+	s = template_value_map(d);
+	template_map_set_cstr(d, s, "x", template_value_int(d, 7));
+	assert_non_null(template_map_get(s, template_value_cstr(d, "x")));
+	assert_null(template_map_get(s, template_value_cstr(d, "y")));
+	/* NULL map or key and non-maps give NULL, for chained lookups */
+	assert_null(template_map_get(NULL, k1));
+	assert_null(template_map_get(m, NULL));
+	assert_null(template_map_get(k1, k1));
 	template_data_free(d);
 }
 
@@ -435,15 +371,11 @@ main(void)
 		cmocka_unit_test(test_template__bounds_the_output_size),
 		cmocka_unit_test(
 		        test_template__bounds_the_size_of_function_results),
-		cmocka_unit_test(test_template__renders_flux_data_as_flux_does),
-		cmocka_unit_test(
-		        test_template__renders_the_seed_flux_message_template),
-		cmocka_unit_test(
-		        test_template__fails_on_removed_flux_fields_naming_the_replacement),
-		cmocka_unit_test(test_template__renders_argocd_default_message),
-		cmocka_unit_test(test_template__names_the_flux_default_message),
 		cmocka_unit_test(
 		        test_template__prints_structs_through_their_string_text),
+		cmocka_unit_test(test_template__names_maps_by_their_go_type),
+		cmocka_unit_test(
+		        test_template__finds_map_values_by_string_and_struct_keys),
 		cmocka_unit_test(
 		        test_template__keeps_the_last_of_duplicate_json_keys),
 		cmocka_unit_test(test_template__bounds_range_iterations),

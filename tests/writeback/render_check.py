@@ -137,7 +137,7 @@ def policies_args(path):
 
 def cli():
     """The commands' contract: output lines, exit codes, dry runs."""
-    peer = os.path.join(ROOT, "..", "shared", "peer-cases", "flux-setters")
+    peer = os.path.join(ROOT, "tests", "peer", "flux-setters")
     if not os.path.isdir(peer):
         fail("peer", "Flux peer cases missing at %s" % peer)
     else:

@@ -464,9 +464,9 @@ test_setters__fixture_tree_matches_expected_byte_for_byte(void **state)
 static void
 test_setters__flux_peer_cases_match_expected(void **state)
 {
-	char *orig = fixture("../shared/peer-cases/flux-setters/original");
-	char *want = fixture("../shared/peer-cases/flux-setters/expected");
-	char *pfile = fixture("../shared/peer-cases/flux-setters/policies");
+	char *orig = fixture("tests/peer/flux-setters/original");
+	char *want = fixture("tests/peer/flux-setters/expected");
+	char *pfile = fixture("tests/peer/flux-setters/policies");
 	char *dir = tmpdir(), *store = NULL;
 	struct setters_policy pol[8];
 	struct wb_changes ch = WB_CHANGES_INIT;

@@ -1,5 +1,5 @@
 /*
- * template_exec.c - walks a parsed template over a data value the way Go's
+ * exec.c - walks a parsed template over a data value the way Go's
  * text/template executes: pipelines with the previous value as the final
  * argument, variables with Go's scoping, field and map-key chains, the
  * difference between a missing value ("<no value>") and a nil one, range
@@ -10,7 +10,7 @@
  * Intermediate values live in an arena freed when execution ends; errors
  * unwind with longjmp to template_execute, which frees it.
  */
-#include "writeback/template_int.h"
+#include "writeback/template/template_int.h"
 
 #include <setjmp.h>
 #include <stdlib.h>

@@ -1,7 +1,10 @@
 /*
- * template.h - commit message templates: Go text/template semantics, so
- * that templates written for Flux (with sprig's hermetic functions) and for
- * Argo CD Image Updater render byte for byte as Go renders them.
+ * template.h - the template library: Go text/template semantics, so that
+ * commit message templates written for Flux (with sprig's hermetic
+ * functions) and for Argo CD Image Updater render byte for byte as Go
+ * renders them.  It depends on core/base only and knows nothing of Git or
+ * of what a template is for: the Flux and Argo CD data models are built on
+ * top of it in writeback/template_model.h.
  *
  * A template is parsed once (template_parse) and executed many times
  * (template_execute) against a tree of data values.  The language is Go's:
@@ -9,8 +12,8 @@
  * if/else if/else, range (lists and maps, maps in sorted key order, one or
  * two variables, else, break, continue), with/else, define/template/block,
  * Go's builtin functions and, when asked for, the sprig functions commit
- * templates use (see template_funcs.c for the list).  An unknown function
- * is a parse error.
+ * templates use (see funcs.c for the list).  An unknown function is a
+ * parse error.
  *
  * Data values (struct template_value) are nil, bool, int, float64, string,
  * list, map (keys sorted; string keys, or struct keys for Flux's
@@ -33,8 +36,8 @@
  * executed from several threads at once; a template_data arena belongs to
  * one thread while it is being built, and is read-only afterwards.
  */
-#ifndef FERRY_WRITEBACK_TEMPLATE_H
-#define FERRY_WRITEBACK_TEMPLATE_H
+#ifndef FERRY_WRITEBACK_TEMPLATE_TEMPLATE_H
+#define FERRY_WRITEBACK_TEMPLATE_TEMPLATE_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -43,7 +46,6 @@
 
 #include "base/buf.h"
 #include "base/err.h"
-#include "writeback/change.h"
 
 #define TEMPLATE_NAME "msg" /* the name errors give the main template */
 #define TEMPLATE_MAX_SOURCE ((size_t)1 << 20)
@@ -52,16 +54,6 @@
 #define TEMPLATE_MAX_NESTING 200
 #define TEMPLATE_MAX_ITERATIONS 1000000
 #define TEMPLATE_MAX_MEMORY ((size_t)64 << 20)
-
-/* Flux's message when no template is configured. */
-#define TEMPLATE_FLUX_DEFAULT_MESSAGE "Update from image update automation"
-/* Argo CD Image Updater's default template. */
-#define TEMPLATE_ARGOCD_DEFAULT_TEMPLATE                                       \
-	"build: automatic update of {{ .AppName }}\n"                          \
-	"\n"                                                                   \
-	"{{ range .AppChanges -}}\n"                                           \
-	"updates image {{ .Image }} tag '{{ .OldTag }}' to '{{ .NewTag }}'\n"  \
-	"{{ end -}}\n"
 
 struct template;
 struct template_value;
@@ -112,6 +104,13 @@ struct template_value *template_value_cstr(struct template_data *d,
 struct template_value *template_value_list(struct template_data *d);
 struct template_value *template_value_map(struct template_data *d);
 /*
+ * An empty map whose Go type is type_name (copied), which errors and %T
+ * print.  A name that does not start with "map[string]" marks a map with
+ * struct keys, which a field chain (.Key) cannot index, as in Go.
+ */
+struct template_value *template_value_map_named(struct template_data *d,
+                                                const char *type_name);
+/*
  * An empty struct; type_name (copied) appears in error messages, and
  * string_text (copied, may be NULL) is what printing it shows, as a Go
  * String() method would.
@@ -130,6 +129,13 @@ int template_list_append(struct template_data *d, struct template_value *list,
  */
 int template_map_set(struct template_data *d, struct template_value *map,
                      struct template_value *key, struct template_value *v);
+/*
+ * The value map[key] (owned by the map's arena), or NULL when the key is
+ * absent or map is not a map.  Accepts NULL map or key (and returns NULL),
+ * so that lookups chain through sticky failures.
+ */
+struct template_value *template_map_get(const struct template_value *map,
+                                        const struct template_value *key);
 /* template_map_set with a string key. */
 int template_map_set_cstr(struct template_data *d, struct template_value *map,
                           const char *key, struct template_value *v);
@@ -151,35 +157,5 @@ int template_struct_set_removed(struct template_data *d,
  */
 int template_value_from_json(struct template_data *d, const cJSON *json,
                              struct template_value **out, struct err *err);
-
-/*
- * Flux's template data (image-automation-controller v1 TemplateData):
- * .AutomationObject (prints "namespace/name"; .Namespace, .Name),
- * .Changed.FileChanges (file -> object identifier {APIVersion Kind Name
- * Namespace} -> list of {OldValue NewValue Setter}), .Changed.Changes (the
- * changes, deduplicated, in file then object order), .Changed.Objects
- * (object identifier -> changes, merged across files) and .Values (string
- * map, may be NULL).  The removed v1beta1 fields .Updated and
- * .Changed.ImageResult fail with a message naming the v1 replacement.
- * Values are built in d; *out owned by d.  0 or -ERR_NOMEM.
- */
-struct template_kv {
-	const char *key;
-	const char *value;
-};
-int template_model_flux(struct template_data *d, const char *namespace_,
-                        const char *name, const struct wb_changes *changes,
-                        const struct template_kv *values, size_t n_values,
-                        struct template_value **out, struct err *err);
-
-/*
- * Argo CD Image Updater's commit message data: .AppName and .AppChanges,
- * one {Image OldTag NewTag} per change, where Image is the setter (the
- * image name the write-back edited), OldTag/NewTag the old and new values.
- * 0 or -ERR_NOMEM.
- */
-int template_model_argocd(struct template_data *d, const char *app_name,
-                          const struct wb_changes *changes,
-                          struct template_value **out, struct err *err);
 
 #endif

@@ -1,11 +1,11 @@
 /*
- * template_value.c - the data values templates run on: an arena that owns
+ * value.c - the data values templates run on: an arena that owns
  * them, constructors, conversion from JSON (as Go's encoding/json fills an
  * interface{}), map key order and Go's type names and truth.
  *
  * Values are never freed one by one: the arena goes as a whole.
  */
-#include "writeback/template_int.h"
+#include "writeback/template/template_int.h"
 
 #include <stdlib.h>
 
@@ -367,6 +367,18 @@ template_value_map(struct template_data *d)
 }
 
 struct template_value *
+template_value_map_named(struct template_data *d, const char *type_name)
+{
+	struct template_value *v = tv_new(&d->arena, TV_MAP);
+
+	if (v == NULL)
+		return NULL;
+	v->u.m.type_name =
+	        tarena_strndup(&d->arena, type_name, strlen(type_name));
+	return v->u.m.type_name != NULL ? v : NULL;
+}
+
+struct template_value *
 template_value_struct(struct template_data *d, const char *type_name,
                       const char *string_text)
 {
@@ -392,6 +404,29 @@ template_list_append(struct template_data *d, struct template_value *list,
 	if (list == NULL || v == NULL || d->arena.failed)
 		return -ERR_NOMEM;
 	return tv_list_push(&d->arena, list, v);
+}
+
+struct template_value *
+template_map_get(const struct template_value *map,
+                 const struct template_value *key)
+{
+	size_t lo = 0, hi;
+
+	if (map == NULL || key == NULL || map->kind != TV_MAP)
+		return NULL;
+	hi = map->u.m.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = tv_key_cmp(map->u.m.k[mid], key);
+
+		if (c == 0)
+			return map->u.m.v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 int

@@ -1,5 +1,5 @@
 /*
- * template_fmt.c - the part of Go's fmt package templates reach: printing a
+ * fmt.c - the part of Go's fmt package templates reach: printing a
  * value as %v does (what {{.x}} and print show), Sprint/Sprintln spacing,
  * Sprintf with the verbs b c d e E f F g G o O q s t U v x X, widths,
  * precisions, flags (# 0 + - space) and '*', fmt's error forms
@@ -9,7 +9,7 @@
  * numbers, which templates built from JSON cannot produce.  Unicode
  * printability for %q follows the common ranges, not Go's full tables.
  */
-#include "writeback/template_int.h"
+#include "writeback/template/template_int.h"
 
 #include <math.h>
 #include <stdio.h>

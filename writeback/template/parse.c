@@ -1,6 +1,6 @@
 /*
- * template_parse.c - Go text/template's lexer and parser: turns source
- * text into the syntax tree template_exec.c walks, with Go's rules for
+ * parse.c - Go text/template's lexer and parser: turns source
+ * text into the syntax tree exec.c walks, with Go's rules for
  * delimiters, trim markers, comments, keywords, constants, variables in
  * scope and its error messages ("template: msg:LINE: ...").
  *
@@ -10,7 +10,7 @@
  * a use for them).
  */
 #define _GNU_SOURCE /* memmem */
-#include "writeback/template_int.h"
+#include "writeback/template/template_int.h"
 
 #include <errno.h>
 #include <stdarg.h>

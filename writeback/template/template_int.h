@@ -1,14 +1,14 @@
 /*
- * template_int.h - private declarations shared by template*.c: the arena,
- * the value layout, the syntax tree, fmt-style printing and the function
- * table.  Nothing outside writeback/template*.c includes it.
+ * template_int.h - private declarations shared by the engine's files:
+ * the arena, the value layout, the syntax tree, fmt-style printing and the
+ * function table.  Nothing outside writeback/template/ includes it.
  *
  * Thread safety: as template.h.
  */
 #ifndef FERRY_WRITEBACK_TEMPLATE_INT_H
 #define FERRY_WRITEBACK_TEMPLATE_INT_H
 
-#include "writeback/template.h"
+#include "writeback/template/template.h"
 
 /* ---- arena ---- */
 

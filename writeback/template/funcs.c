@@ -1,5 +1,5 @@
 /*
- * template_funcs.c - the functions templates call: Go's builtins (and or
+ * funcs.c - the functions templates call: Go's builtins (and or
  * not len index slice print printf println eq ne lt le gt ge html js
  * urlquery) and the sprig hermetic functions commit templates use (lower
  * upper title trim trimPrefix trimSuffix replace contains hasPrefix
@@ -12,7 +12,7 @@
  * Extended-A, Greek and Cyrillic; other letters pass through unchanged.
  */
 #define _GNU_SOURCE /* memmem */
-#include "writeback/template_int.h"
+#include "writeback/template/template_int.h"
 
 #include <sodium.h>
 #include <stdarg.h>

@@ -496,11 +496,11 @@ conflict_backoff(long base_ms, int attempt)
 
 static void
 automation_state_update(struct state *st, struct pipeline_automation *ar,
-                        const struct wb_ctx *c, const char *fp)
+                        const struct wb_ctx *c, const char *fp, int rc)
 {
 	cJSON *doc = NULL, *pols;
 	struct err e = ERR_INIT;
-	char now[32];
+	char now[32], msg[ERR_MSG_MAX + 100];
 
 	if (state_get(st, "ImageUpdateAutomation", ar->obj->metadata.namespace,
 	              ar->obj->metadata.name, &doc, &e) < 0)
@@ -537,6 +537,19 @@ automation_state_update(struct state *st, struct pipeline_automation *ar,
 		        ar->status == PIPELINE_PUSHED ? ar->commit : ar->base);
 		cJSON_AddStringToObject(doc, "observedFingerprint", fp);
 	}
+	if (ar->status == PIPELINE_PUSHED)
+		snprintf(msg, sizeof(msg),
+		         "pushed commit '%.12s' to branch '%s'", ar->commit,
+		         ar->branch ? ar->branch : "");
+	else if (rc == -ERR_CONFLICT && ar->retry_after_ms > 0)
+		snprintf(msg, sizeof(msg),
+		         "push attempt %d lost a race; retrying in %ld ms: %s",
+		         ar->attempts, ar->retry_after_ms, ar->err.msg);
+	else if (rc < 0)
+		snprintf(msg, sizeof(msg), "%s", ar->err.msg);
+	else
+		snprintf(msg, sizeof(msg), "repository up-to-date");
+	pipeline_conditions(doc, rc, msg, rc == -ERR_INVALID);
 	if (state_put(st, "ImageUpdateAutomation", ar->obj->metadata.namespace,
 	              ar->obj->metadata.name, doc, &e) < 0)
 		log_warn("pipeline", "state_write_failed", "object",
@@ -717,8 +730,8 @@ out:
 	if (rc < 0)
 		out->status = PIPELINE_FAILED;
 	if (!ctx->dry_run)
-		automation_state_update(ctx->st, out,
-		                        rc < 0 || !ctx_ready ? NULL : &c, fp);
+		automation_state_update(
+		        ctx->st, out, rc < 0 || !ctx_ready ? NULL : &c, fp, rc);
 	buf_release(&diff);
 	gitrepo_free(repo);
 	wb_ctx_release(&c);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/json.h"
 
 const struct config_object *
 pipeline_find(const struct pipeline_ctx *ctx, const struct pipeline_key *key,
@@ -63,6 +64,57 @@ pipeline_ref_string(const char *image, const char *tag, const char *digest)
 	if (digest && *digest)
 		buf_addf(&b, "@%s", digest);
 	return buf_detach(&b);
+}
+
+/* Replaces (or adds) condition type in list, keeping its transition time
+ * when its status is the same. */
+static void
+condition_put(cJSON *list, const cJSON *old, const char *type,
+              const char *status, const char *reason, const char *message,
+              const char *now)
+{
+	const char *since = now;
+	const cJSON *c;
+	cJSON *n;
+
+	cJSON_ArrayForEach(c, old)
+	{
+		const char *t = json_get_string(c, "type");
+		const char *st = json_get_string(c, "status");
+		const char *ltt = json_get_string(c, "lastTransitionTime");
+		if (t && strcmp(t, type) == 0 && st &&
+		    strcmp(st, status) == 0 && ltt)
+			since = ltt;
+	}
+	if ((n = cJSON_CreateObject()) == NULL)
+		return;
+	cJSON_AddStringToObject(n, "type", type);
+	cJSON_AddStringToObject(n, "status", status);
+	cJSON_AddStringToObject(n, "reason", reason);
+	cJSON_AddStringToObject(n, "message", message ? message : "");
+	cJSON_AddStringToObject(n, "lastTransitionTime", since);
+	cJSON_AddItemToArray(list, n);
+}
+
+void
+pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled)
+{
+	cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(doc, "conditions");
+	cJSON *list = cJSON_AddArrayToObject(doc, "conditions");
+	const char *reason = rc == 0           ? "Succeeded"
+	                     : rc == -ERR_AUTH ? "AuthenticationFailed"
+	                                       : "ReconciliationFailed";
+	char now[32];
+
+	pipeline_now(now);
+	if (list != NULL) {
+		condition_put(list, old, "Ready", rc == 0 ? "True" : "False",
+		              reason, message, now);
+		if (rc < 0 && stalled)
+			condition_put(list, old, "Stalled", "True", reason,
+			              message, now);
+	}
+	cJSON_Delete(old);
 }
 
 char *

@@ -28,6 +28,16 @@ void pipeline_now(char out[32]);
 char *pipeline_ref_string(const char *image, const char *tag,
                           const char *digest);
 
+/*
+ * Sets doc's "conditions" the way Flux's controllers keep them in status:
+ * Ready (True with reason "Succeeded", or False with a reason from rc:
+ * "AuthenticationFailed", else "ReconciliationFailed") and message;
+ * Stalled True beside it when retrying cannot help (a configuration
+ * error).  A condition keeps its lastTransitionTime while its status does
+ * not change.
+ */
+void pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled);
+
 /* strdup that passes NULL through. */
 char *pipeline_strdup(const char *s);
 

@@ -6,6 +6,7 @@
  */
 #include "pipeline_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,8 +69,8 @@ store_scan(struct pipeline_ctx *ctx, const struct config_object *obj,
 {
 	const char **names = calloc(s->ntags ? s->ntags : 1, sizeof(char *));
 	const char **digests = calloc(s->ntags ? s->ntags : 1, sizeof(char *));
-	cJSON *doc = cJSON_CreateObject();
-	char now[32];
+	cJSON *doc = cJSON_CreateObject(), *result, *latest;
+	char now[32], msg[80];
 	int rc;
 
 	if (names == NULL || digests == NULL || doc == NULL) {
@@ -86,6 +87,17 @@ store_scan(struct pipeline_ctx *ctx, const struct config_object *obj,
 	                        s->name ? s->name : "");
 	cJSON_AddStringToObject(doc, "scanTime", now);
 	cJSON_AddNumberToObject(doc, "tagCount", (double)s->ntags);
+	/* Flux's lastScanResult: the count, the time and the ten tags
+	 * that sort last. */
+	result = cJSON_AddObjectToObject(doc, "lastScanResult");
+	cJSON_AddNumberToObject(result, "tagCount", (double)s->ntags);
+	cJSON_AddStringToObject(result, "scanTime", now);
+	latest = cJSON_AddArrayToObject(result, "latestTags");
+	for (size_t i = s->ntags; latest && i > 0 && i + 10 > s->ntags; i--)
+		cJSON_AddItemToArray(latest,
+		                     cJSON_CreateString(s->tags[i - 1].name));
+	snprintf(msg, sizeof(msg), "successful scan: found %zu tags", s->ntags);
+	pipeline_conditions(doc, 0, msg, false);
 	rc = state_tags_put(ctx->st, obj->metadata.namespace,
 	                    obj->metadata.name, doc, names, digests, s->ntags,
 	                    changed, err);
@@ -116,6 +128,7 @@ store_failure(struct pipeline_ctx *ctx, const struct config_object *obj,
 	cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastScanErrorTime");
 	cJSON_AddStringToObject(doc, "lastScanError", why->msg);
 	cJSON_AddStringToObject(doc, "lastScanErrorTime", now);
+	pipeline_conditions(doc, -why->code, why->msg, false);
 	if (state_put(ctx->st, STATE_KIND_IMAGEREPOSITORY,
 	              obj->metadata.namespace, obj->metadata.name, doc, &e) < 0)
 		log_warn("pipeline", "state_write_failed", "object",

@@ -33,6 +33,7 @@ struct entry {
 	char **hints;
 	size_t nhints;
 	uint64_t started, finished; /* runs */
+	int failures, attempt;      /* the worker's, between runs */
 	struct entry *next;         /* hash chain */
 };
 
@@ -418,6 +419,8 @@ queue_take(struct queue *q, struct queue_item **out)
 	e->item.nhints = e->nhints;
 	e->item.run = e->started;
 	e->item.waited_ms = now - e->due;
+	e->item.failures = e->failures;
+	e->item.attempt = e->attempt;
 	e->reasons = 0;
 	e->hints = NULL;
 	e->nhints = 0;
@@ -438,6 +441,8 @@ queue_done(struct queue *q, struct queue_item *item, int64_t next_ms,
 	item->hints = NULL;
 	item->nhints = 0;
 	e->finished = e->started;
+	e->failures = item->failures;
+	e->attempt = item->attempt;
 	e->st = ENTRY_IDLE;
 	q->running--;
 	pthread_cond_broadcast(&q->ran);

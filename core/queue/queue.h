@@ -59,6 +59,9 @@ struct queue_item {
 	size_t nhints;
 	uint64_t run;      /* this run's number for the object (1, 2, ...) */
 	int64_t waited_ms; /* from due time to taken */
+	/* Kept by the queue for the worker from one run to the next: */
+	int failures; /* consecutive failed runs (for backoff) */
+	int attempt;  /* push attempts in a row that lost a race */
 };
 
 int queue_new(struct queue **out, struct err *err);

@@ -6,6 +6,7 @@
  */
 #include "pipeline_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,7 @@ store_result(struct pipeline_ctx *ctx, struct pipeline_policy *p)
 	struct err e = ERR_INIT;
 	const char *otag = NULL, *oname = NULL, *odigest = NULL;
 	const char *drp = o->u.imagepolicy.digest_reflection_policy;
-	char *now = NULL;
+	char *now = NULL, msg[ERR_MSG_MAX];
 	int rc = 0;
 
 	if (state_get(ctx->st, "ImagePolicy", ns, name, &old, &e) == 0) {
@@ -97,8 +98,16 @@ store_result(struct pipeline_ctx *ctx, struct pipeline_policy *p)
 		            NULL)
 			goto nomem;
 	}
-	if (p->tag == NULL)
-		goto out;
+	if (p->tag == NULL) {
+		/* Failed: the stored latestRef stays (as Flux keeps
+		 * status.latestRef); the conditions say why. */
+		doc = old ? cJSON_Duplicate(old, 1) : cJSON_CreateObject();
+		if (doc == NULL)
+			goto nomem;
+		pipeline_conditions(doc, p->rc, p->err.msg,
+		                    p->rc == -ERR_INVALID);
+		goto put;
+	}
 	/* IfNotPresent: keep the digest already known for the same tag. */
 	if (p->digest == NULL && odigest && *odigest && otag &&
 	    strcmp(otag, p->tag) == 0 && oname &&
@@ -126,6 +135,16 @@ store_result(struct pipeline_ctx *ctx, struct pipeline_policy *p)
 		cJSON_AddItemToObject(doc, "observedPreviousRef",
 		                      cJSON_Duplicate(prev, 1));
 	}
+	if (p->previous && p->changed)
+		snprintf(msg, sizeof(msg),
+		         "Latest image tag for '%s' updated from %s to %s",
+		         p->image, otag, p->tag);
+	else
+		snprintf(msg, sizeof(msg),
+		         "Latest image tag for '%s' resolved to %s", p->image,
+		         p->tag);
+	pipeline_conditions(doc, 0, msg, false);
+put:
 	rc = ctx->dry_run
 	             ? state_put_memory(ctx->st, "ImagePolicy", ns, name, doc,
 	                                &e)
@@ -209,8 +228,11 @@ pipeline_select(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 	/* A list stored for another image (spec.image changed) is none;
 	 * an empty one counts as none when the last scan failed. */
 	none = rc < 0 || strcmp(state_tags_image(tags), out->image) != 0;
-	if (none || state_tags_count(tags) == 0)
-		none = !why_no_tags(why, sizeof(why), ctx, repo) || none;
+	if (none || state_tags_count(tags) == 0) {
+		bool unscanned = why_no_tags(why, sizeof(why), ctx, repo);
+		out->waiting = none && unscanned;
+		none = !unscanned || none;
+	}
 	if (none) {
 		out->rc = err_set(
 		        &out->err, ERR_TRANSIENT,

@@ -62,6 +62,7 @@ struct host {
 	char *service;
 	bool basic;              /* last challenge was Basic */
 	long long hub_remaining; /* -1: unknown */
+	bool told_foreign_realm; /* logged that credentials go here */
 };
 
 struct job;
@@ -74,6 +75,7 @@ struct req {
 	struct buf post; /* form body for a token POST; empty: GET */
 	bool foreign;    /* another origin: never send Authorization */
 	bool basic_to_realm;
+	bool anonymous; /* a token request that must not carry credentials */
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct buf body;
@@ -702,16 +704,64 @@ token_prepare(struct req *t, bool post)
 		url_escape_add(&t->url, p, (size_t)(sp - p));
 		p = sp;
 	}
-	if (j->cred.username) {
+	if (j->cred.username && !t->anonymous) {
 		buf_puts(&t->url, "&account=");
 		url_escape_add(&t->url, j->cred.username,
 		               strlen(j->cred.username));
 	}
-	t->basic_to_realm = j->cred.username != NULL;
+	t->basic_to_realm = j->cred.username != NULL && !t->anonymous;
 	return buf_ok(&t->url) ? 0 : -ERR_NOMEM;
 }
 
 /* Starts a token request for realm/service/scopes; r waits for it. */
+/*
+ * May the registry's credentials go to this token realm?  A realm on the
+ * registry's own origin: yes.  Elsewhere: over HTTPS (said in the log
+ * once per realm host, since the registry chose to send them there), or
+ * over plain HTTP only when the ImageRepository is insecure; else the
+ * token is asked for anonymously, and the log says why.  Docker sends
+ * them anywhere; a registry that names a plain-HTTP realm elsewhere is
+ * how a password leaks on the network.
+ */
+static void
+realm_credentials(struct job *j, struct req *t, const char *realm)
+{
+	bool https = strncasecmp(realm, "https://", 8) == 0;
+	bool have = j->cred.username != NULL || j->cred.identity_token.len > 0;
+	struct buf o = BUF_INIT;
+	bool same;
+
+	if (!have)
+		return;
+	origin_of(&o, realm);
+	same = buf_ok(&o) && strcmp(o.ptr, j->origin.ptr) == 0;
+	buf_release(&o);
+	if (same)
+		return;
+	/* Plain HTTP anywhere but the registry's own (insecure) origin. */
+	if (!https && !j->img->insecure) {
+		t->anonymous = true;
+		if (!t->host->told_foreign_realm) {
+			char lu[512];
+			t->host->told_foreign_realm = true;
+			log_warn(
+			        MOD, "realm_credentials_withheld", "image",
+			        j->img->image, "realm",
+			        log_url(lu, sizeof(lu), realm), "reason",
+			        "the token realm is on another host over plain "
+			        "HTTP; set spec.insecure: true to allow it");
+		}
+		return;
+	}
+	if (!t->host->told_foreign_realm) {
+		char lu[512];
+		t->host->told_foreign_realm = true;
+		log_info(MOD, "realm_credentials_sent", "image", j->img->image,
+		         "realm", log_url(lu, sizeof(lu), realm), "transport",
+		         https ? "https" : "http (insecure)");
+	}
+}
+
 static int
 token_fetch(struct job *j, struct req *r, const char *realm,
             const char *service, const char *scopes)
@@ -730,12 +780,14 @@ token_fetch(struct job *j, struct req *r, const char *realm,
 	t = req_new(j, REQ_TOKEN, realm);
 	if (t == NULL)
 		return job_fail(j, ERR_NOMEM, "out of memory");
+	realm_credentials(j, t, realm);
 	t->t_realm = strdup(realm);
 	t->t_service = service ? strdup(service) : NULL;
 	t->t_scopes = strdup(scopes);
 	if (t->t_realm == NULL || (service && !t->t_service) ||
 	    t->t_scopes == NULL ||
-	    token_prepare(t, j->cred.identity_token.len > 0) < 0) {
+	    token_prepare(t, j->cred.identity_token.len > 0 && !t->anonymous) <
+	            0) {
 		req_free(t);
 		return job_fail(j, ERR_NOMEM, "out of memory");
 	}
@@ -1533,6 +1585,11 @@ req_finish(struct req *r, CURLcode res)
 	}
 	log_url(lu, sizeof(lu), r->url.ptr);
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	if (j->c->o.observe) {
+		const char *h = strstr(r->host->origin, "://");
+		j->c->o.observe(h ? h + 3 : r->host->origin, r->status,
+		                j->c->o.observe_payload);
+	}
 	if (log_enabled(LOG_DEBUG)) {
 		char st[32];
 		log_debug(MOD, "response", "kind", kind_names[r->kind], "url",

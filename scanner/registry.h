@@ -54,11 +54,16 @@ struct registry_options {
 	int max_pages;   /* tag list pages; default REGISTRY_MAX_PAGES */
 	int hub_reserve; /* stop manifest GETs when Docker Hub's
 	                    ratelimit-remaining is at or below this */
+	/* Called after every response (status 0: none came), with the
+	   registry's host[:port]; for metrics.  Runs on the thread driving
+	   the client's loop: it must be quick and thread-safe.  May be NULL. */
+	void (*observe)(const char *host, long status, void *payload);
+	void *observe_payload;
 };
 
 #define REGISTRY_OPTIONS_INIT                                                  \
 	{                                                                      \
-		30000, 10000, 8, 0, 4, 200, REGISTRY_MAX_PAGES, 5              \
+		30000, 10000, 8, 0, 4, 200, REGISTRY_MAX_PAGES, 5, NULL, NULL  \
 	}
 
 enum registry_want {

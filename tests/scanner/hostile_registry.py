@@ -40,6 +40,7 @@ class Front:
         self.other_hits = 0
         self.passed = {"GET": 0, "HEAD": 0}  # requests passed through
         self.tokens = 0           # tokens issued by /token
+        self.token_auth = 0       # /token requests that carried credentials
         self.posts = 0            # POSTs refused with 404
         self.valid_token = None   # the one token "tok" cases accept
         self.proxied = 0          # requests that came as a proxy
@@ -144,13 +145,16 @@ def _server(front, other):
                         "posts": front.posts,
                         "get": front.passed["GET"],
                         "head": front.passed["HEAD"],
-                        "tokens": front.tokens})
+                        "tokens": front.tokens,
+                        "token_auth": front.token_auth})
             if u.path == "/_revoke":
                 front.valid_token = None
                 return self.send_json(200, {})
             if u.path == "/token":
                 with front.lock:
                     front.tokens += 1
+                    if self.headers.get("Authorization") or "account" in q:
+                        front.token_auth += 1
                     front.valid_token = "tok-%d" % front.tokens
                     return self.send_json(200, {
                         "token": front.valid_token, "expires_in": 300})

@@ -430,6 +430,71 @@ scan_tls(struct registry_scan *s, bool ca, bool cert)
 }
 
 static void
+test_scan__keeps_credentials_from_a_plain_http_realm_elsewhere(void **state)
+{
+	struct registry_client *c = client();
+	struct registry_scan s = REGISTRY_SCAN_INIT;
+	struct registry_image img = { 0 };
+	struct buf name = BUF_INIT, cab = BUF_INIT, crt = BUF_INIT,
+	           key = BUF_INIT, cfg = BUF_INIT;
+	long auth0 = front_get("/_stats", "token_auth");
+	long tok0 = front_get("/_stats", "tokens");
+
+	(void)state;
+	/* Over HTTPS, the registry names a token realm on another origin
+	 * over plain HTTP: the password must not go there. */
+	buf_addf(&name, "%s/tok-tls/team/app",
+	         getenv("FERRY_TEST_HOSTILE_TLS"));
+	buf_addf(&cfg,
+	         "{\"auths\":{\"%s\":{\"username\":\"bot\","
+	         "\"password\":\"pw-canary-77\"}}}",
+	         getenv("FERRY_TEST_HOSTILE_TLS"));
+	img.image = name.ptr;
+	img.dockerconfig = cfg.ptr;
+	img.dockerconfig_len = cfg.len;
+	pki_read(&cab, "ca.crt");
+	pki_read(&crt, "client.crt");
+	pki_read(&key, "client.key");
+	img.ca_pem = cab.ptr;
+	img.ca_pem_len = cab.len;
+	img.cert_pem = crt.ptr;
+	img.cert_pem_len = crt.len;
+	img.key_pem = key.ptr;
+	img.key_pem_len = key.len;
+	if (registry_scan_all(c, &img, &s, 1, NULL, NULL) != 0)
+		fail_msg("%s", s.err.msg);
+	assert_all_tags(&s);
+	assert_int_equal(front_get("/_stats", "tokens") - tok0, 1);
+	assert_int_equal(front_get("/_stats", "token_auth") - auth0, 0);
+	registry_scan_release(&s);
+	/* The same realm for a registry reached over plain HTTP (insecure)
+	 * gets them: the user chose plain HTTP. */
+	auth0 = front_get("/_stats", "token_auth");
+	buf_reset(&name);
+	buf_reset(&cfg);
+	buf_addf(&name, "%s/tok-plain/team/app", host);
+	buf_addf(&cfg,
+	         "{\"auths\":{\"%s\":{\"username\":\"bot\","
+	         "\"password\":\"pw\"}}}",
+	         host);
+	memset(&img, 0, sizeof(img));
+	img.image = name.ptr;
+	img.insecure = true;
+	img.dockerconfig = cfg.ptr;
+	img.dockerconfig_len = cfg.len;
+	if (registry_scan_all(c, &img, &s, 1, NULL, NULL) != 0)
+		fail_msg("%s", s.err.msg);
+	assert_int_equal(front_get("/_stats", "token_auth") - auth0, 1);
+	registry_scan_release(&s);
+	registry_client_free(c);
+	buf_release(&name);
+	buf_release(&cfg);
+	buf_release(&cab);
+	buf_release(&crt);
+	buf_release(&key);
+}
+
+static void
 test_scan__uses_the_ca_and_client_certificate_given(void **state)
 {
 	struct registry_scan s = REGISTRY_SCAN_INIT;
@@ -532,6 +597,8 @@ main(void)
 		        test_scan__stops_manifest_gets_when_the_pull_limit_runs_low),
 		cmocka_unit_test(
 		        test_scan__uses_the_ca_and_client_certificate_given),
+		cmocka_unit_test(
+		        test_scan__keeps_credentials_from_a_plain_http_realm_elsewhere),
 		cmocka_unit_test(
 		        test_scan__goes_through_the_proxy_from_the_environment),
 		cmocka_unit_test(

@@ -149,7 +149,8 @@
  * borrowed for the call only.
  *
  * Thread safety: receiver_handle() and the parse functions are reentrant
- * (no state outside their arguments).
+ * (no state outside their arguments); a struct receiver_dedup may be used
+ * by any number of threads at once.
  */
 #ifndef FERRY_CORE_RECEIVER_H
 #define FERRY_CORE_RECEIVER_H
@@ -343,5 +344,31 @@ void receiver_result_release(struct receiver_result *r);
  * already has is a new push that must trigger.  -ERR_NOMEM.
  */
 int receiver_event_key(struct buf *out, const struct receiver_event *ev);
+
+/*
+ * receiver_dedup: "did I see this key in the last window_ms?", for
+ * delivery ids and event keys, so that a registry's retry or a duplicate
+ * delivery triggers once.  Memory is bounded: at most capacity keys (kept
+ * as keyed 128-bit hashes), the oldest forgotten first.  Any number of
+ * threads may use one at once (a mutex inside).
+ */
+struct receiver_dedup;
+
+#define RECEIVER_DEDUP_DEFAULT_CAPACITY 4096
+
+/* Allocates; capacity 0 means RECEIVER_DEDUP_DEFAULT_CAPACITY. */
+int receiver_dedup_new(struct receiver_dedup **out, int64_t window_ms,
+                       size_t capacity);
+
+/* Frees; NULL is a no-op. */
+void receiver_dedup_free(struct receiver_dedup *d);
+
+/*
+ * true when key was recorded less than window_ms before now_ms (the first
+ * sighting is not moved); otherwise records key at now_ms and returns
+ * false.  NULL or empty key: false, nothing recorded.
+ */
+bool receiver_dedup_seen(struct receiver_dedup *d, const char *key,
+                         int64_t now_ms);
 
 #endif

@@ -3,7 +3,7 @@
  * payloads shaped as each registry documents them (tests/receiver/
  * fixtures; the distribution ones are what Debian's docker-registry 2.8
  * really sent), signed, forged, oversized, malformed, without a tag, and
- * digest-only; the names Argo CD Image Updater
+ * digest-only; the duplicate filter; the names Argo CD Image Updater
  * uses.  gcr tokens are signed here with RSA keys made at start.
  */
 #include <setjmp.h>
@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "base/buf.h"
@@ -1643,7 +1644,7 @@ test_receiver__argo_cloudevents_other_types_do_nothing(void **state)
 	t_free(t);
 }
 
-/* ---- events ---- */
+/* ---- events, dedup ---- */
 
 static void
 test_receiver__event_key_names_host_repository_tag_and_digest(void **state)
@@ -1661,6 +1662,88 @@ test_receiver__event_key_names_host_repository_tag_and_digest(void **state)
 	assert_int_equal(receiver_event_key(&k, &ev), 0);
 	assert_string_equal(k.ptr, "/team/app:@sha256:ab");
 	buf_release(&k);
+}
+
+static void
+test_receiver__dedup_sees_a_key_again_only_within_the_window(void **state)
+{
+	struct receiver_dedup *d;
+
+	(void)state;
+	assert_int_equal(receiver_dedup_new(&d, 1000, 0), 0);
+	assert_false(receiver_dedup_seen(d, "delivery-1", 10000));
+	assert_true(receiver_dedup_seen(d, "delivery-1", 10500));
+	/* the first sighting is not moved: 1000 ms after it, it is new */
+	assert_false(receiver_dedup_seen(d, "delivery-1", 11000));
+	assert_true(receiver_dedup_seen(d, "delivery-1", 11999));
+	assert_false(receiver_dedup_seen(d, "delivery-2", 11999));
+	assert_false(receiver_dedup_seen(d, "", 11999));
+	assert_false(receiver_dedup_seen(d, NULL, 11999));
+	receiver_dedup_free(d);
+	receiver_dedup_free(NULL);
+}
+
+static void
+test_receiver__dedup_forgets_the_oldest_key_when_full(void **state)
+{
+	struct receiver_dedup *d;
+	char key[32];
+
+	(void)state;
+	assert_int_equal(receiver_dedup_new(&d, 60000, 4), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_false(receiver_dedup_seen(d, key, 1));
+	}
+	/* k0 gave way to k4; k1..k4 are still there */
+	assert_true(receiver_dedup_seen(d, "k4", 2));
+	assert_true(receiver_dedup_seen(d, "k1", 2));
+	assert_false(receiver_dedup_seen(d, "k0", 2));
+	receiver_dedup_free(d);
+}
+
+struct dedup_run {
+	struct receiver_dedup *d;
+	int fresh;
+};
+
+static void *
+dedup_worker(void *arg)
+{
+	struct dedup_run *r = arg;
+	char key[32];
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "push-%d", i);
+		if (!receiver_dedup_seen(r->d, key, 5))
+			r->fresh++;
+	}
+	return NULL;
+}
+
+static void
+test_receiver__dedup_lets_one_of_many_threads_through(void **state)
+{
+	struct receiver_dedup *d;
+	struct dedup_run runs[4];
+	pthread_t th[4];
+	int fresh = 0;
+
+	(void)state;
+	assert_int_equal(receiver_dedup_new(&d, 60000, 1024), 0);
+	for (int i = 0; i < 4; i++) {
+		runs[i].d = d;
+		runs[i].fresh = 0;
+		assert_int_equal(
+		        pthread_create(&th[i], NULL, dedup_worker, &runs[i]),
+		        0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		fresh += runs[i].fresh;
+	}
+	assert_int_equal(fresh, 200);
+	receiver_dedup_free(d);
 }
 
 int
@@ -1806,6 +1889,12 @@ main(void)
 		        test_receiver__argo_cloudevents_other_types_do_nothing),
 		cmocka_unit_test(
 		        test_receiver__event_key_names_host_repository_tag_and_digest),
+		cmocka_unit_test(
+		        test_receiver__dedup_sees_a_key_again_only_within_the_window),
+		cmocka_unit_test(
+		        test_receiver__dedup_forgets_the_oldest_key_when_full),
+		cmocka_unit_test(
+		        test_receiver__dedup_lets_one_of_many_threads_through),
 	};
 
 	if (sodium_init() < 0)

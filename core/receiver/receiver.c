@@ -1206,7 +1206,10 @@ handle_nexus(struct receiver_result *out, const struct receiver_config *cfg,
 		               "not match the body");
 	if (rx_parse_json(out, &root, req->body, req->len, "Nexus payload"))
 		return 0;
-	if (!cJSON_IsObject(root) && !cJSON_IsNull(root))
+	/* Flux decodes it into a struct: an object, or null */
+	if (cJSON_IsNull(root))
+		out->trigger_all = true;
+	else if (!cJSON_IsObject(root))
 		rx_fail(out, 400, ERR_INVALID,
 		        "Nexus payload is not a JSON object");
 	else if (rx_json_string(out, root, "action", &s) >= 0 &&

@@ -944,6 +944,25 @@ test_receiver__nexus_refuses_malformed_json(void **state)
 	t_free(t);
 }
 
+static void
+test_receiver__nexus_takes_a_json_null_as_flux_does(void **state)
+{
+	struct t *t = t_new(RECEIVER_NEXUS);
+
+	(void)state;
+	/* Go decodes null into a struct without error; an array fails */
+	t_body(t, "null");
+	t_sign(t, "sha1", TOKEN);
+	t_header(t, "X-Nexus-Webhook-Signature", t->sig + 5);
+	assert_int_equal(t_run(t), 0);
+	assert_int_equal(t->res.status, 200);
+	assert_true(t->res.trigger_all);
+	t_body(t, "[1]");
+	t_sign(t, "sha1", TOKEN);
+	assert_refused(t, 400);
+	t_free(t);
+}
+
 /* ---- cdevents ---- */
 
 static void
@@ -1831,6 +1850,8 @@ main(void)
 		cmocka_unit_test(
 		        test_receiver__nexus_refuses_a_forged_or_upper_case_signature),
 		cmocka_unit_test(test_receiver__nexus_refuses_malformed_json),
+		cmocka_unit_test(
+		        test_receiver__nexus_takes_a_json_null_as_flux_does),
 		cmocka_unit_test(
 		        test_receiver__cdevents_triggers_all_for_a_valid_cdevent),
 		cmocka_unit_test(

@@ -1,8 +1,7 @@
 /*
- * cmd_run.c - `ferry run --once` and `ferry plan`: one pass of the pipeline
- * (core/pipeline) over the objects in -f paths, pushing or only showing
- * what would be pushed.  The daemon (scheduled polling, webhooks) will
- * reuse the same pipeline stages; until it lands, `run` needs --once.
+ * cmd_run.c - `ferry run` (the daemon, core/daemon), `ferry run --once`
+ * and `ferry plan`: one pass of the pipeline (core/pipeline) over the
+ * objects in -f paths, pushing or only showing what would be pushed.
  */
 #include "cli.h"
 
@@ -15,6 +14,8 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/pool.h"
+#include "base/util.h"
+#include "daemon/daemon.h"
 #include "config/loader.h"
 #include "pipeline/pipeline.h"
 #include "state/state.h"
@@ -25,9 +26,10 @@
 #define RUN_THREADS 8
 
 static const char run_help[] =
-        "Usage: ferry run --once -f PATH [-f PATH ...] [--state-dir DIR] [-o text|json]\n"
+        "Usage: ferry run -f PATH [-f PATH ...] [--state-dir DIR] [OPTIONS]\n"
+        "       ferry run --once -f PATH [-f PATH ...] [--state-dir DIR] [-o text|json]\n"
         "\n"
-        "Does one full pass of ferry's pipeline over the Flux objects in PATH:\n"
+        "Runs ferry's pipeline over the Flux objects in PATH:\n"
         "  1. lists the tags of every ImageRepository from its registry;\n"
         "  2. picks every ImagePolicy's latest image (semver, alphabetical,\n"
         "     numerical, with filterTags);\n"
@@ -39,20 +41,65 @@ static const char run_help[] =
         "Suspended objects are skipped.  Nothing is committed when nothing changed.\n"
         "A push rejected because the branch moved is retried on top of it.\n"
         "\n"
+        "With --once, ferry does one pass and exits (for cron or CI), printing per\n"
+        "object what it did.  Without it, ferry runs as a daemon:\n"
+        "  - every object runs on its spec.interval (plus up to 5% jitter); a\n"
+        "    scan that finds new tags runs the policies on that repository at\n"
+        "    once, and a policy whose latest image changed runs the automations\n"
+        "    that select it, so a new tag is pushed without waiting for an\n"
+        "    interval;\n"
+        "  - a failed run is retried after 5 s, doubling up to 5 min, and back on\n"
+        "    the interval after a success; a lost push race is retried sooner;\n"
+        "  - registry webhooks arrive on --listen: a Flux Receiver at the path\n"
+        "    Flux publishes (/hook/ + sha256 of token, name and namespace; its\n"
+        "    type may be generic, generic-hmac, github, harbor, dockerhub, quay,\n"
+        "    gcr, nexus, acr, cdevents, or ferry's 'distribution' for the CNCF\n"
+        "    registry's own notifications), and Argo CD Image Updater's\n"
+        "    /webhook?type=docker.io|ghcr.io|harbor|quay.io|aliyun-acr|acr|cloudevents.\n"
+        "    A pushed tag is confirmed with one request and written back at once;\n"
+        "    the full tag listing follows;\n"
+        "  - /metrics (Prometheus), /healthz and /readyz on the same listener;\n"
+        "  - 'ferry get', 'ferry reconcile', 'ferry suspend', 'ferry resume' and\n"
+        "    'ferry events' talk to it through a Unix socket in the state\n"
+        "    directory (mode 0600);\n"
+        "  - SIGHUP reloads PATH (a broken configuration is refused and the old\n"
+        "    one keeps running); SIGTERM or SIGINT lets the runs in flight finish,\n"
+        "    a push included, and exits 0 within --shutdown-timeout.\n"
+        "Status (latestRef, last push, conditions) is kept in the state directory,\n"
+        "so a restart resumes where the daemon stopped.\n"
+        "\n"
         "Options:\n"
-        "  --once                one pass, then exit (required for now)\n"
+        "  --once                one pass, then exit\n"
         "  -f, --file PATH       a file or directory of objects (repeatable)\n"
-        "  --state-dir DIR       tag lists, policy results and Git clones\n"
+        "  --state-dir DIR       tag lists, policy results, status and Git clones\n"
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
-        "  -o, --output FORMAT   text (default) or json\n"
+        "  -o, --output FORMAT   with --once: text (default) or json\n"
+        "Daemon options:\n"
+        "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz\n"
+        "                        (default 127.0.0.1:9292; 'off' for none;\n"
+        "                        FERRY_LISTEN)\n"
+        "  --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
+        "  --tls-key FILE        ... and this PEM key\n"
+        "  --workers N           objects run at once (default 4)\n"
+        "  --shutdown-timeout D  how long SIGTERM waits for runs in flight\n"
+        "                        (Go duration, default 30s)\n"
+        "  --retry-min D         first retry after a failure (default 5s)\n"
+        "  --retry-max D         longest retry after failures (default 5m)\n"
+        "  --control-socket PATH where 'ferry get' and friends connect\n"
+        "                        (default STATE_DIR/ferry.sock)\n"
         "  -h, --help            show this help\n"
         "\n"
-        "Exit codes: 0 every object succeeded, 1 some object failed (the others\n"
-        "still ran), 2 bad arguments or configuration.\n"
+        "Exit codes: 0 every object succeeded (--once) or a clean shutdown,\n"
+        "1 some object failed (the others still ran) or the daemon could not\n"
+        "start, 2 bad arguments or configuration.\n"
         "\n"
-        "Example:\n"
+        "Examples:\n"
         "  ferry run --once -f clusters/production/\n"
-        "  ImageUpdateAutomation flux-system/apps: pushed 3f2a9c1 to main (2 changes)\n";
+        "  ImageUpdateAutomation flux-system/apps: pushed 3f2a9c1 to main (2 changes)\n"
+        "\n"
+        "  ferry run -f clusters/production/ --listen 0.0.0.0:9292\n"
+        "  ferry get                            # from another terminal\n"
+        "  ferry reconcile imageupdateautomation apps -n flux-system --with-source\n";
 
 static const char plan_help[] =
         "Usage: ferry plan -f PATH [-f PATH ...] [--state-dir DIR] [-o text|json]\n"
@@ -295,6 +342,68 @@ print_json(const struct pipeline_report *r)
 	return 0;
 }
 
+/* --workers, --shutdown-timeout, --retry-min, --retry-max. */
+static int
+daemon_option(const char *cmd, int c, const char *arg, struct daemon_options *o)
+{
+	struct err e = ERR_INIT;
+	long long n = 0;
+	int64_t ns = 0;
+
+	if (c == 'W') {
+		if (parse_long(arg, strlen(arg), 1, DAEMON_MAX_WORKERS, &n,
+		               "--workers", &e) < 0)
+			return cli_usage_error(cmd, "%s", e.msg), -1;
+		o->workers = (int)n;
+		return 0;
+	}
+	if (parse_duration(arg, strlen(arg), &ns, &e) < 0 || ns <= 0)
+		return cli_usage_error(
+		               cmd,
+		               "%s: give a positive Go duration such as "
+		               "30s or 5m",
+		               arg),
+		       -1;
+	if (c == 'T')
+		o->shutdown_timeout_ms = ns / 1000000;
+	else if (c == 'r')
+		o->backoff_min_ms = ns / 1000000;
+	else
+		o->backoff_max_ms = ns / 1000000;
+	return 0;
+}
+
+/* ferry run without --once. */
+static int
+run_daemon(char **paths, size_t npaths, const char *state_arg,
+           struct daemon_options *o)
+{
+	struct buf sdir = BUF_INIT;
+	struct err err = ERR_INIT;
+	const char *env = getenv("FERRY_LISTEN");
+	int rc;
+
+	if (o->listen == NULL && env && *env)
+		o->listen = env;
+	if (state_arg)
+		buf_puts(&sdir, state_arg);
+	else
+		state_default_dir(&sdir);
+	if (!buf_ok(&sdir)) {
+		fprintf(stderr, "ferry run: out of memory\n");
+		return CLI_FAILED;
+	}
+	o->paths = (const char *const *)paths;
+	o->npaths = npaths;
+	o->state_dir = sdir.ptr;
+	rc = daemon_run(o, &err);
+	buf_release(&sdir);
+	if (rc == 0)
+		return CLI_OK;
+	fprintf(stderr, "ferry run: %s\n", err.msg);
+	return rc == -ERR_INVALID ? CLI_USAGE : CLI_FAILED;
+}
+
 static int
 run_or_plan(int argc, char **argv, bool plan)
 {
@@ -304,6 +413,14 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "workers", required_argument, NULL, 'W' },
+		{ "shutdown-timeout", required_argument, NULL, 'T' },
+		{ "retry-min", required_argument, NULL, 'r' },
+		{ "retry-max", required_argument, NULL, 'R' },
+		{ "control-socket", required_argument, NULL, 'U' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
@@ -318,6 +435,8 @@ run_or_plan(int argc, char **argv, bool plan)
 	struct registry_client *registry = NULL;
 	struct pool *pool = NULL;
 	struct err err = ERR_INIT;
+	struct daemon_options dopts = DAEMON_OPTIONS_INIT;
+	bool daemon_opt = false;
 	int c, json = 0, once = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
@@ -342,6 +461,30 @@ run_or_plan(int argc, char **argv, bool plan)
 		case 'h':
 			fputs(plan ? plan_help : run_help, stdout);
 			return CLI_OK;
+		case 'L':
+			dopts.listen = optarg;
+			daemon_opt = true;
+			break;
+		case 'C':
+			dopts.tls_cert = optarg;
+			daemon_opt = true;
+			break;
+		case 'K':
+			dopts.tls_key = optarg;
+			daemon_opt = true;
+			break;
+		case 'U':
+			dopts.control_socket = optarg;
+			daemon_opt = true;
+			break;
+		case 'W':
+		case 'T':
+		case 'r':
+		case 'R':
+			if (daemon_option(cmd, c, optarg, &dopts) < 0)
+				return CLI_USAGE;
+			daemon_opt = true;
+			break;
 		default:
 			return cli_usage_error(cmd, "unknown option");
 		}
@@ -349,16 +492,22 @@ run_or_plan(int argc, char **argv, bool plan)
 	if (optind < argc)
 		return cli_usage_error(cmd, "unexpected argument '%s'",
 		                       argv[optind]);
-	if (!plan && !once)
-		return cli_usage_error(
-		        cmd,
-		        "give --once: ferry run does one pass and exits (the scheduling daemon is not part of this version)");
 	if (plan && once)
 		return cli_usage_error(cmd, "--once belongs to 'ferry run'");
 	if (npaths == 0)
 		return cli_usage_error(
 		        cmd,
 		        "no configuration: give -f PATH (a file or directory of Flux objects)");
+	if (daemon_opt && (plan || once))
+		return cli_usage_error(
+		        cmd, "--listen, --workers and the other daemon "
+		             "options belong to 'ferry run' without "
+		             "--once");
+	if (!plan && !once) {
+		if (json)
+			return cli_usage_error(cmd, "-o belongs to --once");
+		return run_daemon(paths, npaths, state_arg, &dopts);
+	}
 	if ((rc = load_config(cmd, paths, npaths, &cfg)) != CLI_OK)
 		return rc;
 	if (state_arg)

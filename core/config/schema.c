@@ -146,9 +146,11 @@ static const char *const strategies[] = { "Setters", "Kustomization", NULL };
 static const char *const selector_ops[] = { "In", "NotIn", "Exists",
 	                                    "DoesNotExist", NULL };
 static const char *const receiver_types[] = {
-	"generic",   "generic-hmac", "generic-oidc", "github", "gitlab",
-	"bitbucket", "harbor",       "dockerhub",    "quay",   "gcr",
-	"nexus",     "acr",          "cdevents",     NULL
+	"generic", "generic-hmac", "generic-oidc", "github", "gitlab",
+	"bitbucket", "harbor", "dockerhub", "quay", "gcr", "nexus", "acr",
+	"cdevents",
+	/* ferry's own: CNCF distribution's notifications */
+	"distribution", NULL
 };
 static const char *const receiver_kinds[] = { "Bucket",
 	                                      "GitRepository",

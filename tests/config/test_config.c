@@ -770,7 +770,8 @@ test_config__names_the_valid_values_of_an_enum(void **state)
 	(void)state;
 	assert_diag_at(cfg, "spec.type", "'jenkins' is not valid (use generic,",
 	               5, 9);
-	assert_non_null(find_diag(cfg, "spec.type", "acr or cdevents)"));
+	assert_non_null(
+	        find_diag(cfg, "spec.type", "cdevents or distribution)"));
 	assert_diag_at(cfg, "spec.sourceRef.kind",
 	               "'OCIRepository' is not valid (use GitRepository)", 14,
 	               21);

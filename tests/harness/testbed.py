@@ -759,6 +759,27 @@ class Testbed:
         with open(path, "wb") as f:
             f.write(r.stdout)
 
+    # -- outages ----------------------------------------------------------
+
+    def stop_registry(self, kind):
+        """Stops one registry; its data and port stay for start_registry."""
+        for proc in list(self.procs):
+            if proc.name == f"registry-{kind}":
+                self.procs.remove(proc)
+                proc.stop()
+
+    def start_registry(self, kind):
+        """Starts a stopped registry again, on its old port, with its data
+        (the port is free unless something took it meanwhile)."""
+        port = int(self.registry[kind].rsplit(":", 1)[1])
+        conf = self._path(f"registry-{kind}.yml")
+        proc = Proc(f"registry-{kind}", ["docker-registry", "serve", conf],
+                    self._path("logs", f"registry-{kind}.log"))
+        self._started(proc)
+        _wait_until(f"registry-{kind}", proc,
+                    lambda: listens(proc.pid, port)
+                    and _http_answers(port, "/v2/"))
+
     # -- registries -------------------------------------------------------
 
     def _start_registry(self, kind):

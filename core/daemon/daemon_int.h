@@ -1,0 +1,108 @@
+/*
+ * daemon_int.h - what the daemon's parts share: the daemon itself, its
+ * configuration snapshots and their indexes, and the calls the listeners
+ * make into it (daemon.c, server.c, control.c).
+ *
+ * A snapshot is one loaded configuration with the indexes the daemon asks
+ * of it: the policies on each repository, the automations selecting each
+ * policy, each repository's parsed image (for webhooks), each Receiver's
+ * path.  A reload builds a new snapshot and swaps it in; every run and
+ * every request holds a reference to the snapshot it started with, so the
+ * objects it points into stay valid until it ends.
+ */
+#ifndef FERRY_CORE_DAEMON_INT_H
+#define FERRY_CORE_DAEMON_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "daemon.h"
+
+#include "base/pool.h"
+#include "config/loader.h"
+#include "events/events.h"
+#include "metrics/metrics.h"
+#include "pipeline/pipeline.h"
+#include "queue/queue.h"
+#include "receiver/receiver.h"
+#include "scanner/reference.h"
+#include "scanner/registry.h"
+#include "state/state.h"
+
+struct idx_list {
+	size_t *v;
+	size_t n;
+};
+
+struct snapshot {
+	atomic_uint refs;
+	uint64_t generation; /* 1, 2, ... one per successful load */
+	struct config *cfg;
+	struct reference *repo_refs;         /* per ImageRepository */
+	bool *repo_ref_ok;                   /* its image parsed */
+	struct idx_list *repo_policies;      /* per ImageRepository */
+	struct idx_list *policy_automations; /* per ImagePolicy */
+	char **receiver_paths;               /* per Receiver: "/hook/..." */
+};
+
+struct server;
+struct control;
+
+struct daemon {
+	struct daemon_options o;
+	pthread_mutex_t snap_mu; /* guards snap (the pointer) */
+	struct snapshot *snap;
+	uint64_t generations;
+	struct state *st;
+	struct registry_client *registry;
+	struct pool *pool;
+	struct queue *q;
+	struct metrics *metrics;
+	struct events *events;
+	struct server *http;
+	struct control *control;
+	struct receiver_dedup *dedup; /* webhook deliveries seen lately */
+	pthread_t workers[DAEMON_MAX_WORKERS];
+	int nworkers;
+	atomic_int busy; /* workers inside a run */
+	atomic_bool ready;
+	atomic_bool stopping;
+	int64_t started_ms; /* queue_now_ms() at start */
+};
+
+/* The current snapshot, with a reference the caller releases. */
+struct snapshot *daemon_snapshot(struct daemon *d);
+void snapshot_release(struct snapshot *s);
+
+/* The index of obj among the objects of its kind in s (SIZE_MAX: none). */
+size_t snapshot_index(const struct snapshot *s,
+                      const struct config_object *obj);
+
+/*
+ * Asks for an object's run, as every source of work does.  With ticket
+ * (may be NULL), the run's number for daemon_wait.
+ */
+int daemon_enqueue(struct daemon *d, const struct config_object *obj,
+                   int64_t delay_ms, unsigned reason, const char *hint,
+                   uint64_t *ticket);
+
+/* Runtime suspension (`ferry suspend`), kept in the state directory. */
+bool daemon_suspended(struct daemon *d, enum config_kind kind, const char *ns,
+                      const char *name);
+int daemon_suspend(struct daemon *d, enum config_kind kind, const char *ns,
+                   const char *name, bool suspend, struct err *err);
+
+/*
+ * Does ImageRepository i of s hold the image a webhook names: repository
+ * (a path, or "host/path") on host (NULL: any host)?  Names are compared
+ * after parsing both the way images are parsed ("nginx" is
+ * "docker.io/library/nginx").
+ */
+bool daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
+                         const char *repository);
+
+/* Object kinds the daemon reconciles, for names in URLs and the CLI. */
+const char *daemon_kind_name(enum config_kind kind);
+
+#endif

@@ -153,7 +153,8 @@ struct job {
 	size_t nmeta, next_meta, meta_done;
 	int meta_inflight;
 	const char *platform;
-	size_t outstanding; /* requests alive */
+	size_t outstanding;   /* requests alive */
+	uint64_t deadline_ms; /* 0: none (scan_timeout_ms) */
 	bool failed, succeeded, reported;
 	struct err err;
 	int rc;
@@ -530,7 +531,16 @@ req_setup(struct req *r)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	{
+		/* A request never outlives its scan's deadline. */
+		long t = o->timeout_ms;
+		uint64_t now = now_ms(), dl = r->job->deadline_ms;
+		if (dl && dl > now && (long)(dl - now) < t)
+			t = (long)(dl - now);
+		else if (dl && dl <= now)
+			t = 1;
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t);
+	}
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)REGISTRY_MAX_REDIRECTS);
@@ -828,6 +838,14 @@ retry(struct req *r, uint64_t min_delay_ms, const char *why)
 	d += d > 1 ? randombytes_uniform((uint32_t)(d / 2 + 1)) : 0;
 	if (d < min_delay_ms)
 		d = min_delay_ms;
+	if (j->deadline_ms && now_ms() + d >= j->deadline_ms) {
+		log_url(lu, sizeof(lu), r->url.ptr);
+		return job_fail(j, ERR_TRANSIENT,
+		                "%s %s: %s; no time left to retry within the "
+		                "scan's timeout of %ld ms",
+		                kind_names[r->kind], lu, why,
+		                j->img->scan_timeout_ms);
+	}
 	r->attempts++;
 	{
 		char a[32];
@@ -2116,6 +2134,9 @@ registry_scan_all(struct registry_client *c,
 	}
 	for (i = 0; i < n; i++) {
 		jobs[i].c = c;
+		if (images[i].scan_timeout_ms > 0)
+			jobs[i].deadline_ms =
+			        now_ms() + (uint64_t)images[i].scan_timeout_ms;
 		jobs[i].img = &images[i];
 		jobs[i].out = &scans[i];
 		jobs[i].origin = (struct buf)BUF_INIT;

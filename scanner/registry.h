@@ -97,6 +97,11 @@ struct registry_image {
 	   registry does not know is left out, not an error.  NULL: list. */
 	const char *const *only_tags;
 	size_t n_only_tags;
+	/* The whole scan's deadline, retries and every page and manifest
+	   included (an ImageRepository's spec.timeout); 0: none beyond each
+	   request's own timeout and retries.  A stalled registry then fails
+	   after this long, not after retries x the request timeout. */
+	long scan_timeout_ms;
 	const char *platform; /* "os/arch[/variant]" for index manifests;
 	                         NULL: linux/amd64 */
 };

@@ -9,6 +9,8 @@
  */
 #include "pipeline_int.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -147,19 +149,87 @@ key_of(const struct config_object *o)
 	return k;
 }
 
-struct scan_batch {
+/*
+ * Once-cells: in a pass, every object runs once, and whoever needs its
+ * result first runs it while the others wait.  The pass is a batch of
+ * chains on the pool, one per automation (its repositories' scans, its
+ * policies, then itself) plus one per object no automation needs, so a
+ * chain waits only for its own inputs: a registry that stalls holds up the
+ * automations that read it, no other.
+ */
+enum cell_state { CELL_PENDING, CELL_RUNNING, CELL_DONE };
+
+struct pass {
 	struct pipeline_ctx *ctx;
 	struct pipeline_report *rep;
+	pthread_mutex_t mu;
+	pthread_cond_t done;
+	enum cell_state *repos, *policies;
+	/* the chains: automations first, then lone policies and repos */
+	size_t nchains;
+	struct {
+		enum config_kind kind;
+		size_t i;
+	} * chains;
 };
 
-static void
-scan_one(size_t i, void *payload)
+/* Claims cell c for this thread (true), or waits until another thread
+ * has run it (false). */
+static bool
+cell_claim(struct pass *p, enum cell_state *c)
 {
-	struct scan_batch *b = payload;
-	struct pipeline_key k =
-	        key_of(config_get(b->ctx->cfg, CONFIG_IMAGEREPOSITORY, i));
+	bool mine = false;
 
-	pipeline_scan(b->ctx, &k, &b->rep->repos[i]);
+	pthread_mutex_lock(&p->mu);
+	if (*c == CELL_PENDING) {
+		*c = CELL_RUNNING;
+		mine = true;
+	}
+	while (!mine && *c != CELL_DONE)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	return mine;
+}
+
+static void
+cell_done(struct pass *p, enum cell_state *c)
+{
+	pthread_mutex_lock(&p->mu);
+	*c = CELL_DONE;
+	pthread_cond_broadcast(&p->done);
+	pthread_mutex_unlock(&p->mu);
+}
+
+static void
+run_repo(struct pass *p, size_t i)
+{
+	struct pipeline_key k =
+	        key_of(config_get(p->ctx->cfg, CONFIG_IMAGEREPOSITORY, i));
+
+	if (!cell_claim(p, &p->repos[i]))
+		return;
+	pipeline_scan(p->ctx, &k, &p->rep->repos[i]);
+	cell_done(p, &p->repos[i]);
+}
+
+static void
+run_policy(struct pass *p, size_t i)
+{
+	const struct config_object *o =
+	        config_get(p->ctx->cfg, CONFIG_IMAGEPOLICY, i);
+	const struct config_object *r =
+	        config_policy_repository(p->ctx->cfg, o);
+	struct pipeline_key k = key_of(o);
+
+	if (r != NULL)
+		for (size_t ri = 0; ri < p->rep->nrepos; ri++)
+			if (config_get(p->ctx->cfg, CONFIG_IMAGEREPOSITORY,
+			               ri) == r)
+				run_repo(p, ri);
+	if (!cell_claim(p, &p->policies[i]))
+		return;
+	pipeline_select(p->ctx, &k, &p->rep->policies[i]);
+	cell_done(p, &p->policies[i]);
 }
 
 static void
@@ -171,38 +241,101 @@ sleep_ms(long ms)
 		;
 }
 
+static void
+run_automation(struct pass *p, size_t i)
+{
+	const struct config_object *o =
+	        config_get(p->ctx->cfg, CONFIG_IMAGEUPDATEAUTOMATION, i);
+	struct pipeline_automation *a = &p->rep->automations[i];
+	const struct config_object **pols = NULL;
+	struct pipeline_key k = key_of(o);
+	struct err e = ERR_INIT;
+	size_t n = 0;
+
+	/* Its inputs first (a failure to list them is the automation's to
+	 * report, when it reads them). */
+	if (config_automation_policies(&pols, &n, p->ctx->cfg, o, &e) == 0)
+		for (size_t k2 = 0; k2 < n; k2++)
+			for (size_t pi = 0; pi < p->rep->npolicies; pi++)
+				if (config_get(p->ctx->cfg, CONFIG_IMAGEPOLICY,
+				               pi) == pols[k2])
+					run_policy(p, pi);
+	free(pols);
+	for (int attempt = 1;; attempt++) {
+		pipeline_automate(p->ctx, &k, attempt, a);
+		if (a->retry_after_ms <= 0)
+			break;
+		sleep_ms(a->retry_after_ms);
+		pipeline_automation_release(a);
+	}
+}
+
+static void
+run_chain(size_t c, void *payload)
+{
+	struct pass *p = payload;
+
+	switch (p->chains[c].kind) {
+	case CONFIG_IMAGEUPDATEAUTOMATION:
+		run_automation(p, p->chains[c].i);
+		break;
+	case CONFIG_IMAGEPOLICY:
+		run_policy(p, p->chains[c].i);
+		break;
+	default:
+		run_repo(p, p->chains[c].i);
+		break;
+	}
+}
+
+static void
+chains_add(struct pass *p, enum config_kind kind, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		p->chains[p->nchains].kind = kind;
+		p->chains[p->nchains].i = i;
+		p->nchains++;
+	}
+}
+
 int
 pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
              struct err *err)
 {
 	const struct config *cfg = ctx->cfg;
-	struct scan_batch batch = { ctx, out };
+	struct pass p = { 0 };
 	size_t failed = 0;
 	int first = 0;
 
 	*out = (struct pipeline_report)PIPELINE_REPORT_INIT;
 	if (report_init(out, cfg) < 0)
 		return err_set(err, ERR_NOMEM, "out of memory");
-	/* The scans wait on the network: run them all at once (the registry
-	 * client multiplexes them over its connections). */
-	pool_run(ctx->pool, out->nrepos, scan_one, &batch);
-	for (size_t i = 0; i < out->npolicies; i++) {
-		struct pipeline_key k =
-		        key_of(config_get(cfg, CONFIG_IMAGEPOLICY, i));
-		pipeline_select(ctx, &k, &out->policies[i]);
+	p.ctx = ctx;
+	p.rep = out;
+	p.repos = calloc(out->nrepos + 1, sizeof(*p.repos));
+	p.policies = calloc(out->npolicies + 1, sizeof(*p.policies));
+	p.chains = calloc(out->nautomations + out->npolicies + out->nrepos + 1,
+	                  sizeof(*p.chains));
+	if (p.repos == NULL || p.policies == NULL || p.chains == NULL) {
+		free(p.repos);
+		free(p.policies);
+		free(p.chains);
+		return err_set(err, ERR_NOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < out->nautomations; i++) {
-		struct pipeline_key k = key_of(
-		        config_get(cfg, CONFIG_IMAGEUPDATEAUTOMATION, i));
-		struct pipeline_automation *a = &out->automations[i];
-		for (int attempt = 1;; attempt++) {
-			pipeline_automate(ctx, &k, attempt, a);
-			if (a->retry_after_ms <= 0)
-				break;
-			sleep_ms(a->retry_after_ms);
-			pipeline_automation_release(a);
-		}
-	}
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.done, NULL);
+	/* Automations first: they wait on the network longest.  Every
+	 * policy and repository gets a chain too; one that an automation
+	 * already ran finds its cell done. */
+	chains_add(&p, CONFIG_IMAGEUPDATEAUTOMATION, out->nautomations);
+	chains_add(&p, CONFIG_IMAGEPOLICY, out->npolicies);
+	chains_add(&p, CONFIG_IMAGEREPOSITORY, out->nrepos);
+	pool_run(ctx->pool, p.nchains, run_chain, &p);
+	pthread_cond_destroy(&p.done);
+	pthread_mutex_destroy(&p.mu);
+	free(p.repos);
+	free(p.policies);
+	free(p.chains);
 	/* The pass fails when any object did. */
 	for (size_t i = 0; i < out->nrepos; i++)
 		if (out->repos[i].rc < 0 && (failed++, first == 0))

@@ -61,6 +61,10 @@ image_of(struct registry_image *im, const struct config *cfg,
 	}
 	if (repo_wants_digests(cfg, obj))
 		im->want = REGISTRY_WANT_DIGEST;
+	/* spec.timeout bounds the whole scan, as in Flux (it defaults to
+	 * the interval); a stalled registry fails then. */
+	im->scan_timeout_ms =
+	        ir->timeout > 0 ? (long)(ir->timeout / 1000000) : 0;
 }
 
 static int

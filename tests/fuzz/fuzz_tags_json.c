@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "protocol.h"
-#include "reference.h"
+#include "scanner/protocol.h"
+#include "scanner/reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "scanner/auth.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "protocol.h"
-#include "reference.h"
+#include "scanner/protocol.h"
+#include "scanner/reference.h"
 
 static void
 parse_ok(const char *in, const char *domain, const char *path, const char *tag,

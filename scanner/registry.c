@@ -22,6 +22,7 @@
 
 #include "auth.h"
 #include "base/buf.h"
+#include "base/imageref.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -782,7 +783,7 @@ tag_add(const char *tag, size_t len, void *payload)
 	struct job *j = payload;
 	char **nt;
 
-	if (!reference_tag_valid(tag, len)) {
+	if (!imageref_tag_valid(tag, len)) {
 		if (j->dropped++ < MAX_WARNED_TAGS)
 			log_warn(MOD, "tag_dropped", "image", j->img->image,
 			         "tag", tag, "reason",
@@ -1058,7 +1059,7 @@ on_head(struct req *r)
 	struct meta_entry *m;
 
 	if (r->digest.len == 0 ||
-	    !reference_digest_valid(r->digest.ptr, r->digest.len)) {
+	    !imageref_digest_valid(r->digest.ptr, r->digest.len)) {
 		job_fail(j, ERR_INVALID,
 		         "HEAD manifest '%s': no valid Docker-Content-Digest",
 		         t->name);
@@ -1193,7 +1194,7 @@ on_manifest(struct req *r)
 			tag_meta_done(j, r);
 			goto out;
 		}
-		if (!reference_digest_valid(d, strlen(d))) {
+		if (!imageref_digest_valid(d, strlen(d))) {
 			job_fail(j, ERR_INVALID,
 			         "index of '%s': invalid digest", t->name);
 			goto out;
@@ -1209,7 +1210,7 @@ on_manifest(struct req *r)
 	}
 	cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
 	d = json_get_string(cfg, "digest");
-	if (d == NULL || !reference_digest_valid(d, strlen(d))) {
+	if (d == NULL || !imageref_digest_valid(d, strlen(d))) {
 		job_fail(j, ERR_INVALID,
 		         "manifest of '%s' has no valid config digest",
 		         t->name);

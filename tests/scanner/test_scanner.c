@@ -114,30 +114,6 @@ test_reference__rejects_names_outside_the_grammar(void **state)
 }
 
 static void
-test_reference__checks_tags_against_the_oci_grammar(void **state)
-{
-	char long_tag[130];
-
-	(void)state;
-	assert_true(reference_tag_valid("v1.2.3", 6));
-	assert_true(reference_tag_valid("_x", 2));
-	assert_true(reference_tag_valid("A-b_c.D", 7));
-	assert_false(reference_tag_valid(".x", 2));
-	assert_false(reference_tag_valid("-x", 2));
-	assert_false(reference_tag_valid("a/b", 3));
-	assert_false(reference_tag_valid("a\nb", 3));
-	assert_false(reference_tag_valid("", 0));
-	memset(long_tag, 'a', sizeof(long_tag));
-	assert_true(reference_tag_valid(long_tag, 128));
-	assert_false(reference_tag_valid(long_tag, 129));
-	assert_true(reference_digest_valid(
-	        "sha256:0123456789abcdef0123456789abcdef", 39));
-	assert_false(reference_digest_valid("sha256:0123", 11));
-	assert_false(reference_digest_valid(
-	        "1sha:0123456789abcdef0123456789abcdef", 37));
-}
-
-static void
 challenge(const char *in, struct auth_challenge *c)
 {
 	struct err e = ERR_INIT;
@@ -496,8 +472,6 @@ main(void)
 		        test_reference__splits_tag_and_digest_after_the_last_slash),
 		cmocka_unit_test(
 		        test_reference__rejects_names_outside_the_grammar),
-		cmocka_unit_test(
-		        test_reference__checks_tags_against_the_oci_grammar),
 		cmocka_unit_test(
 		        test_auth__parses_bearer_challenges_with_quotes_escapes_and_commas),
 		cmocka_unit_test(test_auth__rejects_malformed_challenges),

@@ -12,6 +12,7 @@
 
 #include "base/json.h"
 #include "base/proc.h"
+#include "base/rfc3339.h"
 #include "base/util.h"
 #include "protocol.h"
 
@@ -231,7 +232,7 @@ auth_token_parse(struct auth_token *out, const char *body, size_t len,
 		expires_in = AUTH_MIN_EXPIRES;
 	issued = json_get_string(root, "issued_at");
 	if (issued != NULL &&
-	    protocol_rfc3339(&issued_at, issued, strlen(issued)) < 0)
+	    rfc3339_parse(&issued_at, NULL, issued, strlen(issued), NULL) < 0)
 		issued_at = (int64_t)now;
 	/* a clock far off on either side should not make tokens immortal */
 	if (issued_at > (int64_t)now + 300 || issued_at < (int64_t)now - 86400)

@@ -1,7 +1,7 @@
 /*
  * protocol.c - small parsers for what registries send back besides the
- * bodies we keep: Link headers (paging), tag lists, Retry-After, RFC 3339
- * times, rate-limit headers and error bodies.  No network I/O here.
+ * bodies we keep: Link headers (paging), tag lists, Retry-After,
+ * rate-limit headers and error bodies.  No network I/O here.
  */
 #include "protocol.h"
 
@@ -261,68 +261,6 @@ protocol_retry_after(long long *secs_out, const char *s, size_t len, time_t now)
 	if (t == -1)
 		return -ERR_INVALID;
 	*secs_out = t > now ? (long long)(t - now) : 0;
-	return 0;
-}
-
-static int
-digits(const char *s, size_t n, int *out)
-{
-	size_t i;
-	int v = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-protocol_rfc3339(int64_t *out, const char *s, size_t len)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, se, oh, om;
-	size_t i = 19;
-	time_t t;
-	int64_t off = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	if (len < 20 || digits(s, 4, &y) || s[4] != '-' ||
-	    digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d) ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || digits(s + 17, 2, &se))
-		return -ERR_INVALID;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    se > 60)
-		return -ERR_INVALID;
-	if (s[i] == '.') {
-		i++;
-		if (i == len || s[i] < '0' || s[i] > '9')
-			return -ERR_INVALID;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z'))
-		off = 0;
-	else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
-	         digits(s + i + 1, 2, &oh) == 0 && s[i + 3] == ':' &&
-	         digits(s + i + 4, 2, &om) == 0 && oh < 24 && om < 60) {
-		off = (int64_t)oh * 3600 + om * 60;
-		if (s[i] == '-')
-			off = -off;
-	} else
-		return -ERR_INVALID;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
-	*out = (int64_t)t - off;
 	return 0;
 }
 

@@ -1,7 +1,7 @@
 /*
  * protocol.h - parsers for the small pieces of the distribution API that
- * come from the network: Link headers, tag list bodies, Retry-After, RFC
- * 3339 times, Docker Hub rate-limit headers, error bodies.
+ * come from the network: Link headers, tag list bodies, Retry-After,
+ * Docker Hub rate-limit headers, error bodies.
  *
  * Every parser takes (ptr, len), never relies on a trailing NUL, and
  * enforces its limit while reading.
@@ -48,12 +48,6 @@ int protocol_tags_parse(const char *body, size_t len, size_t max,
  */
 int protocol_retry_after(long long *secs_out, const char *s, size_t len,
                          time_t now);
-
-/*
- * Parses an RFC 3339 time ("2024-01-02T03:04:05.123Z", offsets allowed)
- * into seconds since the epoch.  -ERR_INVALID otherwise.
- */
-int protocol_rfc3339(int64_t *out, const char *s, size_t len);
 
 /* Parses "N" or "N;w=..." (ratelimit-remaining) into *out. */
 int protocol_ratelimit(long long *out, const char *s, size_t len);

@@ -25,6 +25,7 @@
 #include "base/imageref.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/rfc3339.h"
 #include "base/util.h"
 #include "protocol.h"
 #include "reference.h"
@@ -1246,7 +1247,7 @@ on_blob(struct req *r)
 	}
 	created = json_get_string(root, "created");
 	if (created != NULL &&
-	    protocol_rfc3339(&cu, created, strlen(created)) < 0) {
+	    rfc3339_parse(&cu, NULL, created, strlen(created), NULL) < 0) {
 		log_warn(MOD, "bad_created", "image", j->img->image, "tag",
 		         t->name, "created", created);
 		created = NULL;

@@ -285,7 +285,6 @@ static void
 test_protocol__reads_retry_after_times_and_rate_limits(void **state)
 {
 	long long s;
-	int64_t t;
 
 	(void)state;
 	assert_int_equal(protocol_retry_after(&s, "3", 1, 0), 0);
@@ -296,13 +295,6 @@ test_protocol__reads_retry_after_times_and_rate_limits(void **state)
 	                 0);
 	assert_int_equal(s, 10);
 	assert_int_equal(protocol_retry_after(&s, "soon", 4, 0), -ERR_INVALID);
-	assert_int_equal(protocol_rfc3339(&t, "1970-01-01T00:01:00Z", 20), 0);
-	assert_int_equal(t, 60);
-	assert_int_equal(
-	        protocol_rfc3339(&t, "2024-01-02T03:04:05.123456789+01:00", 35),
-	        0);
-	assert_int_equal(t, 1704161045);
-	assert_int_equal(protocol_rfc3339(&t, "2024-01-02", 10), -ERR_INVALID);
 	assert_int_equal(protocol_ratelimit(&s, "20;w=21600", 10), 0);
 	assert_int_equal(s, 20);
 }

@@ -16,6 +16,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "base/utf8.h"
+
 struct filter_name {
 	char *name;
 	size_t len;
@@ -300,39 +302,13 @@ struct glob {
 	size_t n;
 };
 
-/* utf8.DecodeRuneInString: invalid input is U+FFFD of one byte. */
+/* utf8.DecodeRuneInString: an invalid byte is U+FFFD of one byte. */
 static uint32_t
 decode_rune(const unsigned char *s, size_t len, size_t *size)
 {
-	uint32_t r;
-	size_t n;
+	int32_t r = utf8_decode((const char *)s, len, size);
 
-	*size = 1;
-	if (len == 0)
-		return 0xFFFD;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2, r = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3, r = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4, r = s[0] & 0x07;
-	else
-		return 0xFFFD;
-	if (len < n)
-		return 0xFFFD;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0xFFFD;
-		r = (r << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && r < 0x800) ||
-	    (n == 4 && (r < 0x10000 || r > 0x10FFFF)) ||
-	    (r >= 0xD800 && r <= 0xDFFF))
-		return 0xFFFD;
-	*size = n;
-	return r;
+	return r == UTF8_INVALID ? UTF8_REPLACEMENT : (uint32_t)r;
 }
 
 void
@@ -350,6 +326,7 @@ glob_free(struct glob *g)
 static int
 class_char(const unsigned char *p, size_t len, size_t *i, uint32_t *r)
 {
+	int32_t rune;
 	size_t n;
 
 	if (*i >= len || p[*i] == '-' || p[*i] == ']')
@@ -359,9 +336,10 @@ class_char(const unsigned char *p, size_t len, size_t *i, uint32_t *r)
 		if (*i >= len)
 			return -1;
 	}
-	*r = decode_rune(p + *i, len - *i, &n);
-	if (*r == 0xFFFD && n == 1)
+	rune = utf8_decode((const char *)p + *i, len - *i, &n);
+	if (rune == UTF8_INVALID)
 		return -1;
+	*r = (uint32_t)rune;
 	*i += n;
 	if (*i >= len)
 		return -1;

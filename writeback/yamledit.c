@@ -7,6 +7,7 @@
 #include "yamledit.h"
 #include "base/imageref.h"
 #include "base/json.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "writeback/change.h"
 
@@ -29,31 +30,19 @@ struct idx_cursor {
 };
 
 static size_t
-utf8_width(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xf0)
-		return 4;
-	if (c >= 0xe0)
-		return 3;
-	if (c >= 0xc0)
-		return 2;
-	return 1;
-}
-
-static size_t
 idx_to_off(struct idx_cursor *c, size_t idx)
 {
 	if (c->ascii) {
 		size_t off = idx + c->bom;
 		return off > c->len ? c->len : off;
 	}
+	/* libyaml refused the document unless it is valid UTF-8, so every
+	 * character it counted decodes here */
 	while (c->ci < idx && c->bi < c->len) {
-		size_t w = utf8_width((unsigned char)c->src[c->bi]);
+		size_t w;
+
+		utf8_decode(c->src + c->bi, c->len - c->bi, &w);
 		c->bi += w;
-		if (c->bi > c->len)
-			c->bi = c->len;
 		c->ci++;
 	}
 	while (c->ci > idx && c->bi > c->bom) {

@@ -12,8 +12,6 @@
 #include "registry.h"
 
 #include <curl/curl.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,6 +23,7 @@
 #include "base/imageref.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/regex.h"
 #include "base/rfc3339.h"
 #include "base/util.h"
 #include "protocol.h"
@@ -120,9 +119,9 @@ struct job {
 	struct registry_scan *out;
 	struct reference ref;
 	struct auth_cred cred;
-	pcre2_code **excl;
+	struct regex **excl;
 	size_t nexcl;
-	pcre2_match_data *md;
+	struct regex_match *md;
 	struct buf origin;
 	struct host *host;
 	struct secret authz; /* "Authorization: ..." for the registry */
@@ -820,9 +819,10 @@ excluded(struct job *j, const char *tag)
 {
 	size_t i;
 
+	/* a tag that reaches a match limit counts as excluded: it fails that
+	 * tag, not the scan */
 	for (i = 0; i < j->nexcl; i++)
-		if (pcre2_match(j->excl[i], (PCRE2_SPTR)tag, strlen(tag), 0, 0,
-		                j->md, NULL) >= 0)
+		if (regex_exec(j->excl[i], j->md, tag, strlen(tag)) != 0)
 			return true;
 	return false;
 }
@@ -1694,9 +1694,9 @@ job_release(struct job *j)
 	reference_release(&j->ref);
 	auth_cred_release(&j->cred);
 	for (i = 0; i < j->nexcl; i++)
-		pcre2_code_free(j->excl[i]);
+		regex_free(j->excl[i]);
 	free(j->excl);
-	pcre2_match_data_free(j->md);
+	regex_match_free(j->md);
 	buf_release(&j->origin);
 	secret_release(&j->authz);
 	buf_release(&j->token_key);
@@ -1769,8 +1769,8 @@ job_start(struct job *j)
 	const char *const *ex = img->exclusions ? img->exclusions : def;
 	size_t nex = img->exclusions ? img->n_exclusions : 1, i;
 	struct req *r;
-	int rc, ecode;
-	PCRE2_SIZE eoff;
+	struct err e = ERR_INIT;
+	int rc;
 
 	rc = reference_parse(&j->ref, img->image, strlen(img->image), &j->err);
 	if (rc < 0) {
@@ -1790,22 +1790,15 @@ job_start(struct job *j)
 		return;
 	}
 	for (i = 0; i < nex; i++) {
-		j->excl[i] =
-		        pcre2_compile((PCRE2_SPTR)ex[i], PCRE2_ZERO_TERMINATED,
-		                      0, &ecode, &eoff, NULL);
-		if (j->excl[i] == NULL) {
-			PCRE2_UCHAR msg[160];
-			pcre2_get_error_message(ecode, msg, sizeof(msg));
-			job_fail(j, ERR_INVALID,
-			         "exclusion pattern '%.200s': %s at offset %zu",
-			         ex[i], (const char *)msg, (size_t)eoff);
+		rc = regex_new(&j->excl[i], ex[i], strlen(ex[i]), &e);
+		if (rc < 0) {
+			job_fail(j, -rc, "exclusionList: %s", e.msg);
 			return;
 		}
 		j->nexcl++;
-		pcre2_jit_compile(j->excl[i], PCRE2_JIT_COMPLETE);
 	}
-	j->md = pcre2_match_data_create(4, NULL);
-	if (j->md == NULL) {
+	/* room for the whole match only: enough for every pattern */
+	if (regex_match_new(&j->md, NULL, &e) < 0) {
 		job_fail(j, ERR_NOMEM, "out of memory");
 		return;
 	}

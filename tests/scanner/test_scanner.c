@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "scanner/protocol.h"
 #include "scanner/reference.h"
+#include "scanner/registry.h"
 
 static void
 parse_ok(const char *in, const char *domain, const char *path, const char *tag,
@@ -454,6 +455,31 @@ test_auth__runs_credential_helpers(void **state)
 	buf_release(&p);
 }
 
+static void
+test_registry__refuses_an_exclusion_go_lacks_before_any_request(void **state)
+{
+	const char *excl[] = { "^.*\\.sig$", "^(?!v)" };
+	struct registry_image img = { 0 };
+	struct registry_scan scan = REGISTRY_SCAN_INIT;
+	struct registry_client *c = NULL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	/* port 9 (discard): nothing answers, and nothing is asked */
+	img.image = "127.0.0.1:9/app";
+	img.insecure = true;
+	img.exclusions = excl;
+	img.n_exclusions = 2;
+	assert_int_equal(registry_client_new(&c, NULL, &e), 0);
+	assert_int_equal(registry_scan_all(c, &img, &scan, 1, NULL, NULL),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(scan.err.msg, "exclusionList: regular "
+	                                     "expression '^(?!v)' uses "
+	                                     "lookaround assertions"));
+	registry_scan_release(&scan);
+	registry_client_free(c);
+}
+
 int
 main(void)
 {
@@ -480,6 +506,8 @@ main(void)
 		cmocka_unit_test(
 		        test_auth__finds_credentials_in_docker_config_like_docker),
 		cmocka_unit_test(test_auth__runs_credential_helpers),
+		cmocka_unit_test(
+		        test_registry__refuses_an_exclusion_go_lacks_before_any_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

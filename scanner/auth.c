@@ -22,12 +22,15 @@ is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
+/*
+ * An unquoted parameter value: a token, or a token68 (RFC 9110 11.2),
+ * which adds '/' and trailing '=' (base64).  Only values take these; a
+ * scheme or a parameter name is a plain token.
+ */
 static bool
-is_tchar(char c)
+is_value_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~/", c) != NULL);
+	return protocol_tchar(c) || c == '/' || c == '=';
 }
 
 static bool
@@ -75,7 +78,7 @@ auth_challenge_parse(struct auth_challenge *out, const char *s, size_t len,
 	while (i < len && (is_ows(s[i]) || s[i] == ','))
 		i++;
 	start = i;
-	while (i < len && is_tchar(s[i]))
+	while (i < len && protocol_tchar(s[i]))
 		i++;
 	if (i == start)
 		return err_set(err, ERR_INVALID,
@@ -97,7 +100,7 @@ auth_challenge_parse(struct auth_challenge *out, const char *s, size_t len,
 		if (i == len)
 			break;
 		nstart = i;
-		while (i < len && is_tchar(s[i]))
+		while (i < len && protocol_tchar(s[i]))
 			i++;
 		nlen = i - nstart;
 		if (nlen == 0) {
@@ -134,7 +137,7 @@ auth_challenge_parse(struct auth_challenge *out, const char *s, size_t len,
 			i++;
 		} else {
 			start = i;
-			while (i < len && (is_tchar(s[i]) || s[i] == '='))
+			while (i < len && is_value_char(s[i]))
 				i++;
 			buf_add(&val, s + start, i - start);
 		}

@@ -17,8 +17,8 @@ is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-static bool
-is_tchar(char c)
+bool
+protocol_tchar(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	       (c >= '0' && c <= '9') ||
@@ -113,7 +113,7 @@ protocol_link_next(struct buf *url_out, const char *s, size_t len,
 			while (i < len && is_ows(s[i]))
 				i++;
 			nstart = i;
-			while (i < len && is_tchar(s[i]))
+			while (i < len && protocol_tchar(s[i]))
 				i++;
 			nlen = i - nstart;
 			if (nlen == 0) {
@@ -148,7 +148,7 @@ protocol_link_next(struct buf *url_out, const char *s, size_t len,
 					i++;
 				} else {
 					vstart = i;
-					while (i < len && is_tchar(s[i]))
+					while (i < len && protocol_tchar(s[i]))
 						i++;
 					vlen = i - vstart;
 					buf_add(&val, s + vstart, vlen);

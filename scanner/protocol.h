@@ -23,6 +23,14 @@
 #define PROTOCOL_MAX_TAGS 100000 /* tags in one repository, all pages */
 
 /*
+ * true when c is an RFC 9110 token character (tchar): ASCII letters and
+ * digits and !#$%&'*+-.^_`|~.  Header names, auth schemes and parameter
+ * names are tokens; both the Link and the WWW-Authenticate parsers use this
+ * one definition.
+ */
+bool protocol_tchar(char c);
+
+/*
  * Finds the target of the link whose rel contains "next" in one Link header
  * value s[0..len) (RFC 8288: "<url>; rel=next" entries separated by commas;
  * commas inside <...> or quotes do not separate).  Appends the target,

@@ -183,6 +183,50 @@ test_auth__rejects_malformed_challenges(void **state)
 }
 
 static void
+test_protocol__tchar_is_exactly_the_rfc_9110_token_set(void **state)
+{
+	const char *punct = "!#$%&'*+-.^_`|~";
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		            (c >= '0' && c <= '9') ||
+		            (c != 0 && strchr(punct, c) != NULL);
+
+		if (protocol_tchar((char)c) != want)
+			fail_msg("byte 0x%02x: tchar is %d", c, !want);
+	}
+}
+
+static void
+test_auth__a_scheme_is_a_token_as_in_link_headers(void **state)
+{
+	struct auth_challenge c;
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	/* '/' is the byte auth.c's copy of tchar took and protocol.c's did
+	 * not: "Bearer/x" was a scheme of its own here, and a parameter name
+	 * "re/l" an error in a Link header */
+	assert_int_equal(
+	        auth_challenge_parse(&c, "Bearer/x realm=\"r\"", 18, &e),
+	        -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unexpected '/' after the scheme"));
+	assert_int_equal(protocol_link_next(&b, "</x>; re/l=next", 15, &e),
+	                 -ERR_INVALID);
+	/* an unquoted value may still be a token68, which has '/' and '=' */
+	challenge("Bearer realm=ab/c+d==,service=s", &c);
+	assert_string_equal(c.realm, "ab/c+d==");
+	assert_string_equal(c.service, "s");
+	auth_challenge_release(&c);
+	challenge("Negotiate YWJj/ZGVm==", &c);
+	assert_int_equal(c.scheme, AUTH_SCHEME_OTHER);
+	auth_challenge_release(&c);
+	buf_release(&b);
+}
+
+static void
 link_next(const char *in, const char *want)
 {
 	struct buf b = BUF_INIT;
@@ -493,6 +537,10 @@ main(void)
 		cmocka_unit_test(
 		        test_auth__parses_bearer_challenges_with_quotes_escapes_and_commas),
 		cmocka_unit_test(test_auth__rejects_malformed_challenges),
+		cmocka_unit_test(
+		        test_protocol__tchar_is_exactly_the_rfc_9110_token_set),
+		cmocka_unit_test(
+		        test_auth__a_scheme_is_a_token_as_in_link_headers),
 		cmocka_unit_test(test_protocol__finds_the_next_link_verbatim),
 		cmocka_unit_test(test_protocol__rejects_malformed_link_headers),
 		cmocka_unit_test(

@@ -344,6 +344,155 @@ test_protocol__reads_retry_after_times_and_rate_limits(void **state)
 	assert_int_equal(s, 20);
 }
 
+#define D1                                                                     \
+	"sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2                                                                     \
+	"sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define D3                                                                     \
+	"sha256:3333333333333333333333333333333333333333333333333333333333333333"
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+
+/* Parses body with Content-Type ctype for linux/arm64/v8; returns rc. */
+static int
+manifest(struct protocol_manifest *m, const char *body, const char *ctype,
+         bool index_ok, struct err *e)
+{
+	return protocol_manifest_parse(m, body, strlen(body), ctype,
+	                               strlen(ctype), "linux/arm64/v8",
+	                               index_ok, e);
+}
+
+static void
+test_protocol__finds_the_config_digest_of_an_image_manifest(void **state)
+{
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
+	struct err e = ERR_INIT;
+	const char *oci = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MANIFEST
+	                  "\",\"config\":{\"mediaType\":\"application/"
+	                  "vnd.oci.image.config.v1+json\",\"digest\":\"" D1
+	                  "\",\"size\":7},\"layers\":[]}";
+	const char *docker =
+	        "{\"schemaVersion\":2,\"config\":{\"digest\":\"" D2 "\"}}";
+
+	(void)state;
+	assert_int_equal(manifest(&m, oci, OCI_MANIFEST, true, &e), 0);
+	assert_int_equal(m.kind, PROTOCOL_MANIFEST_IMAGE);
+	assert_string_equal(m.digest, D1);
+	protocol_manifest_release(&m);
+	/* no mediaType in the body: the Content-Type's, parameters cut */
+	assert_int_equal(manifest(&m, docker, DOCKER_MANIFEST "; charset=utf-8",
+	                          false, &e),
+	                 0);
+	assert_string_equal(m.digest, D2);
+	protocol_manifest_release(&m);
+	/* no Content-Type: the body's mediaType */
+	assert_int_equal(manifest(&m, oci, "", true, &e), 0);
+	assert_string_equal(m.digest, D1);
+	protocol_manifest_release(&m);
+	assert_null(m.digest);
+}
+
+static void
+test_protocol__picks_the_platform_of_an_index_but_no_attestation(void **state)
+{
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
+	struct err e = ERR_INIT;
+	const char *index =
+	        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_INDEX "\","
+	        "\"manifests\":[{\"digest\":\"" D1 "\",\"platform\":{"
+	        "\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+	        "{\"digest\":\"" D2 "\",\"platform\":{\"os\":\"linux\","
+	        "\"architecture\":\"arm64\",\"variant\":\"v8\"},"
+	        "\"annotations\":{\"vnd.docker.reference.type\":"
+	        "\"attestation-manifest\"}},"
+	        "{\"digest\":\"" D3 "\",\"platform\":{\"os\":\"linux\","
+	        "\"architecture\":\"arm64\",\"variant\":\"v8\"}}]}";
+	const char *other = "{\"manifests\":[{\"digest\":\"" D1
+	                    "\",\"platform\":{\"os\":\"windows\","
+	                    "\"architecture\":\"amd64\"}}]}";
+
+	(void)state;
+	assert_int_equal(manifest(&m, index, OCI_INDEX, true, &e), 0);
+	assert_int_equal(m.kind, PROTOCOL_MANIFEST_INDEX);
+	assert_string_equal(m.digest, D3);
+	protocol_manifest_release(&m);
+	/* no manifest for the platform is not an error */
+	assert_int_equal(manifest(&m, other, DOCKER_LIST, true, &e), 0);
+	assert_int_equal(m.kind, PROTOCOL_MANIFEST_INDEX);
+	assert_null(m.digest);
+	protocol_manifest_release(&m);
+}
+
+static void
+test_protocol__refuses_manifests_it_cannot_follow(void **state)
+{
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
+	struct err e = ERR_INIT;
+	const char *child =
+	        "{\"mediaType\":\"" OCI_INDEX "\",\"manifests\":[]}";
+
+	(void)state;
+	assert_int_equal(manifest(&m, "{\"config\":", OCI_MANIFEST, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "manifest: invalid JSON"));
+	assert_int_equal(manifest(&m, "{\"mediaType\":\"" OCI_MANIFEST "\"}",
+	                          DOCKER_MANIFEST, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "differs from Content-Type"));
+	assert_int_equal(manifest(&m, "{}", "application/json", true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unsupported media type"));
+	/* the child of an index must be an image manifest */
+	assert_int_equal(manifest(&m, child, OCI_INDEX, false, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unsupported media type"));
+	assert_int_equal(manifest(&m, "{\"config\":{\"digest\":\"sha256:12\"}}",
+	                          OCI_MANIFEST, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "no valid config digest"));
+	assert_int_equal(manifest(&m,
+	                          "{\"manifests\":[{\"digest\":\"x\","
+	                          "\"platform\":{\"os\":\"linux\","
+	                          "\"architecture\":\"arm64\","
+	                          "\"variant\":\"v8\"}}]}",
+	                          OCI_INDEX, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "invalid digest"));
+	assert_null(m.digest);
+}
+
+static void
+test_protocol__reads_created_and_platform_from_a_config_blob(void **state)
+{
+	struct protocol_config c = PROTOCOL_CONFIG_INIT;
+	struct err e = ERR_INIT;
+	const char *full = "{\"created\":\"2024-01-02T03:04:05.5+01:00\","
+	                   "\"architecture\":\"arm\",\"os\":\"linux\","
+	                   "\"variant\":\"v7\",\"config\":{}}";
+	const char *bad = "{\"created\":\"yesterday\",\"os\":\"linux\"}";
+
+	(void)state;
+	assert_int_equal(protocol_config_parse(&c, full, strlen(full), &e), 0);
+	assert_string_equal(c.created, "2024-01-02T03:04:05.5+01:00");
+	assert_int_equal(c.created_unix, 1704161045);
+	assert_string_equal(c.platform, "linux/arm/v7");
+	protocol_config_release(&c);
+	/* an unreadable date stays for the caller to report; no arch, no
+	 * platform */
+	assert_int_equal(protocol_config_parse(&c, bad, strlen(bad), &e), 0);
+	assert_string_equal(c.created, "yesterday");
+	assert_true(c.created_unix == INT64_MIN);
+	assert_null(c.platform);
+	protocol_config_release(&c);
+	assert_int_equal(protocol_config_parse(&c, "[]", 2, &e), 0);
+	assert_null(c.created);
+	assert_int_equal(protocol_config_parse(&c, "{", 1, &e), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "image config"));
+}
+
 static void
 test_auth__token_lifetime_is_at_least_sixty_seconds(void **state)
 {
@@ -547,6 +696,14 @@ main(void)
 		        test_protocol__parses_tag_lists_and_rejects_bad_ones),
 		cmocka_unit_test(
 		        test_protocol__reads_retry_after_times_and_rate_limits),
+		cmocka_unit_test(
+		        test_protocol__finds_the_config_digest_of_an_image_manifest),
+		cmocka_unit_test(
+		        test_protocol__picks_the_platform_of_an_index_but_no_attestation),
+		cmocka_unit_test(
+		        test_protocol__refuses_manifests_it_cannot_follow),
+		cmocka_unit_test(
+		        test_protocol__reads_created_and_platform_from_a_config_blob),
 		cmocka_unit_test(
 		        test_auth__token_lifetime_is_at_least_sixty_seconds),
 		cmocka_unit_test(

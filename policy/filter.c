@@ -1,11 +1,13 @@
 /*
- * filter.c - PCRE2 tag patterns with Go ExpandString templates, and Go
- * filepath.Match globs.  PCRE2 is wrapped here and nowhere else in policy/.
+ * filter.c - tag patterns with Go ExpandString templates, and Go
+ * filepath.Match globs.  The patterns are base/regex.h's (PCRE2 with Go's
+ * semantics, the RE2 syntax check and match limits); this file adds the
+ * template expansion and the globs.
  *
- * A pattern is compiled once (JIT when the platform has it); each thread
- * matches with its own match data.  Globs are compiled into a list of items
- * and matched with a table over byte positions, so a pattern full of '*'
- * cannot backtrack exponentially.
+ * A pattern is compiled once; each thread matches with its own match
+ * state.  Globs are compiled into a list of items and matched with a table
+ * over byte positions, so a pattern full of '*' cannot backtrack
+ * exponentially.
  */
 #include "policy/filter.h"
 
@@ -13,28 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
-struct filter_name {
-	char *name;
-	size_t len;
-	uint32_t group;
-};
+#include "base/regex.h"
+#include "base/utf8.h"
 
 struct filter {
-	pcre2_code *code;
-	pcre2_match_context *mctx;
+	struct regex *re;
 	char *extract; /* NULL: keep the whole tag */
 	size_t extract_len;
-	struct filter_name *names;
-	size_t nnames;
-	uint32_t ngroups; /* capture groups, not counting group 0 */
 };
 
 struct filter_match {
-	pcre2_match_data *md;
-	int rc; /* result of the last pcre2_match */
+	struct regex_match *m;
+	bool matched; /* the last filter_apply() matched */
 };
 
 void
@@ -42,43 +34,9 @@ filter_free(struct filter *f)
 {
 	if (f == NULL)
 		return;
-	pcre2_code_free(f->code);
-	pcre2_match_context_free(f->mctx);
+	regex_free(f->re);
 	free(f->extract);
-	for (size_t i = 0; i < f->nnames; i++)
-		free(f->names[i].name);
-	free(f->names);
 	free(f);
-}
-
-static int
-load_names(struct filter *f, struct err *err)
-{
-	uint32_t count = 0, entry = 0;
-	PCRE2_SPTR table = NULL;
-
-	pcre2_pattern_info(f->code, PCRE2_INFO_CAPTURECOUNT, &f->ngroups);
-	pcre2_pattern_info(f->code, PCRE2_INFO_NAMECOUNT, &count);
-	if (count == 0)
-		return 0;
-	pcre2_pattern_info(f->code, PCRE2_INFO_NAMEENTRYSIZE, &entry);
-	pcre2_pattern_info(f->code, PCRE2_INFO_NAMETABLE, &table);
-	f->names = calloc(count, sizeof(*f->names));
-	if (f->names == NULL)
-		return err_set(err, ERR_NOMEM, "out of memory");
-	for (uint32_t i = 0; i < count; i++) {
-		PCRE2_SPTR e = table + (size_t)i * entry;
-		const char *name = (const char *)e + 2;
-		size_t len = strnlen(name, entry - 2);
-
-		f->names[i].group = ((uint32_t)e[0] << 8) | e[1];
-		f->names[i].name = strndup(name, len);
-		if (f->names[i].name == NULL)
-			return err_set(err, ERR_NOMEM, "out of memory");
-		f->names[i].len = len;
-		f->nnames = i + 1;
-	}
-	return 0;
 }
 
 int
@@ -86,43 +44,18 @@ filter_new(struct filter **out, const char *pattern, size_t len,
            const char *extract, size_t extract_len, struct err *err)
 {
 	struct filter *f = NULL;
-	int errcode = 0, rc;
-	PCRE2_SIZE erroff = 0;
+	int rc;
 
 	*out = NULL;
-	if (len > FILTER_MAX_PATTERN || extract_len > FILTER_MAX_PATTERN)
+	if (extract_len > FILTER_MAX_PATTERN)
 		return err_set(err, ERR_INVALID,
-		               "pattern or template longer than %d bytes",
+		               "extract template longer than %d bytes",
 		               FILTER_MAX_PATTERN);
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return err_set(err, ERR_NOMEM, "out of memory");
-	/* Go's '$' matches only at the end of the text, and Go reads invalid
-	 * UTF-8 in a subject as U+FFFD instead of failing. */
-	f->code = pcre2_compile((PCRE2_SPTR)pattern, len,
-	                        PCRE2_UTF | PCRE2_MATCH_INVALID_UTF |
-	                                PCRE2_DOLLAR_ENDONLY |
-	                                PCRE2_NEVER_BACKSLASH_C,
-	                        &errcode, &erroff, NULL);
-	if (f->code == NULL) {
-		PCRE2_UCHAR msg[256];
-
-		if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
-			msg[0] = '\0';
-		rc = err_set(err, ERR_INVALID,
-		             "invalid pattern '%.*s': offset %zu: %s",
-		             (int)(len > 200 ? 200 : len), pattern,
-		             (size_t)erroff, (const char *)msg);
+	if ((rc = regex_new(&f->re, pattern, len, err)) < 0)
 		goto out;
-	}
-	/* Without JIT support the interpreter runs; same answers, slower. */
-	(void)pcre2_jit_compile(f->code, PCRE2_JIT_COMPLETE);
-	f->mctx = pcre2_match_context_create(NULL);
-	if (f->mctx == NULL) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	pcre2_set_match_limit(f->mctx, FILTER_MATCH_LIMIT);
 	if (extract != NULL && extract_len > 0) {
 		f->extract = malloc(extract_len + 1);
 		if (f->extract == NULL) {
@@ -133,9 +66,6 @@ filter_new(struct filter **out, const char *pattern, size_t len,
 		f->extract[extract_len] = '\0';
 		f->extract_len = extract_len;
 	}
-	rc = load_names(f, err);
-	if (rc < 0)
-		goto out;
 	*out = f;
 	f = NULL;
 out:
@@ -148,14 +78,14 @@ filter_match_new(struct filter_match **out, const struct filter *f,
                  struct err *err)
 {
 	struct filter_match *m = calloc(1, sizeof(*m));
+	int rc;
 
 	*out = NULL;
 	if (m == NULL)
 		return err_set(err, ERR_NOMEM, "out of memory");
-	m->md = pcre2_match_data_create_from_pattern(f->code, NULL);
-	if (m->md == NULL) {
+	if ((rc = regex_match_new(&m->m, f->re, err)) < 0) {
 		free(m);
-		return err_set(err, ERR_NOMEM, "out of memory");
+		return rc;
 	}
 	*out = m;
 	return 0;
@@ -166,7 +96,7 @@ filter_match_free(struct filter_match *m)
 {
 	if (m == NULL)
 		return;
-	pcre2_match_data_free(m->md);
+	regex_match_free(m->m);
 	free(m);
 }
 
@@ -182,13 +112,10 @@ static void
 add_group(struct buf *out, const struct filter_match *m, uint32_t g,
           const char *subject)
 {
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md);
+	size_t start, end;
 
-	if (m->rc <= 0 || g >= (uint32_t)m->rc)
-		return;
-	if (ov[2 * g] == PCRE2_UNSET || ov[2 * g + 1] < ov[2 * g])
-		return;
-	buf_add(out, subject + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+	if (m->matched && regex_group(m->m, g, &start, &end))
+		buf_add(out, subject + start, end - start);
 }
 
 int
@@ -246,16 +173,13 @@ filter_expand(const struct filter *f, const struct filter_match *m,
 		if (t[name] == '0' && name_len > 1)
 			num = -1;
 		if (num >= 0) {
-			if ((uint64_t)num <= f->ngroups)
+			if ((uint64_t)num <= regex_group_count(f->re))
 				add_group(out, m, (uint32_t)num, subject);
 			continue;
 		}
-		for (size_t k = 0; k < f->nnames; k++)
-			if (f->names[k].len == name_len &&
-			    memcmp(f->names[k].name, t + name, name_len) == 0) {
-				add_group(out, m, f->names[k].group, subject);
-				break;
-			}
+		num = regex_group_index(f->re, t + name, name_len);
+		if (num >= 0)
+			add_group(out, m, (uint32_t)num, subject);
 	}
 	return buf_ok(out) ? 0 : -ERR_NOMEM;
 }
@@ -264,10 +188,14 @@ int
 filter_apply(const struct filter *f, struct filter_match *m, const char *tag,
              size_t len, struct buf *value)
 {
-	m->rc = pcre2_match(f->code, (PCRE2_SPTR)tag, len, 0, 0, m->md,
-	                    f->mctx);
-	if (m->rc <= 0)
+	int rc = regex_exec(f->re, m->m, tag, len);
+
+	/* a tag that reaches the match limit fails that tag, not the run */
+	m->matched = rc == 1;
+	if (rc == 0 || rc == -ERR_INVALID)
 		return 0;
+	if (rc < 0)
+		return rc;
 	if (value == NULL)
 		return 1;
 	buf_reset(value);
@@ -300,39 +228,13 @@ struct glob {
 	size_t n;
 };
 
-/* utf8.DecodeRuneInString: invalid input is U+FFFD of one byte. */
+/* utf8.DecodeRuneInString: an invalid byte is U+FFFD of one byte. */
 static uint32_t
 decode_rune(const unsigned char *s, size_t len, size_t *size)
 {
-	uint32_t r;
-	size_t n;
+	int32_t r = utf8_decode((const char *)s, len, size);
 
-	*size = 1;
-	if (len == 0)
-		return 0xFFFD;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xC2 && s[0] <= 0xDF)
-		n = 2, r = s[0] & 0x1F;
-	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
-		n = 3, r = s[0] & 0x0F;
-	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
-		n = 4, r = s[0] & 0x07;
-	else
-		return 0xFFFD;
-	if (len < n)
-		return 0xFFFD;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0xFFFD;
-		r = (r << 6) | (s[i] & 0x3F);
-	}
-	if ((n == 3 && r < 0x800) ||
-	    (n == 4 && (r < 0x10000 || r > 0x10FFFF)) ||
-	    (r >= 0xD800 && r <= 0xDFFF))
-		return 0xFFFD;
-	*size = n;
-	return r;
+	return r == UTF8_INVALID ? UTF8_REPLACEMENT : (uint32_t)r;
 }
 
 void
@@ -350,6 +252,7 @@ glob_free(struct glob *g)
 static int
 class_char(const unsigned char *p, size_t len, size_t *i, uint32_t *r)
 {
+	int32_t rune;
 	size_t n;
 
 	if (*i >= len || p[*i] == '-' || p[*i] == ']')
@@ -359,9 +262,10 @@ class_char(const unsigned char *p, size_t len, size_t *i, uint32_t *r)
 		if (*i >= len)
 			return -1;
 	}
-	*r = decode_rune(p + *i, len - *i, &n);
-	if (*r == 0xFFFD && n == 1)
+	rune = utf8_decode((const char *)p + *i, len - *i, &n);
+	if (rune == UTF8_INVALID)
 		return -1;
+	*r = (uint32_t)rune;
 	*i += n;
 	if (*i >= len)
 		return -1;

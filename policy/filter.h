@@ -2,12 +2,11 @@
  * filter.h - tag filters: Flux filterTags (pattern + extract), Argo CD
  * allow-tags regular expressions, and Argo CD ignore-tags globs.
  *
- * Patterns are PCRE2 (8-bit, UTF with invalid UTF-8 tolerated), compiled
- * once with the JIT when available.  A match is unanchored and leftmost, as
- * Go's FindStringSubmatchIndex; '$' matches only at the very end, as in Go.
- * Named groups use (?P<name>...).  PCRE2 accepts some constructs that Go's
- * RE2 rejects (backreferences, lookaround); those patterns work in ferry
- * but not in Flux.
+ * Patterns are Go regular expressions as base/regex.h reads them (PCRE2
+ * with Go's matching rules and match limits; syntax Go's RE2 lacks, such
+ * as backreferences or lookaround, is refused as Flux refuses it).  A match
+ * is unanchored and leftmost, as Go's FindStringSubmatchIndex; '$' matches
+ * only at the very end, as in Go.  Named groups use (?P<name>...).
  *
  * extract follows Go's Regexp.ExpandString: "$name" and "${name}" (name =
  * letters, digits, '_'; a purely numeric name is a group number, leading
@@ -33,17 +32,17 @@
 #include "base/buf.h"
 #include "base/err.h"
 
-/* Longest pattern, template or glob accepted, in bytes. */
+/* Longest template or glob accepted, in bytes (patterns: REGEX_MAX_PATTERN).
+ */
 #define FILTER_MAX_PATTERN 4096
-/* PCRE2 match limit: a pathological pattern fails the tag, not the run. */
-#define FILTER_MATCH_LIMIT 1000000
 
 struct filter;
 
 /*
  * Compiles pattern (len bytes, no NUL needed) into *out, owned by the
  * caller (filter_free).  extract may be NULL or empty (keep the whole tag).
- * -ERR_INVALID with PCRE2's message and offset, -ERR_NOMEM.
+ * -ERR_INVALID with regex_new()'s message (PCRE2's message and offset, or
+ * the RE2 syntax the pattern uses), -ERR_NOMEM.
  */
 int filter_new(struct filter **out, const char *pattern, size_t len,
                const char *extract, size_t extract_len, struct err *err);
@@ -51,7 +50,7 @@ int filter_new(struct filter **out, const char *pattern, size_t len,
 /* Frees f; does nothing when f is NULL. */
 void filter_free(struct filter *f);
 
-/* Per-thread match state: PCRE2 match data sized for f. */
+/* Per-thread match state: a struct regex_match sized for f. */
 struct filter_match;
 
 int filter_match_new(struct filter_match **out, const struct filter *f,
@@ -61,8 +60,8 @@ void filter_match_free(struct filter_match *m);
 /*
  * Matches tag against f.  Returns 1 on a match (and, when value is not
  * NULL, resets value and writes the extracted value, or the whole tag when
- * f has no extract template), 0 when the pattern does not match or the
- * match limit was hit, or -ERR_NOMEM.
+ * f has no extract template), 0 when the pattern does not match or a
+ * match limit was reached (the tag fails, not the run), or -ERR_NOMEM.
  */
 int filter_apply(const struct filter *f, struct filter_match *m,
                  const char *tag, size_t len, struct buf *value);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/rfc3339.h"
 #include "policy/filter.h"
 #include "policy/semver.h"
 
@@ -604,88 +605,22 @@ policy_number_parse(double *out, const char *s, size_t len)
 
 /* ---- RFC 3339 ---- */
 
-static bool
-digits_at(const char *s, size_t len, size_t at, size_t n, int *out)
-{
-	int v = 0;
-
-	if (at + n > len)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (s[at + i] < '0' || s[at + i] > '9')
-			return false;
-		v = v * 10 + (s[at + i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 int
 policy_time_parse(int64_t *out, const char *s, size_t len, struct err *err)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30,
-		                     31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, se, oh = 0, om = 0;
-	size_t p = 19;
-	int64_t ns = 0, secs;
+	int64_t sec, ns;
+	int32_t nsec;
+	int rc;
 
-	if (!digits_at(s, len, 0, 4, &y) || len < 20 || s[4] != '-' ||
-	    !digits_at(s, len, 5, 2, &mo) || s[7] != '-' ||
-	    !digits_at(s, len, 8, 2, &d) ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    !digits_at(s, len, 11, 2, &h) || s[13] != ':' ||
-	    !digits_at(s, len, 14, 2, &mi) || s[16] != ':' ||
-	    !digits_at(s, len, 17, 2, &se))
-		goto bad;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || se > 59)
-		goto bad;
-	if (mo == 2 && d == 29 &&
-	    !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		goto bad;
-	if (p < len && s[p] == '.') {
-		int64_t scale = 100000000;
-		size_t start = ++p;
-
-		while (p < len && s[p] >= '0' && s[p] <= '9') {
-			ns += (s[p] - '0') * scale;
-			scale /= 10;
-			p++;
-		}
-		if (p == start)
-			goto bad;
-	}
-	if (p < len && (s[p] == 'Z' || s[p] == 'z') && p + 1 == len) {
-		/* UTC */
-	} else if (p + 6 == len && (s[p] == '+' || s[p] == '-') &&
-	           digits_at(s, len, p + 1, 2, &oh) && s[p + 3] == ':' &&
-	           digits_at(s, len, p + 4, 2, &om) && oh < 24 && om < 60) {
-		if (s[p] == '+') {
-			oh = -oh;
-			om = -om;
-		}
-	} else {
-		goto bad;
-	}
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se +
-	       oh * 3600 + om * 60;
-	*out = secs * 1000000000 + ns;
+	if ((rc = rfc3339_parse(&sec, &nsec, s, len, err)) < 0)
+		return rc;
+	/* int64 nanoseconds reach from 1677 to 2262 */
+	if (__builtin_mul_overflow(sec, (int64_t)RFC3339_NSEC_PER_SEC, &ns) ||
+	    __builtin_add_overflow(ns, nsec, &ns))
+		return err_set(err, ERR_INVALID,
+		               "'%.*s' is outside what int64 nanoseconds hold "
+		               "(1677-09-21 to 2262-04-11)",
+		               (int)(len > 64 ? 64 : len), s);
+	*out = ns;
 	return 0;
-bad:
-	return err_set(err, ERR_INVALID, "'%.*s' is not an RFC 3339 time",
-	               (int)(len > 64 ? 64 : len), s);
 }

@@ -157,7 +157,10 @@ int policy_number_parse(double *out, const char *s, size_t len);
 
 /*
  * RFC 3339 date-time ("2024-05-01T10:00:00Z", fractional seconds and
- * numeric offsets allowed) to nanoseconds since the epoch.  -ERR_INVALID.
+ * numeric offsets allowed; the grammar is base/rfc3339.h) to nanoseconds
+ * since the epoch, as policy_tag.created_ns wants them.  -ERR_INVALID for
+ * bad syntax and for times int64 nanoseconds do not hold (before
+ * 1677-09-21 or after 2262-04-11).
  */
 int policy_time_parse(int64_t *out, const char *s, size_t len, struct err *err);
 

@@ -12,6 +12,7 @@
 
 #include "base/json.h"
 #include "base/proc.h"
+#include "base/rfc3339.h"
 #include "base/util.h"
 #include "protocol.h"
 
@@ -21,12 +22,15 @@ is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
+/*
+ * An unquoted parameter value: a token, or a token68 (RFC 9110 11.2),
+ * which adds '/' and trailing '=' (base64).  Only values take these; a
+ * scheme or a parameter name is a plain token.
+ */
 static bool
-is_tchar(char c)
+is_value_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~/", c) != NULL);
+	return protocol_tchar(c) || c == '/' || c == '=';
 }
 
 static bool
@@ -74,7 +78,7 @@ auth_challenge_parse(struct auth_challenge *out, const char *s, size_t len,
 	while (i < len && (is_ows(s[i]) || s[i] == ','))
 		i++;
 	start = i;
-	while (i < len && is_tchar(s[i]))
+	while (i < len && protocol_tchar(s[i]))
 		i++;
 	if (i == start)
 		return err_set(err, ERR_INVALID,
@@ -96,7 +100,7 @@ auth_challenge_parse(struct auth_challenge *out, const char *s, size_t len,
 		if (i == len)
 			break;
 		nstart = i;
-		while (i < len && is_tchar(s[i]))
+		while (i < len && protocol_tchar(s[i]))
 			i++;
 		nlen = i - nstart;
 		if (nlen == 0) {
@@ -133,7 +137,7 @@ auth_challenge_parse(struct auth_challenge *out, const char *s, size_t len,
 			i++;
 		} else {
 			start = i;
-			while (i < len && (is_tchar(s[i]) || s[i] == '='))
+			while (i < len && is_value_char(s[i]))
 				i++;
 			buf_add(&val, s + start, i - start);
 		}
@@ -231,7 +235,7 @@ auth_token_parse(struct auth_token *out, const char *body, size_t len,
 		expires_in = AUTH_MIN_EXPIRES;
 	issued = json_get_string(root, "issued_at");
 	if (issued != NULL &&
-	    protocol_rfc3339(&issued_at, issued, strlen(issued)) < 0)
+	    rfc3339_parse(&issued_at, NULL, issued, strlen(issued), NULL) < 0)
 		issued_at = (int64_t)now;
 	/* a clock far off on either side should not make tokens immortal */
 	if (issued_at > (int64_t)now + 300 || issued_at < (int64_t)now - 86400)

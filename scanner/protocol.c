@@ -1,7 +1,9 @@
 /*
  * protocol.c - small parsers for what registries send back besides the
- * bodies we keep: Link headers (paging), tag lists, Retry-After, RFC 3339
- * times, rate-limit headers and error bodies.  No network I/O here.
+ * bodies we keep: Link headers (paging), tag lists, manifests, image
+ * indexes and config blobs, Retry-After, rate-limit headers and error
+ * bodies.  No network I/O here, and no digest checks (registry.c hashes
+ * a body before it hands it over).
  */
 #include "protocol.h"
 
@@ -9,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/imageref.h"
 #include "base/json.h"
+#include "base/rfc3339.h"
 
 static bool
 is_ows(char c)
@@ -17,8 +21,8 @@ is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-static bool
-is_tchar(char c)
+bool
+protocol_tchar(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	       (c >= '0' && c <= '9') ||
@@ -113,7 +117,7 @@ protocol_link_next(struct buf *url_out, const char *s, size_t len,
 			while (i < len && is_ows(s[i]))
 				i++;
 			nstart = i;
-			while (i < len && is_tchar(s[i]))
+			while (i < len && protocol_tchar(s[i]))
 				i++;
 			nlen = i - nstart;
 			if (nlen == 0) {
@@ -148,7 +152,7 @@ protocol_link_next(struct buf *url_out, const char *s, size_t len,
 					i++;
 				} else {
 					vstart = i;
-					while (i < len && is_tchar(s[i]))
+					while (i < len && protocol_tchar(s[i]))
 						i++;
 					vlen = i - vstart;
 					buf_add(&val, s + vstart, vlen);
@@ -228,6 +232,201 @@ out:
 	return rc;
 }
 
+/* ---- manifests, indexes, config blobs ---- */
+
+static bool
+is_index_type(const char *mt)
+{
+	return strcmp(mt, "application/vnd.oci.image.index.v1+json") == 0 ||
+	       strcmp(mt,
+	              "application/vnd.docker.distribution.manifest.list.v2+json") ==
+	               0;
+}
+
+static bool
+is_manifest_type(const char *mt)
+{
+	return strcmp(mt, "application/vnd.oci.image.manifest.v1+json") == 0 ||
+	       strcmp(mt,
+	              "application/vnd.docker.distribution.manifest.v2+json") ==
+	               0;
+}
+
+/* Appends "os/arch[/variant]" of a platform object or image config to out
+ * (variant only when with_variant and it is not empty); false when os or
+ * architecture is missing. */
+static bool
+platform_of(struct buf *out, const cJSON *obj, bool with_variant)
+{
+	const char *os = json_get_string(obj, "os");
+	const char *arch = json_get_string(obj, "architecture");
+	const char *var = json_get_string(obj, "variant");
+
+	if (os == NULL || arch == NULL)
+		return false;
+	buf_addf(out, "%s/%s", os, arch);
+	if (with_variant && var != NULL && var[0] != '\0')
+		buf_addf(out, "/%s", var);
+	return true;
+}
+
+/* "os/arch" or "os/arch/variant" of a descriptor's platform is want */
+static bool
+platform_matches(const cJSON *plat, const char *want, struct buf *tmp)
+{
+	buf_reset(tmp);
+	if (!platform_of(tmp, plat, false))
+		return false;
+	if (buf_ok(tmp) && strcmp(tmp->ptr, want) == 0)
+		return true;
+	buf_reset(tmp);
+	platform_of(tmp, plat, true);
+	return buf_ok(tmp) && strcmp(tmp->ptr, want) == 0;
+}
+
+static int
+set_digest(struct protocol_manifest *out, const char *d, const char *what,
+           struct err *err)
+{
+	if (d == NULL || !imageref_digest_valid(d, strlen(d)))
+		return err_set(err, ERR_INVALID, "%s", what);
+	out->digest = strdup(d);
+	return out->digest ? 0 : err_set(err, ERR_NOMEM, "out of memory");
+}
+
+void
+protocol_manifest_release(struct protocol_manifest *m)
+{
+	free(m->digest);
+	*m = (struct protocol_manifest)PROTOCOL_MANIFEST_INIT;
+}
+
+int
+protocol_manifest_parse(struct protocol_manifest *out, const char *body,
+                        size_t len, const char *ctype, size_t ctype_len,
+                        const char *platform, bool index_ok, struct err *err)
+{
+	cJSON *root = NULL, *m;
+	struct buf ct = BUF_INIT, tmp = BUF_INIT;
+	const char *mt;
+	size_t n = 0;
+	int rc;
+
+	*out = (struct protocol_manifest)PROTOCOL_MANIFEST_INIT;
+	if ((rc = json_parse(&root, body, len, "manifest", err)) < 0)
+		return rc;
+	/* the media type without parameters or trailing blanks */
+	while (n < ctype_len && ctype[n] != ';' && ctype[n] != ' ')
+		n++;
+	if (buf_add(&ct, ctype, n) < 0) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	mt = json_get_string(root, "mediaType");
+	if (mt != NULL && ct.len > 0 && strcmp(mt, ct.ptr) != 0) {
+		rc = err_set(err, ERR_INVALID,
+		             "mediaType '%.100s' differs from Content-Type "
+		             "'%.100s'",
+		             mt, ct.ptr);
+		goto out;
+	}
+	if (mt == NULL)
+		mt = ct.ptr;
+	if (index_ok && is_index_type(mt)) {
+		out->kind = PROTOCOL_MANIFEST_INDEX;
+		cJSON_ArrayForEach(
+		        m, cJSON_GetObjectItemCaseSensitive(root, "manifests"))
+		{
+			const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
+			        m, "annotations");
+			const char *rt = json_get_string(
+			        ann, "vnd.docker.reference.type");
+
+			if (rt != NULL &&
+			    strcmp(rt, "attestation-manifest") == 0)
+				continue;
+			if (platform_matches(cJSON_GetObjectItemCaseSensitive(
+			                             m, "platform"),
+			                     platform, &tmp)) {
+				/* the first match decides; without a digest
+				 * the platform has no manifest */
+				const char *d = json_get_string(m, "digest");
+
+				if (d != NULL)
+					rc = set_digest(out, d,
+					                "index: invalid digest "
+					                "for the platform",
+					                err);
+				goto out;
+			}
+		}
+		goto out;
+	}
+	if (!is_manifest_type(mt)) {
+		rc = err_set(err, ERR_INVALID,
+		             "unsupported media type '%.100s'", mt);
+		goto out;
+	}
+	out->kind = PROTOCOL_MANIFEST_IMAGE;
+	rc = set_digest(out,
+	                json_get_string(cJSON_GetObjectItemCaseSensitive(
+	                                        root, "config"),
+	                                "digest"),
+	                "no valid config digest", err);
+out:
+	buf_release(&ct);
+	buf_release(&tmp);
+	cJSON_Delete(root);
+	if (rc < 0)
+		protocol_manifest_release(out);
+	return rc;
+}
+
+void
+protocol_config_release(struct protocol_config *c)
+{
+	free(c->created);
+	free(c->platform);
+	*c = (struct protocol_config)PROTOCOL_CONFIG_INIT;
+}
+
+int
+protocol_config_parse(struct protocol_config *out, const char *body, size_t len,
+                      struct err *err)
+{
+	cJSON *root = NULL;
+	struct buf plat = BUF_INIT;
+	const char *created;
+	int rc;
+
+	*out = (struct protocol_config)PROTOCOL_CONFIG_INIT;
+	if ((rc = json_parse(&root, body, len, "image config", err)) < 0)
+		return rc;
+	/* any JSON will do: what is missing is simply unknown */
+	created = json_get_string(root, "created");
+	if (created != NULL) {
+		if (rfc3339_parse(&out->created_unix, NULL, created,
+		                  strlen(created), NULL) < 0)
+			out->created_unix = INT64_MIN;
+		if ((out->created = strdup(created)) == NULL)
+			goto nomem;
+	}
+	if (platform_of(&plat, root, true)) {
+		if (!buf_ok(&plat) ||
+		    (out->platform = buf_detach(&plat)) == NULL)
+			goto nomem;
+	}
+	goto out;
+nomem:
+	rc = err_set(err, ERR_NOMEM, "out of memory");
+out:
+	buf_release(&plat);
+	cJSON_Delete(root);
+	if (rc < 0)
+		protocol_config_release(out);
+	return rc;
+}
+
 int
 protocol_retry_after(long long *secs_out, const char *s, size_t len, time_t now)
 {
@@ -261,68 +460,6 @@ protocol_retry_after(long long *secs_out, const char *s, size_t len, time_t now)
 	if (t == -1)
 		return -ERR_INVALID;
 	*secs_out = t > now ? (long long)(t - now) : 0;
-	return 0;
-}
-
-static int
-digits(const char *s, size_t n, int *out)
-{
-	size_t i;
-	int v = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int
-protocol_rfc3339(int64_t *out, const char *s, size_t len)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, se, oh, om;
-	size_t i = 19;
-	time_t t;
-	int64_t off = 0;
-
-	memset(&tm, 0, sizeof(tm));
-	if (len < 20 || digits(s, 4, &y) || s[4] != '-' ||
-	    digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d) ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-	    s[16] != ':' || digits(s + 17, 2, &se))
-		return -ERR_INVALID;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-	    se > 60)
-		return -ERR_INVALID;
-	if (s[i] == '.') {
-		i++;
-		if (i == len || s[i] < '0' || s[i] > '9')
-			return -ERR_INVALID;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-	}
-	if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z'))
-		off = 0;
-	else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
-	         digits(s + i + 1, 2, &oh) == 0 && s[i + 3] == ':' &&
-	         digits(s + i + 4, 2, &om) == 0 && oh < 24 && om < 60) {
-		off = (int64_t)oh * 3600 + om * 60;
-		if (s[i] == '-')
-			off = -off;
-	} else
-		return -ERR_INVALID;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
-	*out = (int64_t)t - off;
 	return 0;
 }
 

@@ -12,8 +12,6 @@
 #include "registry.h"
 
 #include <curl/curl.h>
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -23,8 +21,9 @@
 
 #include "auth.h"
 #include "base/buf.h"
-#include "base/json.h"
+#include "base/imageref.h"
 #include "base/log.h"
+#include "base/regex.h"
 #include "base/util.h"
 #include "protocol.h"
 #include "reference.h"
@@ -133,9 +132,9 @@ struct job {
 	struct registry_scan *out;
 	struct reference ref;
 	struct auth_cred cred;
-	pcre2_code **excl;
+	struct regex **excl;
 	size_t nexcl;
-	pcre2_match_data *md;
+	struct regex_match *md;
 	struct buf origin;
 	struct host *host;
 	struct secret authz; /* "Authorization: ..." for the registry */
@@ -865,7 +864,7 @@ tag_add(const char *tag, size_t len, void *payload)
 	struct job *j = payload;
 	char **nt;
 
-	if (!reference_tag_valid(tag, len)) {
+	if (!imageref_tag_valid(tag, len)) {
 		if (j->dropped++ < MAX_WARNED_TAGS)
 			log_warn(MOD, "tag_dropped", "image", j->img->image,
 			         "tag", tag, "reason",
@@ -901,9 +900,10 @@ excluded(struct job *j, const char *tag)
 {
 	size_t i;
 
+	/* a tag that reaches a match limit counts as excluded: it fails that
+	 * tag, not the scan */
 	for (i = 0; i < j->nexcl; i++)
-		if (pcre2_match(j->excl[i], (PCRE2_SPTR)tag, strlen(tag), 0, 0,
-		                j->md, NULL) >= 0)
+		if (regex_exec(j->excl[i], j->md, tag, strlen(tag)) != 0)
 			return true;
 	return false;
 }
@@ -1153,7 +1153,7 @@ on_head(struct req *r)
 	struct meta_entry *m;
 
 	if (r->digest.len == 0 ||
-	    !reference_digest_valid(r->digest.ptr, r->digest.len)) {
+	    !imageref_digest_valid(r->digest.ptr, r->digest.len)) {
 		job_fail(j, ERR_INVALID,
 		         "HEAD manifest '%s': no valid Docker-Content-Digest",
 		         t->name);
@@ -1183,137 +1183,40 @@ on_head(struct req *r)
 	queue_get(j, REQ_MANIFEST, r->tag, "manifests", t->digest);
 }
 
-static bool
-is_index_type(const char *mt)
-{
-	return strcmp(mt, "application/vnd.oci.image.index.v1+json") == 0 ||
-	       strcmp(mt,
-	              "application/vnd.docker.distribution.manifest.list.v2+json") ==
-	               0;
-}
-
-static bool
-is_manifest_type(const char *mt)
-{
-	return strcmp(mt, "application/vnd.oci.image.manifest.v1+json") == 0 ||
-	       strcmp(mt,
-	              "application/vnd.docker.distribution.manifest.v2+json") ==
-	               0;
-}
-
-/* "os/arch[/variant]" of a descriptor's platform equals want */
-static bool
-platform_matches(const cJSON *plat, const char *want)
-{
-	const char *os = json_get_string(plat, "os");
-	const char *arch = json_get_string(plat, "architecture");
-	const char *var = json_get_string(plat, "variant");
-	struct buf b = BUF_INIT;
-	bool ok;
-
-	if (os == NULL || arch == NULL)
-		return false;
-	buf_addf(&b, "%s/%s", os, arch);
-	ok = buf_ok(&b) && strcmp(b.ptr, want) == 0;
-	if (!ok && var != NULL) {
-		buf_addf(&b, "/%s", var);
-		ok = buf_ok(&b) && strcmp(b.ptr, want) == 0;
-	}
-	buf_release(&b);
-	return ok;
-}
-
 static void
 on_manifest(struct req *r)
 {
 	struct job *j = r->job;
 	struct registry_tag *t = &j->meta[r->tag];
-	cJSON *root = NULL, *ms, *m, *cfg;
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
 	struct err e = ERR_INIT;
-	struct buf ct = BUF_INIT;
-	const char *mt, *d;
 
 	if (!digest_matches(r->expect_digest, r->body.ptr, r->body.len)) {
 		job_fail(j, ERR_INVALID,
 		         "manifest of '%s' does not match digest %s", t->name,
 		         r->expect_digest);
-		goto out;
+		return;
 	}
-	if (json_parse(&root, r->body.ptr, r->body.len, "manifest", &e) < 0) {
-		job_fail(j, ERR_INVALID, "manifest of '%s': %s", t->name,
-		         e.msg);
-		goto out;
+	if (protocol_manifest_parse(&m, r->body.ptr, r->body.len, r->ctype.ptr,
+	                            r->ctype.len, j->platform,
+	                            r->kind == REQ_MANIFEST, &e) < 0) {
+		job_fail(j, e.code, "manifest of '%s': %s", t->name, e.msg);
+		return;
 	}
-	/* the media type without parameters or trailing blanks */
-	{
-		size_t n = 0;
-		while (n < r->ctype.len && r->ctype.ptr[n] != ';' &&
-		       r->ctype.ptr[n] != ' ')
-			n++;
-		buf_add(&ct, r->ctype.ptr, n);
+	if (m.kind == PROTOCOL_MANIFEST_INDEX && m.digest == NULL) {
+		log_warn(MOD, "platform_missing", "image", j->img->image, "tag",
+		         t->name, "platform", j->platform);
+		tag_meta_done(j, r);
+	} else {
+		queue_get(j,
+		          m.kind == PROTOCOL_MANIFEST_INDEX ? REQ_CHILD
+		                                            : REQ_BLOB,
+		          r->tag,
+		          m.kind == PROTOCOL_MANIFEST_INDEX ? "manifests"
+		                                            : "blobs",
+		          m.digest);
 	}
-	mt = json_get_string(root, "mediaType");
-	if (mt != NULL && ct.ptr[0] && strcmp(mt, ct.ptr) != 0) {
-		job_fail(j, ERR_INVALID,
-		         "manifest of '%s': mediaType '%.100s' differs from "
-		         "Content-Type '%.100s'",
-		         t->name, mt, ct.ptr);
-		goto out;
-	}
-	if (mt == NULL)
-		mt = ct.ptr;
-	if (is_index_type(mt) && r->kind == REQ_MANIFEST) {
-		ms = cJSON_GetObjectItemCaseSensitive(root, "manifests");
-		d = NULL;
-		cJSON_ArrayForEach(m, ms)
-		{
-			const cJSON *plat =
-			        cJSON_GetObjectItemCaseSensitive(m, "platform");
-			const cJSON *ann = cJSON_GetObjectItemCaseSensitive(
-			        m, "annotations");
-			const char *rt = json_get_string(
-			        ann, "vnd.docker.reference.type");
-			if (rt != NULL &&
-			    strcmp(rt, "attestation-manifest") == 0)
-				continue;
-			if (platform_matches(plat, j->platform)) {
-				d = json_get_string(m, "digest");
-				break;
-			}
-		}
-		if (d == NULL) {
-			log_warn(MOD, "platform_missing", "image",
-			         j->img->image, "tag", t->name, "platform",
-			         j->platform);
-			tag_meta_done(j, r);
-			goto out;
-		}
-		if (!reference_digest_valid(d, strlen(d))) {
-			job_fail(j, ERR_INVALID,
-			         "index of '%s': invalid digest", t->name);
-			goto out;
-		}
-		queue_get(j, REQ_CHILD, r->tag, "manifests", d);
-		goto out;
-	}
-	if (!is_manifest_type(mt)) {
-		job_fail(j, ERR_INVALID,
-		         "manifest of '%s': unsupported media type '%.100s'",
-		         t->name, mt);
-		goto out;
-	}
-	cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
-	d = json_get_string(cfg, "digest");
-	if (d == NULL || !reference_digest_valid(d, strlen(d))) {
-		job_fail(j, ERR_INVALID,
-		         "manifest of '%s' has no valid config digest",
-		         t->name);
-		goto out;
-	}
-	queue_get(j, REQ_BLOB, r->tag, "blobs", d);
-out:
-	buf_release(&ct);
-	cJSON_Delete(root);
+	protocol_manifest_release(&m);
 }
 
 static void
@@ -1321,11 +1224,9 @@ on_blob(struct req *r)
 {
 	struct job *j = r->job;
 	struct registry_tag *t = &j->meta[r->tag];
-	cJSON *root = NULL;
+	struct protocol_config cfg = PROTOCOL_CONFIG_INIT;
 	struct err e = ERR_INIT;
-	struct buf plat = BUF_INIT, key = BUF_INIT;
-	const char *created, *os, *arch, *var;
-	int64_t cu = INT64_MIN;
+	struct buf key = BUF_INIT;
 
 	if (!digest_matches(r->expect_digest, r->body.ptr, r->body.len)) {
 		job_fail(j, ERR_INVALID,
@@ -1333,41 +1234,31 @@ on_blob(struct req *r)
 		         t->name, r->expect_digest);
 		goto out;
 	}
-	if (json_parse(&root, r->body.ptr, r->body.len, "image config", &e) <
-	    0) {
-		job_fail(j, ERR_INVALID, "config of '%s': %s", t->name, e.msg);
+	if (protocol_config_parse(&cfg, r->body.ptr, r->body.len, &e) < 0) {
+		job_fail(j, e.code, "config of '%s': %s", t->name, e.msg);
 		goto out;
 	}
-	created = json_get_string(root, "created");
-	if (created != NULL &&
-	    protocol_rfc3339(&cu, created, strlen(created)) < 0) {
+	if (cfg.created != NULL && cfg.created_unix == INT64_MIN) {
 		log_warn(MOD, "bad_created", "image", j->img->image, "tag",
-		         t->name, "created", created);
-		created = NULL;
-		cu = INT64_MIN;
+		         t->name, "created", cfg.created);
+		free(cfg.created);
+		cfg.created = NULL;
 	}
-	os = json_get_string(root, "os");
-	arch = json_get_string(root, "architecture");
-	var = json_get_string(root, "variant");
-	if (os && arch) {
-		buf_addf(&plat, "%s/%s", os, arch);
-		if (var && var[0])
-			buf_addf(&plat, "/%s", var);
-	}
-	t->created = created ? strdup(created) : NULL;
-	t->platform = plat.len ? strdup(plat.ptr) : NULL;
-	t->created_unix = cu;
+	t->created = cfg.created;
+	t->platform = cfg.platform;
+	t->created_unix = cfg.created_unix;
+	cfg.created = NULL;
+	cfg.platform = NULL;
 	meta_key(&key, t->digest, j->platform);
-	if (!buf_ok(&key) || !buf_ok(&plat) || (created && !t->created) ||
-	    meta_put(j->c, key.ptr, t->created, cu, t->platform) < 0) {
+	if (!buf_ok(&key) || meta_put(j->c, key.ptr, t->created,
+	                              t->created_unix, t->platform) < 0) {
 		job_fail(j, ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	tag_meta_done(j, r);
 out:
-	buf_release(&plat);
 	buf_release(&key);
-	cJSON_Delete(root);
+	protocol_config_release(&cfg);
 }
 
 /* ---- responses ---- */
@@ -1798,9 +1689,9 @@ job_release(struct job *j)
 	reference_release(&j->ref);
 	auth_cred_release(&j->cred);
 	for (i = 0; i < j->nexcl; i++)
-		pcre2_code_free(j->excl[i]);
+		regex_free(j->excl[i]);
 	free(j->excl);
-	pcre2_match_data_free(j->md);
+	regex_match_free(j->md);
 	buf_release(&j->origin);
 	secret_release(&j->authz);
 	buf_release(&j->token_key);
@@ -1874,8 +1765,8 @@ job_prepare(struct job *j)
 	static const char *const def[] = { REGISTRY_DEFAULT_EXCLUSION };
 	const char *const *ex = img->exclusions ? img->exclusions : def;
 	size_t nex = img->exclusions ? img->n_exclusions : 1, i;
-	int rc, ecode;
-	PCRE2_SIZE eoff;
+	struct err e = ERR_INIT;
+	int rc;
 
 	rc = reference_parse(&j->ref, img->image, strlen(img->image), &j->err);
 	if (rc < 0) {
@@ -1895,22 +1786,15 @@ job_prepare(struct job *j)
 		return;
 	}
 	for (i = 0; i < nex; i++) {
-		j->excl[i] =
-		        pcre2_compile((PCRE2_SPTR)ex[i], PCRE2_ZERO_TERMINATED,
-		                      0, &ecode, &eoff, NULL);
-		if (j->excl[i] == NULL) {
-			PCRE2_UCHAR msg[160];
-			pcre2_get_error_message(ecode, msg, sizeof(msg));
-			job_fail(j, ERR_INVALID,
-			         "exclusion pattern '%.200s': %s at offset %zu",
-			         ex[i], (const char *)msg, (size_t)eoff);
+		rc = regex_new(&j->excl[i], ex[i], strlen(ex[i]), &e);
+		if (rc < 0) {
+			job_fail(j, -rc, "exclusionList: %s", e.msg);
 			return;
 		}
 		j->nexcl++;
-		pcre2_jit_compile(j->excl[i], PCRE2_JIT_COMPLETE);
 	}
-	j->md = pcre2_match_data_create(4, NULL);
-	if (j->md == NULL) {
+	/* room for the whole match only: enough for every pattern */
+	if (regex_match_new(&j->md, NULL, &e) < 0) {
 		job_fail(j, ERR_NOMEM, "out of memory");
 		return;
 	}

@@ -103,6 +103,20 @@ put_public_blob(struct buf *b, const unsigned char *pk)
 	buf_release(&blob);
 }
 
+/* true when the ed25519 seed gives the public key pk */
+static bool
+seed_gives(const unsigned char *seed, const unsigned char *pk)
+{
+	unsigned char derived_pk[crypto_sign_PUBLICKEYBYTES];
+	unsigned char derived_sk[crypto_sign_SECRETKEYBYTES];
+	bool same;
+
+	crypto_sign_seed_keypair(derived_pk, derived_sk, seed);
+	same = memcmp(derived_pk, pk, sizeof(derived_pk)) == 0;
+	sodium_memzero(derived_sk, sizeof(derived_sk));
+	return same;
+}
+
 static int
 parse_private_section(struct sshsig_key *key, struct wire *w, struct err *err)
 {
@@ -129,8 +143,10 @@ parse_private_section(struct sshsig_key *key, struct wire *w, struct err *err)
 	    wire_string(w, &comment, &commentlen) < 0)
 		return err_set(err, ERR_INVALID,
 		               "ssh key: malformed ed25519 key");
-	/* OpenSSH stores seed || public key; both halves must agree. */
-	if (memcmp(sk + 32, pk, 32) != 0)
+	/* OpenSSH stores seed || public key; both halves must agree, and
+	 * the seed must give that public key, or every signature fails to
+	 * verify under the key the user put in allowed_signers. */
+	if (memcmp(sk + 32, pk, 32) != 0 || !seed_gives(sk, pk))
 		return err_set(
 		        err, ERR_INVALID,
 		        "ssh key: public and private halves do not match");

@@ -5,7 +5,9 @@
  * kustomizations or values files, and it never re-emits YAML.
  */
 #include "yamledit.h"
+#include "base/imageref.h"
 #include "base/json.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "writeback/change.h"
 
@@ -28,31 +30,19 @@ struct idx_cursor {
 };
 
 static size_t
-utf8_width(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xf0)
-		return 4;
-	if (c >= 0xe0)
-		return 3;
-	if (c >= 0xc0)
-		return 2;
-	return 1;
-}
-
-static size_t
 idx_to_off(struct idx_cursor *c, size_t idx)
 {
 	if (c->ascii) {
 		size_t off = idx + c->bom;
 		return off > c->len ? c->len : off;
 	}
+	/* libyaml refused the document unless it is valid UTF-8, so every
+	 * character it counted decodes here */
 	while (c->ci < idx && c->bi < c->len) {
-		size_t w = utf8_width((unsigned char)c->src[c->bi]);
+		size_t w;
+
+		utf8_decode(c->src + c->bi, c->len - c->bi, &w);
 		c->bi += w;
-		if (c->bi > c->len)
-			c->bi = c->len;
 		c->ci++;
 	}
 	while (c->ci > idx && c->bi > c->bom) {
@@ -617,225 +607,36 @@ yamledit_head_comment(const struct yamledit_doc *doc, int node, const char **p,
 	return 1;
 }
 
-/* ---- value grammar (distribution/reference) ---- */
-
-static bool
-is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-static bool
-is_alnum(char c)
-{
-	return is_lower_alnum(c) || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	       (c >= 'A' && c <= 'F');
-}
-
-static bool
-tag_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 128 || !(is_alnum(s[0]) || s[0] == '_'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!(is_alnum(s[i]) || s[i] == '_' || s[i] == '.' ||
-		      s[i] == '-'))
-			return false;
-	return true;
-}
-
-static bool
-digest_ok(const char *s, size_t n)
-{
-	const char *colon = memchr(s, ':', n);
-	size_t alen, hlen, i;
-
-	if (colon == NULL || n > 1024)
-		return false;
-	alen = (size_t)(colon - s);
-	hlen = n - alen - 1;
-	if (alen == 0 || hlen < 32)
-		return false;
-	/* [A-Za-z][A-Za-z0-9]* separated by one of -_+. */
-	for (i = 0; i < alen; i++) {
-		bool first = i == 0 || s[i - 1] == '-' || s[i - 1] == '_' ||
-		             s[i - 1] == '+' || s[i - 1] == '.';
-		char c = s[i];
-		if (first) {
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-				return false;
-		} else if (!is_alnum(c) && c != '-' && c != '_' && c != '+' &&
-		           c != '.')
-			return false;
-	}
-	for (i = alen + 1; i < n; i++)
-		if (!is_hex(s[i]))
-			return false;
-	return true;
-}
-
-static bool
-path_component_ok(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	/* [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)* */
-	if (n == 0 || !is_lower_alnum(s[0]))
-		return false;
-	while (i < n) {
-		while (i < n && is_lower_alnum(s[i]))
-			i++;
-		if (i == n)
-			return true;
-		if (s[i] == '.')
-			i++;
-		else if (s[i] == '_')
-			i += (i + 1 < n && s[i + 1] == '_') ? 2 : 1;
-		else if (s[i] == '-')
-			while (i < n && s[i] == '-')
-				i++;
-		else
-			return false;
-		if (i >= n || !is_lower_alnum(s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool
-domain_ok(const char *s, size_t n)
-{
-	size_t i = 0, hostend = n;
-	const char *colon;
-
-	if (n == 0)
-		return false;
-	if (s[0] == '[') {
-		const char *rb = memchr(s, ']', n);
-		if (rb == NULL || rb == s + 1)
-			return false;
-		for (i = 1; s + i < rb; i++)
-			if (!is_hex(s[i]) && s[i] != ':')
-				return false;
-		i = (size_t)(rb - s) + 1;
-		hostend = i;
-	} else {
-		colon = memchr(s, ':', n);
-		if (colon)
-			hostend = (size_t)(colon - s);
-		/* labels [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? by '.' */
-		while (i < hostend) {
-			size_t b = i;
-			while (i < hostend && (is_alnum(s[i]) || s[i] == '-'))
-				i++;
-			if (i == b || s[b] == '-' || s[i - 1] == '-')
-				return false;
-			if (i < hostend) {
-				if (s[i] != '.' || i + 1 == hostend)
-					return false;
-				i++;
-			}
-		}
-	}
-	if (hostend < n) {
-		if (s[hostend] != ':' || hostend + 1 == n)
-			return false;
-		for (i = hostend + 1; i < n; i++)
-			if (s[i] < '0' || s[i] > '9')
-				return false;
-	}
-	return true;
-}
-
-static bool
-name_ok(const char *s, size_t n)
-{
-	const char *slash = memchr(s, '/', n);
-	size_t i = 0;
-
-	if (n == 0 || n > 255)
-		return false;
-	if (slash) {
-		size_t fl = (size_t)(slash - s);
-		bool is_domain = (fl == 9 && memcmp(s, "localhost", 9) == 0);
-		for (size_t k = 0; k < fl; k++)
-			if (s[k] == '.' || s[k] == ':' ||
-			    (s[k] >= 'A' && s[k] <= 'Z') || s[k] == '[')
-				is_domain = true;
-		if (is_domain) {
-			if (!domain_ok(s, fl))
-				return false;
-			i = fl + 1;
-		}
-	}
-	while (i <= n) {
-		const char *e = memchr(s + i, '/', n - i);
-		size_t cl = e ? (size_t)(e - (s + i)) : n - i;
-		if (!path_component_ok(s + i, cl))
-			return false;
-		i += cl + 1;
-		if (e == NULL)
-			break;
-	}
-	return true;
-}
-
-static bool
-ref_ok(const char *s, size_t n)
-{
-	const char *at = memchr(s, '@', n);
-	size_t nl = n, lastslash = 0;
-
-	if (at) {
-		if (!digest_ok(at + 1, n - (size_t)(at - s) - 1))
-			return false;
-		nl = (size_t)(at - s);
-	}
-	for (size_t i = 0; i < nl; i++)
-		if (s[i] == '/')
-			lastslash = i;
-	for (size_t i = nl; i > lastslash; i--)
-		if (s[i - 1] == ':') {
-			if (!tag_ok(s + i, nl - i))
-				return false;
-			nl = i - 1;
-			break;
-		}
-	return name_ok(s, nl);
-}
-
 int
 yamledit_value_check(enum yamledit_value_kind kind, const char *s, size_t len,
                      struct err *err)
 {
+	struct imageref ref;
 	bool ok = false;
 	const char *what = "value";
 
+	/* The grammar is distribution/reference's, in base/imageref.h. */
 	switch (kind) {
 	case YAMLEDIT_VALUE_NAME:
-		ok = name_ok(s, len);
+		ok = imageref_name_valid(s, len);
 		what = "image name";
 		break;
 	case YAMLEDIT_VALUE_TAG:
-		ok = tag_ok(s, len);
+		ok = imageref_tag_valid(s, len);
 		what = "tag";
 		break;
 	case YAMLEDIT_VALUE_DIGEST:
-		ok = digest_ok(s, len);
+		ok = imageref_digest_valid(s, len);
 		what = "digest";
 		break;
 	case YAMLEDIT_VALUE_REF:
-		ok = ref_ok(s, len);
+		ok = imageref_parse(&ref, s, len, NULL) == 0;
 		what = "image reference";
 		break;
 	case YAMLEDIT_VALUE_ANY:
-		ok = tag_ok(s, len) || digest_ok(s, len) || ref_ok(s, len);
+		ok = imageref_tag_valid(s, len) ||
+		     imageref_digest_valid(s, len) ||
+		     imageref_parse(&ref, s, len, NULL) == 0;
 		what = "image reference, tag or digest";
 		break;
 	}

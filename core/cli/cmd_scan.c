@@ -14,7 +14,7 @@
 #include "base/json.h"
 #include "base/secret.h"
 #include "base/util.h"
-#include "registry.h"
+#include "scanner/registry.h"
 
 #define SCAN_MAX_EXCLUDES 64
 #define SCAN_MAX_PASSWORD 4096

@@ -29,10 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "base/buf.h"
+#include "base/regex.h"
 #include "base/util.h"
 #include "policy/filter.h"
 #include "policy/semver.h"
@@ -870,72 +868,24 @@ flux_duration_ok(const char *s, bool allow_h)
 }
 
 /*
- * Go's RE2 has no lookaround, backreferences or atomic groups; PCRE2 has.
- * Flux would refuse such a pattern, so ferry does too.
+ * A Go regular expression, checked exactly as the scanner and the policy
+ * compile it (base/regex.h): PCRE2's syntax errors, and the syntax Go's
+ * RE2 lacks (lookaround, backreferences, atomic groups, ...), which Flux
+ * would refuse.
  */
-static const char *
-re2_unsupported(const char *s)
-{
-	bool in_class = false;
-
-	for (size_t i = 0; s[i]; i++) {
-		if (s[i] == '\\') {
-			if (s[i + 1] == '\0')
-				return NULL;
-			if (!in_class && s[i + 1] >= '1' && s[i + 1] <= '9')
-				return "backreferences";
-			i++;
-			continue;
-		}
-		if (in_class) {
-			if (s[i] == ']')
-				in_class = false;
-			continue;
-		}
-		if (s[i] == '[') {
-			in_class = true;
-			if (s[i + 1] == '^')
-				i++;
-			if (s[i + 1] == ']')
-				i++;
-			continue;
-		}
-		if (s[i] == '(' && s[i + 1] == '?') {
-			char a = s[i + 2], b = a ? s[i + 3] : '\0';
-
-			if (a == '=' || a == '!' ||
-			    (a == '<' && (b == '=' || b == '!')))
-				return "lookaround assertions";
-			if (a == '>')
-				return "atomic groups";
-		}
-	}
-	return NULL;
-}
-
 static void
 check_regex(struct dctx *c, const yaml_node_t *n, const char *re)
 {
-	pcre2_code *code;
-	int errcode;
-	PCRE2_SIZE off;
-	PCRE2_UCHAR msg[256];
-	const char *unsup;
+	struct regex *code = NULL;
+	struct err e = ERR_INIT;
 
-	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_UTF,
-	                     &errcode, &off, NULL);
-	if (code == NULL) {
-		if (pcre2_get_error_message(errcode, msg, sizeof(msg)) < 0)
-			msg[0] = '\0';
-		diag(c, n, "invalid regular expression '%s': %s at offset %zu",
-		     re, (const char *)msg, (size_t)off);
-		return;
+	if (regex_new(&code, re, strlen(re), &e) < 0) {
+		if (e.code == ERR_NOMEM)
+			c->cfg->nomem = true;
+		else
+			diag(c, n, "%s", e.msg);
 	}
-	pcre2_code_free(code);
-	if ((unsup = re2_unsupported(re)) != NULL)
-		diag(c, n,
-		     "regular expression '%s' uses %s, which Go's RE2 (and so Flux) does not support",
-		     re, unsup);
+	regex_free(code);
 }
 
 static void

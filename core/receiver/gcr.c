@@ -27,7 +27,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
-#include "reference.h"
+#include "scanner/reference.h"
 
 /* A Google ID token is about 1 KB; anything far larger is not one. */
 #define GCR_MAX_TOKEN 16384

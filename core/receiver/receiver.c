@@ -23,7 +23,8 @@
 #include <sodium.h>
 
 #include "base/json.h"
-#include "reference.h"
+#include "base/imageref.h"
+#include "scanner/reference.h"
 
 /* ---- type names ---- */
 
@@ -599,11 +600,11 @@ rx_event_add(struct receiver_result *out, const char *host,
 	if (strlen(repository) > RX_MAX_NAME)
 		return reject(out, "repository is longer than %d bytes",
 		              RX_MAX_NAME);
-	if (tag != NULL && !reference_tag_valid(tag, strlen(tag)))
+	if (tag != NULL && !imageref_tag_valid(tag, strlen(tag)))
 		return reject(out, "tag '%s' of '%s' is not a valid tag",
 		              rx_show(s1, tag), rx_show(s2, repository));
 	if (digest != NULL && (strlen(digest) > RX_MAX_NAME ||
-	                       !reference_digest_valid(digest, strlen(digest))))
+	                       !imageref_digest_valid(digest, strlen(digest))))
 		return reject(out, "digest '%s' of '%s' is not a valid digest",
 		              rx_show(s1, digest), rx_show(s2, repository));
 	if (host != NULL) {
@@ -636,7 +637,7 @@ rx_event_add(struct receiver_result *out, const char *host,
 		}
 		if (strcmp(ref.domain, host) != 0 &&
 		    !(is_docker_hub(host) &&
-		      strcmp(ref.domain, REFERENCE_DOCKER_HUB) == 0)) {
+		      strcmp(ref.domain, IMAGEREF_DOCKER_HUB) == 0)) {
 			reject(out, "'%s' is not a registry host",
 			       rx_show(s1, host));
 			goto out;
@@ -644,7 +645,7 @@ rx_event_add(struct receiver_result *out, const char *host,
 		ev.host = dup_or_null(ref.domain, &nomem);
 		ev.repository = dup_or_null(ref.path, &nomem);
 	} else {
-		if (!reference_path_valid(repository, strlen(repository))) {
+		if (!imageref_path_valid(repository, strlen(repository))) {
 			reject(out, "repository '%s' is not a valid name",
 			       rx_show(s1, repository));
 			goto out;
@@ -784,7 +785,7 @@ rx_parse_github_package(struct receiver_result *out, const char *event,
 	}
 	/* For a container, package_version.name is the manifest digest. */
 	if ((digest == NULL || digest[0] == '\0') && pv_name != NULL &&
-	    reference_digest_valid(pv_name, strlen(pv_name)))
+	    imageref_digest_valid(pv_name, strlen(pv_name)))
 		digest = pv_name;
 	host[0] = '\0';
 	if (!argo)
@@ -799,7 +800,7 @@ out:
 static bool
 looks_like_digest(const char *s)
 {
-	return s != NULL && reference_digest_valid(s, strlen(s));
+	return s != NULL && imageref_digest_valid(s, strlen(s));
 }
 
 int
@@ -993,7 +994,7 @@ rx_parse_dockerhub(struct receiver_result *out, const char *json, size_t len)
 		reject(out, "repository is longer than %d bytes", RX_MAX_NAME);
 		goto out;
 	}
-	rc = rx_event_add(out, REFERENCE_DOCKER_HUB, repo, tag, NULL, NULL);
+	rc = rx_event_add(out, IMAGEREF_DOCKER_HUB, repo, tag, NULL, NULL);
 out:
 	cJSON_Delete(root);
 	return rc;

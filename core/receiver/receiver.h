@@ -284,9 +284,9 @@ struct receiver_config {
 
 /*
  * One pushed image.  Invariants when it reaches a result: repository
- * passes reference_path_valid(); host, when not NULL, is a registry host
- * (reference grammar); tag, when not NULL, passes reference_tag_valid();
- * digest, when not NULL, passes reference_digest_valid(); tag and digest
+ * passes imageref_path_valid(); host, when not NULL, is a registry host
+ * (reference grammar); tag, when not NULL, passes imageref_tag_valid();
+ * digest, when not NULL, passes imageref_digest_valid(); tag and digest
  * are not both NULL.
  */
 struct receiver_event {

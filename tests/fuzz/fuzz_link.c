@@ -1,7 +1,7 @@
 /* Fuzz target: Link header parsing (scanner/protocol.h). */
 #include <stdint.h>
 
-#include "protocol.h"
+#include "scanner/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

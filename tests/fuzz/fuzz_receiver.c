@@ -28,8 +28,9 @@
 #include <sodium.h>
 
 #include "base/buf.h"
+#include "base/imageref.h"
 #include "receiver/receiver.h"
-#include "reference.h"
+#include "scanner/reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -154,14 +155,14 @@ check_event(const struct receiver_event *ev)
 	struct err e = ERR_INIT;
 
 	if (ev->repository == NULL ||
-	    !reference_path_valid(ev->repository, strlen(ev->repository)))
+	    !imageref_path_valid(ev->repository, strlen(ev->repository)))
 		__builtin_trap();
 	if (ev->tag == NULL && ev->digest == NULL)
 		__builtin_trap();
-	if (ev->tag != NULL && !reference_tag_valid(ev->tag, strlen(ev->tag)))
+	if (ev->tag != NULL && !imageref_tag_valid(ev->tag, strlen(ev->tag)))
 		__builtin_trap();
 	if (ev->digest != NULL &&
-	    !reference_digest_valid(ev->digest, strlen(ev->digest)))
+	    !imageref_digest_valid(ev->digest, strlen(ev->digest)))
 		__builtin_trap();
 	if (ev->host != NULL) {
 		buf_puts(&name, ev->host);

@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "protocol.h"
-#include "reference.h"
+#include "base/imageref.h"
+#include "scanner/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -14,7 +14,7 @@ count(const char *tag, size_t len, void *payload)
 
 	if (strlen(tag) != len)
 		__builtin_trap();
-	reference_tag_valid(tag, len);
+	imageref_tag_valid(tag, len);
 	(*n)++;
 	return 0;
 }

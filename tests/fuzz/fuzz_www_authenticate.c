@@ -1,7 +1,7 @@
 /* Fuzz target: WWW-Authenticate challenge parsing (scanner/auth.h). */
 #include <stdint.h>
 
-#include "auth.h"
+#include "scanner/auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

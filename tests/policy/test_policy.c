@@ -407,6 +407,48 @@ test_policy_filter__invalid_patterns_are_rejected_with_the_offset(void **state)
 }
 
 static void
+test_policy_filter__refuses_patterns_go_re2_lacks(void **state)
+{
+	static const char *const bad[] = { "^(?!main)", "(a)\\1", "(?>a+)b",
+		                           "a*+" };
+	struct filter *f = NULL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	/* Flux refuses these, so the policy does too (it used to run them) */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		        filter_new(&f, bad[i], strlen(bad[i]), NULL, 0, &e),
+		        -ERR_INVALID);
+		assert_non_null(strstr(e.msg, "Go's RE2"));
+		assert_null(f);
+	}
+}
+
+static void
+test_policy_filter__a_pattern_that_spins_fails_the_tag_not_the_run(void **state)
+{
+	struct filter *f = NULL;
+	struct filter_match *m = NULL;
+	struct err e = ERR_INIT;
+	char tag[124];
+
+	(void)state;
+	memset(tag, 'a', 60);
+	memset(tag + 60, 'b', 2);
+	memset(tag + 62, 'a', 60);
+	tag[122] = 'c';
+	tag[123] = '\0';
+	assert_int_equal(
+	        filter_new(&f, "^(a|aa)+(b|bb)+(a|aa)+$", 23, NULL, 0, &e), 0);
+	assert_int_equal(filter_match_new(&m, f, &e), 0);
+	assert_int_equal(filter_apply(f, m, tag, 123, NULL), 0);
+	assert_int_equal(filter_apply(f, m, "aabaa", 5, NULL), 1);
+	filter_match_free(m);
+	filter_free(f);
+}
+
+static void
 test_policy_filter__globs_follow_filepath_match(void **state)
 {
 	struct glob *g = NULL;
@@ -732,6 +774,10 @@ main(void)
 		        test_policy_filter__dollar_matches_only_at_the_end),
 		cmocka_unit_test(
 		        test_policy_filter__invalid_patterns_are_rejected_with_the_offset),
+		cmocka_unit_test(
+		        test_policy_filter__refuses_patterns_go_re2_lacks),
+		cmocka_unit_test(
+		        test_policy_filter__a_pattern_that_spins_fails_the_tag_not_the_run),
 		cmocka_unit_test(
 		        test_policy_filter__globs_follow_filepath_match),
 		cmocka_unit_test(

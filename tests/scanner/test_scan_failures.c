@@ -20,7 +20,7 @@
 #include "base/buf.h"
 #include "base/secret.h"
 #include "base/util.h"
-#include "registry.h"
+#include "scanner/registry.h"
 
 static const char *host;
 static const char *want_tags; /* "a,b,c" sorted */

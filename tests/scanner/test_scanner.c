@@ -13,11 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
+#include "scanner/auth.h"
 #include "base/buf.h"
 #include "base/err.h"
-#include "protocol.h"
-#include "reference.h"
+#include "scanner/protocol.h"
+#include "scanner/reference.h"
+#include "scanner/registry.h"
 
 static void
 parse_ok(const char *in, const char *domain, const char *path, const char *tag,
@@ -114,30 +115,6 @@ test_reference__rejects_names_outside_the_grammar(void **state)
 }
 
 static void
-test_reference__checks_tags_against_the_oci_grammar(void **state)
-{
-	char long_tag[130];
-
-	(void)state;
-	assert_true(reference_tag_valid("v1.2.3", 6));
-	assert_true(reference_tag_valid("_x", 2));
-	assert_true(reference_tag_valid("A-b_c.D", 7));
-	assert_false(reference_tag_valid(".x", 2));
-	assert_false(reference_tag_valid("-x", 2));
-	assert_false(reference_tag_valid("a/b", 3));
-	assert_false(reference_tag_valid("a\nb", 3));
-	assert_false(reference_tag_valid("", 0));
-	memset(long_tag, 'a', sizeof(long_tag));
-	assert_true(reference_tag_valid(long_tag, 128));
-	assert_false(reference_tag_valid(long_tag, 129));
-	assert_true(reference_digest_valid(
-	        "sha256:0123456789abcdef0123456789abcdef", 39));
-	assert_false(reference_digest_valid("sha256:0123", 11));
-	assert_false(reference_digest_valid(
-	        "1sha:0123456789abcdef0123456789abcdef", 37));
-}
-
-static void
 challenge(const char *in, struct auth_challenge *c)
 {
 	struct err e = ERR_INIT;
@@ -203,6 +180,50 @@ test_auth__rejects_malformed_challenges(void **state)
 			fail_msg("'%s' parsed", bad_in[i]);
 		assert_null(c.realm);
 	}
+}
+
+static void
+test_protocol__tchar_is_exactly_the_rfc_9110_token_set(void **state)
+{
+	const char *punct = "!#$%&'*+-.^_`|~";
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		bool want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		            (c >= '0' && c <= '9') ||
+		            (c != 0 && strchr(punct, c) != NULL);
+
+		if (protocol_tchar((char)c) != want)
+			fail_msg("byte 0x%02x: tchar is %d", c, !want);
+	}
+}
+
+static void
+test_auth__a_scheme_is_a_token_as_in_link_headers(void **state)
+{
+	struct auth_challenge c;
+	struct err e = ERR_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	/* '/' is the byte auth.c's copy of tchar took and protocol.c's did
+	 * not: "Bearer/x" was a scheme of its own here, and a parameter name
+	 * "re/l" an error in a Link header */
+	assert_int_equal(
+	        auth_challenge_parse(&c, "Bearer/x realm=\"r\"", 18, &e),
+	        -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unexpected '/' after the scheme"));
+	assert_int_equal(protocol_link_next(&b, "</x>; re/l=next", 15, &e),
+	                 -ERR_INVALID);
+	/* an unquoted value may still be a token68, which has '/' and '=' */
+	challenge("Bearer realm=ab/c+d==,service=s", &c);
+	assert_string_equal(c.realm, "ab/c+d==");
+	assert_string_equal(c.service, "s");
+	auth_challenge_release(&c);
+	challenge("Negotiate YWJj/ZGVm==", &c);
+	assert_int_equal(c.scheme, AUTH_SCHEME_OTHER);
+	auth_challenge_release(&c);
+	buf_release(&b);
 }
 
 static void
@@ -309,7 +330,6 @@ static void
 test_protocol__reads_retry_after_times_and_rate_limits(void **state)
 {
 	long long s;
-	int64_t t;
 
 	(void)state;
 	assert_int_equal(protocol_retry_after(&s, "3", 1, 0), 0);
@@ -320,15 +340,157 @@ test_protocol__reads_retry_after_times_and_rate_limits(void **state)
 	                 0);
 	assert_int_equal(s, 10);
 	assert_int_equal(protocol_retry_after(&s, "soon", 4, 0), -ERR_INVALID);
-	assert_int_equal(protocol_rfc3339(&t, "1970-01-01T00:01:00Z", 20), 0);
-	assert_int_equal(t, 60);
-	assert_int_equal(
-	        protocol_rfc3339(&t, "2024-01-02T03:04:05.123456789+01:00", 35),
-	        0);
-	assert_int_equal(t, 1704161045);
-	assert_int_equal(protocol_rfc3339(&t, "2024-01-02", 10), -ERR_INVALID);
 	assert_int_equal(protocol_ratelimit(&s, "20;w=21600", 10), 0);
 	assert_int_equal(s, 20);
+}
+
+#define D1                                                                     \
+	"sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2                                                                     \
+	"sha256:2222222222222222222222222222222222222222222222222222222222222222"
+#define D3                                                                     \
+	"sha256:3333333333333333333333333333333333333333333333333333333333333333"
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+
+/* Parses body with Content-Type ctype for linux/arm64/v8; returns rc. */
+static int
+manifest(struct protocol_manifest *m, const char *body, const char *ctype,
+         bool index_ok, struct err *e)
+{
+	return protocol_manifest_parse(m, body, strlen(body), ctype,
+	                               strlen(ctype), "linux/arm64/v8",
+	                               index_ok, e);
+}
+
+static void
+test_protocol__finds_the_config_digest_of_an_image_manifest(void **state)
+{
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
+	struct err e = ERR_INIT;
+	const char *oci = "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MANIFEST
+	                  "\",\"config\":{\"mediaType\":\"application/"
+	                  "vnd.oci.image.config.v1+json\",\"digest\":\"" D1
+	                  "\",\"size\":7},\"layers\":[]}";
+	const char *docker =
+	        "{\"schemaVersion\":2,\"config\":{\"digest\":\"" D2 "\"}}";
+
+	(void)state;
+	assert_int_equal(manifest(&m, oci, OCI_MANIFEST, true, &e), 0);
+	assert_int_equal(m.kind, PROTOCOL_MANIFEST_IMAGE);
+	assert_string_equal(m.digest, D1);
+	protocol_manifest_release(&m);
+	/* no mediaType in the body: the Content-Type's, parameters cut */
+	assert_int_equal(manifest(&m, docker, DOCKER_MANIFEST "; charset=utf-8",
+	                          false, &e),
+	                 0);
+	assert_string_equal(m.digest, D2);
+	protocol_manifest_release(&m);
+	/* no Content-Type: the body's mediaType */
+	assert_int_equal(manifest(&m, oci, "", true, &e), 0);
+	assert_string_equal(m.digest, D1);
+	protocol_manifest_release(&m);
+	assert_null(m.digest);
+}
+
+static void
+test_protocol__picks_the_platform_of_an_index_but_no_attestation(void **state)
+{
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
+	struct err e = ERR_INIT;
+	const char *index =
+	        "{\"schemaVersion\":2,\"mediaType\":\"" OCI_INDEX "\","
+	        "\"manifests\":[{\"digest\":\"" D1 "\",\"platform\":{"
+	        "\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+	        "{\"digest\":\"" D2 "\",\"platform\":{\"os\":\"linux\","
+	        "\"architecture\":\"arm64\",\"variant\":\"v8\"},"
+	        "\"annotations\":{\"vnd.docker.reference.type\":"
+	        "\"attestation-manifest\"}},"
+	        "{\"digest\":\"" D3 "\",\"platform\":{\"os\":\"linux\","
+	        "\"architecture\":\"arm64\",\"variant\":\"v8\"}}]}";
+	const char *other = "{\"manifests\":[{\"digest\":\"" D1
+	                    "\",\"platform\":{\"os\":\"windows\","
+	                    "\"architecture\":\"amd64\"}}]}";
+
+	(void)state;
+	assert_int_equal(manifest(&m, index, OCI_INDEX, true, &e), 0);
+	assert_int_equal(m.kind, PROTOCOL_MANIFEST_INDEX);
+	assert_string_equal(m.digest, D3);
+	protocol_manifest_release(&m);
+	/* no manifest for the platform is not an error */
+	assert_int_equal(manifest(&m, other, DOCKER_LIST, true, &e), 0);
+	assert_int_equal(m.kind, PROTOCOL_MANIFEST_INDEX);
+	assert_null(m.digest);
+	protocol_manifest_release(&m);
+}
+
+static void
+test_protocol__refuses_manifests_it_cannot_follow(void **state)
+{
+	struct protocol_manifest m = PROTOCOL_MANIFEST_INIT;
+	struct err e = ERR_INIT;
+	const char *child =
+	        "{\"mediaType\":\"" OCI_INDEX "\",\"manifests\":[]}";
+
+	(void)state;
+	assert_int_equal(manifest(&m, "{\"config\":", OCI_MANIFEST, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "manifest: invalid JSON"));
+	assert_int_equal(manifest(&m, "{\"mediaType\":\"" OCI_MANIFEST "\"}",
+	                          DOCKER_MANIFEST, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "differs from Content-Type"));
+	assert_int_equal(manifest(&m, "{}", "application/json", true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unsupported media type"));
+	/* the child of an index must be an image manifest */
+	assert_int_equal(manifest(&m, child, OCI_INDEX, false, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "unsupported media type"));
+	assert_int_equal(manifest(&m, "{\"config\":{\"digest\":\"sha256:12\"}}",
+	                          OCI_MANIFEST, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "no valid config digest"));
+	assert_int_equal(manifest(&m,
+	                          "{\"manifests\":[{\"digest\":\"x\","
+	                          "\"platform\":{\"os\":\"linux\","
+	                          "\"architecture\":\"arm64\","
+	                          "\"variant\":\"v8\"}}]}",
+	                          OCI_INDEX, true, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "invalid digest"));
+	assert_null(m.digest);
+}
+
+static void
+test_protocol__reads_created_and_platform_from_a_config_blob(void **state)
+{
+	struct protocol_config c = PROTOCOL_CONFIG_INIT;
+	struct err e = ERR_INIT;
+	const char *full = "{\"created\":\"2024-01-02T03:04:05.5+01:00\","
+	                   "\"architecture\":\"arm\",\"os\":\"linux\","
+	                   "\"variant\":\"v7\",\"config\":{}}";
+	const char *bad = "{\"created\":\"yesterday\",\"os\":\"linux\"}";
+
+	(void)state;
+	assert_int_equal(protocol_config_parse(&c, full, strlen(full), &e), 0);
+	assert_string_equal(c.created, "2024-01-02T03:04:05.5+01:00");
+	assert_int_equal(c.created_unix, 1704161045);
+	assert_string_equal(c.platform, "linux/arm/v7");
+	protocol_config_release(&c);
+	/* an unreadable date stays for the caller to report; no arch, no
+	 * platform */
+	assert_int_equal(protocol_config_parse(&c, bad, strlen(bad), &e), 0);
+	assert_string_equal(c.created, "yesterday");
+	assert_true(c.created_unix == INT64_MIN);
+	assert_null(c.platform);
+	protocol_config_release(&c);
+	assert_int_equal(protocol_config_parse(&c, "[]", 2, &e), 0);
+	assert_null(c.created);
+	assert_int_equal(protocol_config_parse(&c, "{", 1, &e), -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "image config"));
 }
 
 static void
@@ -486,6 +648,31 @@ test_auth__runs_credential_helpers(void **state)
 	buf_release(&p);
 }
 
+static void
+test_registry__refuses_an_exclusion_go_lacks_before_any_request(void **state)
+{
+	const char *excl[] = { "^.*\\.sig$", "^(?!v)" };
+	struct registry_image img = { 0 };
+	struct registry_scan scan = REGISTRY_SCAN_INIT;
+	struct registry_client *c = NULL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	/* port 9 (discard): nothing answers, and nothing is asked */
+	img.image = "127.0.0.1:9/app";
+	img.insecure = true;
+	img.exclusions = excl;
+	img.n_exclusions = 2;
+	assert_int_equal(registry_client_new(&c, NULL, &e), 0);
+	assert_int_equal(registry_scan_all(c, &img, &scan, 1, NULL, NULL),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(scan.err.msg, "exclusionList: regular "
+	                                     "expression '^(?!v)' uses "
+	                                     "lookaround assertions"));
+	registry_scan_release(&scan);
+	registry_client_free(c);
+}
+
 int
 main(void)
 {
@@ -497,10 +684,12 @@ main(void)
 		cmocka_unit_test(
 		        test_reference__rejects_names_outside_the_grammar),
 		cmocka_unit_test(
-		        test_reference__checks_tags_against_the_oci_grammar),
-		cmocka_unit_test(
 		        test_auth__parses_bearer_challenges_with_quotes_escapes_and_commas),
 		cmocka_unit_test(test_auth__rejects_malformed_challenges),
+		cmocka_unit_test(
+		        test_protocol__tchar_is_exactly_the_rfc_9110_token_set),
+		cmocka_unit_test(
+		        test_auth__a_scheme_is_a_token_as_in_link_headers),
 		cmocka_unit_test(test_protocol__finds_the_next_link_verbatim),
 		cmocka_unit_test(test_protocol__rejects_malformed_link_headers),
 		cmocka_unit_test(
@@ -508,12 +697,22 @@ main(void)
 		cmocka_unit_test(
 		        test_protocol__reads_retry_after_times_and_rate_limits),
 		cmocka_unit_test(
+		        test_protocol__finds_the_config_digest_of_an_image_manifest),
+		cmocka_unit_test(
+		        test_protocol__picks_the_platform_of_an_index_but_no_attestation),
+		cmocka_unit_test(
+		        test_protocol__refuses_manifests_it_cannot_follow),
+		cmocka_unit_test(
+		        test_protocol__reads_created_and_platform_from_a_config_blob),
+		cmocka_unit_test(
 		        test_auth__token_lifetime_is_at_least_sixty_seconds),
 		cmocka_unit_test(
 		        test_auth__cache_keys_on_sorted_scopes_and_credential),
 		cmocka_unit_test(
 		        test_auth__finds_credentials_in_docker_config_like_docker),
 		cmocka_unit_test(test_auth__runs_credential_helpers),
+		cmocka_unit_test(
+		        test_registry__refuses_an_exclusion_go_lacks_before_any_request),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

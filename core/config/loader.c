@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -461,7 +462,7 @@ static void
 prescan(struct prescan *ps, const char *data, size_t len)
 {
 	yaml_parser_t parser;
-	size_t depth = 0, nodes = 0;
+	size_t depth = 0, nodes = 0, anchors = 0, aliases = 0;
 	bool done = false;
 
 	memset(ps, 0, sizeof(*ps));
@@ -473,6 +474,25 @@ prescan(struct prescan *ps, const char *data, size_t len)
 
 		if (!yaml_parser_parse(&parser, &ev))
 			break; /* the loading pass reports the syntax error */
+		/* libyaml's loader looks every anchor up by a linear search
+		 * (to refuse duplicates, and for each alias): both counts are
+		 * bounded so that a file of anchors and aliases costs
+		 * milliseconds, not minutes. */
+		if ((ev.type == YAML_SCALAR_EVENT && ev.data.scalar.anchor) ||
+		    (ev.type == YAML_SEQUENCE_START_EVENT &&
+		     ev.data.sequence_start.anchor) ||
+		    (ev.type == YAML_MAPPING_START_EVENT &&
+		     ev.data.mapping_start.anchor)) {
+			if (++anchors > CONFIG_MAX_ANCHORS && !ps->over) {
+				ps->what = "more YAML anchors than the limit";
+				ps->over = true;
+			}
+		}
+		if (ev.type == YAML_ALIAS_EVENT &&
+		    ++aliases > CONFIG_MAX_ALIASES && !ps->over) {
+			ps->what = "more YAML aliases than the limit";
+			ps->over = true;
+		}
 		switch (ev.type) {
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
@@ -511,6 +531,27 @@ prescan(struct prescan *ps, const char *data, size_t len)
 	yaml_parser_delete(&parser);
 }
 
+/* The line and column (0-based, columns in characters) of byte off. */
+static void
+offset_mark(yaml_mark_t *out, const char *data, size_t len, size_t off)
+{
+	size_t line = 0, col = 0;
+
+	if (off > len)
+		off = len;
+	for (size_t i = 0; i < off; i++) {
+		if (data[i] == '\n') {
+			line++;
+			col = 0;
+		} else if (((unsigned char)data[i] & 0xC0) != 0x80) {
+			col++;
+		}
+	}
+	out->index = off;
+	out->line = line;
+	out->column = col;
+}
+
 int
 config_add_buffer(struct config *cfg, const char *name, const char *data,
                   size_t len, struct err *err)
@@ -534,8 +575,9 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 			config_diag_add(
 			        cfg, file, (int)ps.mark.line + 1,
 			        (int)ps.mark.column + 1, NULL, "",
-			        "%s (%d levels, %d nodes per file); the rest of this file is not read",
-			        ps.what, CONFIG_MAX_DEPTH, CONFIG_MAX_NODES);
+			        "%s (%d levels, %d nodes, %d anchors, %d aliases per file); the rest of this file is not read",
+			        ps.what, CONFIG_MAX_DEPTH, CONFIG_MAX_NODES,
+			        CONFIG_MAX_ANCHORS, CONFIG_MAX_ALIASES);
 			break;
 		}
 		if (!yaml_parser_load(&parser, &doc)) {
@@ -548,9 +590,15 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 				         parser.context,
 				         (int)parser.context_mark.line + 1,
 				         (int)parser.context_mark.column + 1);
+			yaml_mark_t at = parser.problem_mark;
+			/* A reader error (bad UTF-8, a control character) has
+			 * only a byte offset: find its line and column. */
+			if (parser.error == YAML_READER_ERROR)
+				offset_mark(&at, data, len,
+				            parser.problem_offset);
 			config_diag_add(
-			        cfg, file, (int)parser.problem_mark.line + 1,
-			        (int)parser.problem_mark.column + 1, NULL, "",
+			        cfg, file, (int)at.line + 1, (int)at.column + 1,
+			        NULL, "",
 			        "YAML syntax error: %s%s (the rest of this file is not read)",
 			        parser.problem ? parser.problem : "unknown",
 			        where);
@@ -852,6 +900,46 @@ check_secret_ref(struct config *cfg, const struct config_object *o,
 	        o->metadata.namespace, ref->name);
 }
 
+/*
+ * An ImageRepository's secretRef names a docker-registry Secret: its
+ * .dockerconfigjson must be there and be a JSON object, or every scan
+ * would fail with it.  The message never quotes the value.
+ */
+static void
+check_dockerconfig(struct config *cfg, const struct config_object *o,
+                   const struct config_local_ref *ref, const char *path)
+{
+	const struct config_object *sec;
+	const struct secret *v;
+	struct err e = ERR_INIT;
+	cJSON *doc = NULL;
+
+	if (!ref->pos.set || ref->name == NULL || o->metadata.namespace == NULL)
+		return;
+	sec = config_find(cfg, CONFIG_SECRET, o->metadata.namespace, ref->name);
+	if (sec == NULL)
+		return; /* check_secret_ref says so */
+	v = config_secret_value(sec, ".dockerconfigjson");
+	if (v == NULL) {
+		obj_diag(
+		        cfg, o, &ref->pos, path,
+		        "Secret '%s/%s' has no '.dockerconfigjson' key (make it "
+		        "with 'kubectl create secret docker-registry')",
+		        o->metadata.namespace, ref->name);
+		return;
+	}
+	if (json_parse(&doc, (const char *)v->ptr, v->len, ".dockerconfigjson",
+	               &e) < 0 ||
+	    !cJSON_IsObject(doc))
+		obj_diag(cfg, o, &ref->pos, path,
+		         "Secret '%s/%s': %s (a Docker config.json document is "
+		         "expected: {\"auths\": {...}})",
+		         o->metadata.namespace, ref->name,
+		         doc ? ".dockerconfigjson is not a JSON object"
+		             : e.msg);
+	cJSON_Delete(doc);
+}
+
 static void
 check_cross_ref(struct config *cfg, const struct config_object *o,
                 const struct config_cross_ref *ref, enum config_kind kind,
@@ -889,6 +977,8 @@ check_references(struct config *cfg)
 
 		check_secret_ref(cfg, v->v[i], &r->secret_ref,
 		                 "spec.secretRef.name");
+		check_dockerconfig(cfg, v->v[i], &r->secret_ref,
+		                   "spec.secretRef.name");
 		check_secret_ref(cfg, v->v[i], &r->cert_secret_ref,
 		                 "spec.certSecretRef.name");
 		check_secret_ref(cfg, v->v[i], &r->proxy_secret_ref,

@@ -20,7 +20,8 @@
  * another namespace than its ImageRepository without accessFrom) becomes a
  * struct config_diag with its file, 1-based line and column, the field
  * path ("spec.policy.semver.range") and a message.  A YAML syntax error,
- * or a document over CONFIG_MAX_DEPTH / CONFIG_MAX_NODES, ends the reading
+ * or a document over CONFIG_MAX_DEPTH / CONFIG_MAX_NODES / CONFIG_MAX_ANCHORS /
+ * CONFIG_MAX_ALIASES, ends the reading
  * of that file (its earlier documents are kept) but not of the others.
  *
  * Secrets: values are kept only in struct secret; no message or log line
@@ -60,6 +61,8 @@
 #define CONFIG_MAX_DIR_DEPTH 32                 /* directory nesting */
 #define CONFIG_MAX_DEPTH 64      /* YAML nesting within a document */
 #define CONFIG_MAX_NODES 1000000 /* YAML nodes in one file */
+#define CONFIG_MAX_ANCHORS 2000  /* YAML anchors in one file */
+#define CONFIG_MAX_ALIASES 20000 /* YAML aliases in one file */
 #define CONFIG_MAX_DIAGS 1000    /* diagnostics kept; the rest counted */
 #define CONFIG_MAX_EXCLUSIONS 25 /* ImageRepository exclusionList */
 

@@ -1695,6 +1695,75 @@ test_config__keeps_a_quoted_value_on_one_line_in_messages(void **state)
 	config_free(cfg);
 }
 
+static void
+test_config__stops_at_the_anchor_and_alias_limits_quickly(void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	/* 200,000 anchors and as many aliases: libyaml's loader would look
+	 * each one up by a linear search (minutes); the loader stops at the
+	 * limit with a message instead. */
+	buf_puts(&y, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "
+	             "ok}\n---\nlist:\n");
+	for (int i = 0; i < 200000; i++)
+		buf_addf(&y, "- &a%d x\n- *a%d\n", i, i);
+	assert_true(buf_ok(&y));
+	cfg = load(y.ptr);
+	assert_non_null(find_diag(cfg, "", "more YAML anchors than the limit"));
+	assert_int_equal(config_skipped_count(cfg), 1); /* the first stays */
+	config_free(cfg);
+	buf_reset(&y);
+	buf_puts(&y, "a: &x 1\nlist:\n");
+	for (int i = 0; i < 200000; i++)
+		buf_puts(&y, "- *x\n");
+	cfg = load(y.ptr);
+	assert_non_null(find_diag(cfg, "", "more YAML aliases than the limit"));
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__reports_invalid_utf8_at_its_line(void **state)
+{
+	static const char yaml[] = "apiVersion: v1\nkind: ConfigMap\n"
+	                           "metadata:\n  name: caf\xc3\xa9\n"
+	                           "data:\n  k: \"bad \xff here\"\n";
+	struct config *cfg;
+
+	(void)state;
+	cfg = load(yaml);
+	assert_diag_at(cfg, "", "YAML syntax error", 6, 11);
+	config_free(cfg);
+}
+
+static void
+test_config__refuses_a_pull_secret_that_is_not_docker_config_json(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	           "kind: ImageRepository\n"
+	           "metadata: {name: app, namespace: ns}\n"
+	           "spec:\n"
+	           "  image: ghcr.io/org/app\n"
+	           "  interval: 1m\n"
+	           "  secretRef: {name: pull}\n"
+	           "---\n"
+	           "apiVersion: v1\nkind: Secret\n"
+	           "metadata: {name: pull, namespace: ns}\n"
+	           "type: kubernetes.io/dockerconfigjson\n"
+	           "stringData: {.dockerconfigjson: 'user:hunter2'}\n");
+	assert_diag_at(cfg, "spec.secretRef.name",
+	               ".dockerconfigjson: invalid JSON at byte offset", 7, 14);
+	for (size_t i = 0; i < config_diag_count(cfg); i++)
+		assert_null(
+		        strstr(config_diag_get(cfg, i)->message, "hunter2"));
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1799,6 +1868,11 @@ main(void)
 		cmocka_unit_test(test_config__formats_a_diagnostic_as_one_line),
 		cmocka_unit_test(
 		        test_config__keeps_a_quoted_value_on_one_line_in_messages),
+		cmocka_unit_test(
+		        test_config__stops_at_the_anchor_and_alias_limits_quickly),
+		cmocka_unit_test(test_config__reports_invalid_utf8_at_its_line),
+		cmocka_unit_test(
+		        test_config__refuses_a_pull_secret_that_is_not_docker_config_json),
 	};
 
 	/* skipped-document notices would clutter the test output */

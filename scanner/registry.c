@@ -1506,6 +1506,17 @@ req_finish(struct req *r, CURLcode res)
 		          res == CURLE_OK ? "ok" : curl_easy_strerror(res));
 	}
 	if (res != CURLE_OK) {
+		/* curl refuses a response header over CURL_MAX_HTTP_HEADER
+		 * (100 KiB) with CURLE_OUT_OF_MEMORY; it is the registry's
+		 * doing (a real allocation failure would end here too, and
+		 * would be as fatal to this scan). */
+		if (res == CURLE_OUT_OF_MEMORY) {
+			job_fail(j, ERR_INVALID,
+			         "%s %s: a response header is larger than "
+			         "curl accepts (%d bytes)",
+			         kind_names[r->kind], lu, CURL_MAX_HTTP_HEADER);
+			goto failed;
+		}
 		if (r->too_big) {
 			job_fail(j, ERR_INVALID,
 			         "%s %s: response larger than %zu bytes",

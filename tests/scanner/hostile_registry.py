@@ -277,6 +277,16 @@ def _server(front, other):
                     pass
                 self.close_connection = True
                 return
+            if kind == "bighdr":
+                # one 1 MiB response header: past curl's 100 KiB limit
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("X-Padding", "x" * (1 << 20))
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                self.close_connection = True
+                return
             if kind == "redirect":
                 if self.headers.get("Authorization") is None:
                     return self.error(401, "UNAUTHORIZED", "auth first", [

@@ -214,6 +214,13 @@ test_scan__refuses_a_body_over_the_limit(void **state)
 	fails_keeping_previous("huge-1", "larger than", ERR_INVALID);
 }
 
+static void
+test_scan__names_a_huge_response_header_not_out_of_memory(void **state)
+{
+	(void)state;
+	fails_keeping_previous("bighdr-1", "response header", ERR_INVALID);
+}
+
 static size_t
 on_body(char *p, size_t size, size_t n, void *payload)
 {
@@ -590,6 +597,8 @@ main(void)
 		cmocka_unit_test(
 		        test_scan__fails_on_a_tags_field_that_is_not_a_list),
 		cmocka_unit_test(test_scan__refuses_a_body_over_the_limit),
+		cmocka_unit_test(
+		        test_scan__names_a_huge_response_header_not_out_of_memory),
 		cmocka_unit_test(
 		        test_scan__does_not_send_authorization_to_another_origin),
 		cmocka_unit_test(test_scan__reads_metadata_once_per_digest),

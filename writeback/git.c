@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GIT_MAX_URL 4096
-#define GIT_FETCHED_REF "refs/ferry/fetched"
+#define GITREPO_MAX_URL 4096
+#define GITREPO_FETCHED_REF "refs/ferry/fetched"
 
 struct gitrepo {
 	git_repository *repo;
@@ -33,7 +33,7 @@ struct gitrepo {
 /* What the libgit2 callbacks learn, to turn a bare error code into a
  * message that says what to do. */
 struct cb_state {
-	const struct git_auth *auth;
+	const struct gitrepo_auth *auth;
 	const char *url;
 	int cred_calls;
 	bool no_credentials;
@@ -53,7 +53,7 @@ convert_error(struct err *err, int rc, const struct cb_state *st,
               const char *what, const char *url)
 {
 	const git_error *ge = git_error_last();
-	char u[GIT_MAX_URL];
+	char u[GITREPO_MAX_URL];
 	int code;
 
 	safe_url(u, sizeof(u), url);
@@ -242,7 +242,7 @@ credentials_cb(git_credential **out, const char *url,
                void *payload)
 {
 	struct cb_state *st = payload;
-	const struct git_auth *a = st->auth;
+	const struct gitrepo_auth *a = st->auth;
 	const char *user;
 
 	(void)url;
@@ -282,7 +282,7 @@ struct headers {
 };
 
 static int
-headers_init(struct headers *h, const struct git_auth *auth)
+headers_init(struct headers *h, const struct gitrepo_auth *auth)
 {
 	struct buf b = BUF_INIT;
 
@@ -349,7 +349,7 @@ cached_clone_usable(git_repository *repo, const char *url)
 
 int
 gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
-             const struct git_auth *auth, struct err *err)
+             const struct gitrepo_auth *auth, struct err *err)
 {
 	struct gitrepo *r = NULL;
 	struct buf dir = BUF_INIT, tmp = BUF_INIT, aside = BUF_INIT;
@@ -362,7 +362,7 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 	*out = NULL;
 	memset(&st, 0, sizeof(st));
 	memset(&hdr, 0, sizeof(hdr));
-	if (strlen(url) >= GIT_MAX_URL || *url == '\0')
+	if (strlen(url) >= GITREPO_MAX_URL || *url == '\0')
 		return err_set(err, ERR_INVALID,
 		               "git: URL is empty or too long");
 	r = calloc(1, sizeof(*r));
@@ -469,8 +469,8 @@ gitrepo_workdir(const struct gitrepo *repo)
 }
 
 static int
-fetch(struct gitrepo *r, const struct git_ref *ref, const struct git_auth *auth,
-      struct err *err)
+fetch(struct gitrepo *r, const struct gitrepo_ref *ref,
+      const struct gitrepo_auth *auth, struct err *err)
 {
 	git_remote *remote = NULL;
 	git_fetch_options fopts;
@@ -495,9 +495,9 @@ fetch(struct gitrepo *r, const struct git_ref *ref, const struct git_auth *auth,
 	fopts.custom_headers = hdr.arr;
 	fopts.prune = GIT_FETCH_PRUNE;
 	fopts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
-	if (ref->kind == GIT_REF_NAME) {
+	if (ref->kind == GITREPO_REF_NAME) {
 		/* An arbitrary ref is fetched on its own, plus the branches. */
-		buf_addf(&spec, "+%s:" GIT_FETCHED_REF, ref->value);
+		buf_addf(&spec, "+%s:" GITREPO_FETCHED_REF, ref->value);
 		if (!buf_ok(&spec)) {
 			rc = err_set(err, ERR_NOMEM, "git: out of memory");
 			goto out;
@@ -519,26 +519,26 @@ out:
 }
 
 static int
-resolve(struct gitrepo *r, const struct git_ref *ref, git_oid *oid,
+resolve(struct gitrepo *r, const struct gitrepo_ref *ref, git_oid *oid,
         struct err *err)
 {
 	struct buf name = BUF_INIT;
 	git_object *obj = NULL;
-	char u[GIT_MAX_URL];
+	char u[GITREPO_MAX_URL];
 	int rc = 0;
 
 	safe_url(u, sizeof(u), r->url);
 	switch (ref->kind) {
-	case GIT_REF_BRANCH:
+	case GITREPO_REF_BRANCH:
 		buf_addf(&name, "refs/remotes/origin/%s", ref->value);
 		break;
-	case GIT_REF_TAG:
+	case GITREPO_REF_TAG:
 		buf_addf(&name, "refs/tags/%s", ref->value);
 		break;
-	case GIT_REF_NAME:
-		buf_puts(&name, GIT_FETCHED_REF);
+	case GITREPO_REF_NAME:
+		buf_puts(&name, GITREPO_FETCHED_REF);
 		break;
-	case GIT_REF_COMMIT:
+	case GITREPO_REF_COMMIT:
 		if (strlen(ref->value) != GIT_OID_HEXSZ ||
 		    git_oid_fromstr(oid, ref->value) < 0)
 			return err_set(err, ERR_INVALID,
@@ -556,11 +556,11 @@ resolve(struct gitrepo *r, const struct git_ref *ref, git_oid *oid,
 	if (!buf_ok(&name))
 		return err_set(err, ERR_NOMEM, "git: out of memory");
 	if (git_revparse_single(&obj, r->repo, name.ptr) < 0) {
-		rc = err_set(err, ERR_NOTFOUND,
-		             "git '%s': %s '%s' does not exist on the remote",
-		             u,
-		             ref->kind == GIT_REF_TAG ? "tag" : "branch or ref",
-		             ref->value);
+		rc = err_set(
+		        err, ERR_NOTFOUND,
+		        "git '%s': %s '%s' does not exist on the remote", u,
+		        ref->kind == GITREPO_REF_TAG ? "tag" : "branch or ref",
+		        ref->value);
 		goto out;
 	}
 	{
@@ -582,16 +582,17 @@ out:
 }
 
 int
-gitrepo_fetch(struct gitrepo *r, const struct git_auth *auth, struct err *err)
+gitrepo_fetch(struct gitrepo *r, const struct gitrepo_auth *auth,
+              struct err *err)
 {
-	struct git_ref all = { GIT_REF_BRANCH, NULL };
+	struct gitrepo_ref all = { GITREPO_REF_BRANCH, NULL };
 
 	return fetch(r, &all, auth, err);
 }
 
 int
-gitrepo_fetch_ref(struct gitrepo *r, const struct git_ref *ref,
-                  const struct git_auth *auth, char commit_out[41],
+gitrepo_fetch_ref(struct gitrepo *r, const struct gitrepo_ref *ref,
+                  const struct gitrepo_auth *auth, char commit_out[41],
                   struct err *err)
 {
 	git_oid oid;
@@ -634,8 +635,9 @@ gitrepo_reset(struct gitrepo *r, const char *commit_hex, struct err *err)
 }
 
 int
-gitrepo_sync(struct gitrepo *r, const struct git_ref *ref,
-             const struct git_auth *auth, char commit_out[41], struct err *err)
+gitrepo_sync(struct gitrepo *r, const struct gitrepo_ref *ref,
+             const struct gitrepo_auth *auth, char commit_out[41],
+             struct err *err)
 {
 	char commit[41];
 	int rc;
@@ -693,7 +695,7 @@ stage_all(git_repository *repo, git_oid *tree_out, struct err *err)
 }
 
 int
-gitrepo_commit(struct gitrepo *r, const struct git_commit_opts *opts,
+gitrepo_commit(struct gitrepo *r, const struct gitrepo_commit_opts *opts,
                char commit_out[41], struct err *err)
 {
 	git_oid tree_oid, head_oid, new_oid;
@@ -813,8 +815,8 @@ is_conflict_status(const char *s)
 }
 
 int
-gitrepo_push(struct gitrepo *r, const struct git_push_opts *opts,
-             const struct git_auth *auth, struct err *err)
+gitrepo_push(struct gitrepo *r, const struct gitrepo_push_opts *opts,
+             const struct gitrepo_auth *auth, struct err *err)
 {
 	git_remote *remote = NULL;
 	git_reference *ref = NULL;
@@ -825,7 +827,7 @@ gitrepo_push(struct gitrepo *r, const struct git_push_opts *opts,
 	struct buf local = BUF_INIT, spec = BUF_INIT;
 	char *specs[2];
 	git_strarray refspecs;
-	char u[GIT_MAX_URL];
+	char u[GITREPO_MAX_URL];
 	int rc = 0, grc;
 
 	memset(&st, 0, sizeof(st));

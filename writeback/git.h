@@ -33,7 +33,7 @@
 struct sshsig_key;
 
 /* Credentials for one remote, borrowed from the caller for each call. */
-struct git_auth {
+struct gitrepo_auth {
 	const char *username;                /* HTTPS basic auth; SSH user
 	                                        when the URL has none */
 	const struct secret *password;       /* HTTPS basic auth */
@@ -44,20 +44,20 @@ struct git_auth {
 	bool insecure_ignore_host_key;       /* accept any SSH host key */
 };
 
-#define GIT_AUTH_INIT                                                          \
+#define GITREPO_AUTH_INIT                                                      \
 	{                                                                      \
 		NULL, NULL, NULL, NULL, NULL, NULL, false                      \
 	}
 
-enum git_ref_kind {
-	GIT_REF_BRANCH = 0, /* follow refs/heads/NAME on the remote */
-	GIT_REF_TAG = 1,    /* refs/tags/NAME */
-	GIT_REF_COMMIT = 2, /* a full commit id */
-	GIT_REF_NAME = 3,   /* any full ref name (refs/pull/1/head) */
+enum gitrepo_ref_kind {
+	GITREPO_REF_BRANCH = 0, /* follow refs/heads/NAME on the remote */
+	GITREPO_REF_TAG = 1,    /* refs/tags/NAME */
+	GITREPO_REF_COMMIT = 2, /* a full commit id */
+	GITREPO_REF_NAME = 3,   /* any full ref name (refs/pull/1/head) */
 };
 
-struct git_ref {
-	enum git_ref_kind kind;
+struct gitrepo_ref {
+	enum gitrepo_ref_kind kind;
 	const char *value;
 };
 
@@ -69,7 +69,7 @@ struct gitrepo;
  * aside and cloned again).  *out is owned by the caller (gitrepo_free).
  */
 int gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
-                 const struct git_auth *auth, struct err *err);
+                 const struct gitrepo_auth *auth, struct err *err);
 
 /* Closes the clone; NULL is a no-op. */
 void gitrepo_free(struct gitrepo *repo);
@@ -83,8 +83,8 @@ const char *gitrepo_workdir(const struct gitrepo *repo);
  * exactly the remote head.  Leaves HEAD detached at that commit.
  * commit_out (41 bytes, may be NULL) receives its id in hex.
  */
-int gitrepo_sync(struct gitrepo *repo, const struct git_ref *ref,
-                 const struct git_auth *auth, char commit_out[41],
+int gitrepo_sync(struct gitrepo *repo, const struct gitrepo_ref *ref,
+                 const struct gitrepo_auth *auth, char commit_out[41],
                  struct err *err);
 
 /*
@@ -94,19 +94,19 @@ int gitrepo_sync(struct gitrepo *repo, const struct git_ref *ref,
  * files.  Callers that can tell from the commit id alone that there is
  * nothing to do skip the reset.
  */
-int gitrepo_fetch_ref(struct gitrepo *repo, const struct git_ref *ref,
-                      const struct git_auth *auth, char commit_out[41],
+int gitrepo_fetch_ref(struct gitrepo *repo, const struct gitrepo_ref *ref,
+                      const struct gitrepo_auth *auth, char commit_out[41],
                       struct err *err);
 int gitrepo_reset(struct gitrepo *repo, const char *commit, struct err *err);
 
 /* Fetches every branch and tag of the remote, touching nothing else. */
-int gitrepo_fetch(struct gitrepo *repo, const struct git_auth *auth,
+int gitrepo_fetch(struct gitrepo *repo, const struct gitrepo_auth *auth,
                   struct err *err);
 
 /* Appends the remote's tag names (after a sync), one per line, to out. */
 int gitrepo_tags(struct gitrepo *repo, struct buf *out, struct err *err);
 
-struct git_commit_opts {
+struct gitrepo_commit_opts {
 	const char *author_name;  /* default "ferry" (as Flux: fluxcdbot) */
 	const char *author_email; /* required */
 	const char *message;
@@ -116,7 +116,7 @@ struct git_commit_opts {
 	const struct secret *gpg_passphrase; /* for gpg_key, or NULL */
 };
 
-#define GIT_COMMIT_OPTS_INIT                                                   \
+#define GITREPO_COMMIT_OPTS_INIT                                               \
 	{                                                                      \
 		NULL, NULL, NULL, NULL, NULL, NULL                             \
 	}
@@ -127,10 +127,10 @@ struct git_commit_opts {
  * commit when the tree is unchanged (never an empty commit), 0 after a
  * commit, whose id goes to commit_out (41 bytes).
  */
-int gitrepo_commit(struct gitrepo *repo, const struct git_commit_opts *opts,
+int gitrepo_commit(struct gitrepo *repo, const struct gitrepo_commit_opts *opts,
                    char commit_out[41], struct err *err);
 
-struct git_push_opts {
+struct gitrepo_push_opts {
 	const char *branch; /* remote branch to update (refs/heads/BRANCH) */
 	bool force;         /* only for a branch ferry created itself */
 	const char
@@ -138,7 +138,7 @@ struct git_push_opts {
 	const char *const *push_options; /* NULL-terminated "key=value" list */
 };
 
-#define GIT_PUSH_OPTS_INIT                                                     \
+#define GITREPO_PUSH_OPTS_INIT                                                 \
 	{                                                                      \
 		NULL, false, NULL, NULL                                        \
 	}
@@ -158,7 +158,7 @@ bool gitrepo_remote_branch_has_head_tree(struct gitrepo *repo,
  * when the remote rejected it as non-fast-forward (someone pushed first):
  * the caller syncs, re-applies and tries again.
  */
-int gitrepo_push(struct gitrepo *repo, const struct git_push_opts *opts,
-                 const struct git_auth *auth, struct err *err);
+int gitrepo_push(struct gitrepo *repo, const struct gitrepo_push_opts *opts,
+                 const struct gitrepo_auth *auth, struct err *err);
 
 #endif

@@ -115,8 +115,8 @@ open_synced(struct fixture *f, char head[41])
 {
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 
 	if (gitrepo_open(&r, f->state, f->url, &auth, &err) < 0) {
 		print_error("open: %s\n", err.msg);
@@ -169,9 +169,9 @@ test_git__commit_and_push_land_one_commit_with_author_and_message(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
-	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	struct err err = ERR_INIT;
 	char *remote_head, *author, *msg, *files;
 
@@ -206,7 +206,7 @@ test_git__commit_without_changes_makes_no_commit(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41] = "";
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
 	struct err err = ERR_INIT;
 	char *after;
 
@@ -228,8 +228,8 @@ test_git__sync_discards_local_edits_and_untracked_files(void **state)
 	struct fixture *f = *state;
 	char head[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	struct err err = ERR_INIT;
 	char path[512];
 	struct stat st;
@@ -254,10 +254,10 @@ test_git__push_after_someone_else_pushed_is_a_conflict_and_retry_lands(
 	struct fixture *f = *state;
 	char head[41], commit[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
-	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	struct err err = ERR_INIT;
 	char *log;
 
@@ -293,9 +293,9 @@ test_git__push_to_a_new_branch_creates_it_from_the_checkout(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
-	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	struct err err = ERR_INIT;
 	char *main_head, *branch_head;
 
@@ -322,10 +322,10 @@ test_git__sync_to_a_tag_and_to_a_commit(void **state)
 	struct fixture *f = *state;
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
-	struct git_ref tag = { GIT_REF_TAG, "v1" };
-	struct git_ref missing = { GIT_REF_TAG, "v9" };
-	struct git_ref commit = { GIT_REF_COMMIT, NULL };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref tag = { GITREPO_REF_TAG, "v1" };
+	struct gitrepo_ref missing = { GITREPO_REF_TAG, "v9" };
+	struct gitrepo_ref commit = { GITREPO_REF_COMMIT, NULL };
 	char head[41];
 	char *v1 = capture("git -C %s rev-parse v1^{commit}", f->remote);
 	struct buf tags = BUF_INIT;
@@ -371,7 +371,7 @@ test_git__missing_remote_fails_and_leaves_no_clone_behind(void **state)
 	struct fixture *f = *state;
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	char url[256];
 	char *left;
 
@@ -390,7 +390,7 @@ test_git__ssh_signed_commit_passes_verify_commit(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
 	struct err err = ERR_INIT;
 	struct buf key = BUF_INIT, pub = BUF_INIT, signers = BUF_INIT;
 	struct sshsig_key *sk = NULL;
@@ -470,7 +470,7 @@ test_git__gpg_signed_commit_passes_verify_commit(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
 	struct secret key = SECRET_INIT, pw = SECRET_INIT;
 	struct err err = ERR_INIT;
 
@@ -499,7 +499,7 @@ test_git__gpg_wrong_passphrase_fails_and_makes_no_commit(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41] = "";
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
 	struct secret key = SECRET_INIT, pw = SECRET_INIT;
 	struct err err = ERR_INIT;
 	char *after;
@@ -528,7 +528,7 @@ test_git__gpg_signing_without_gpg_says_what_to_install(void **state)
 	struct fixture *f = *state;
 	char head[41], commit[41];
 	struct gitrepo *r = open_synced(f, head);
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
 	struct secret key = SECRET_INIT;
 	struct err err = ERR_INIT;
 	char *path = strdup(getenv("PATH"));
@@ -554,7 +554,7 @@ test_git__unknown_ssh_host_is_refused_before_any_credential(void **state)
 	struct fixture *f = *state;
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	int rc;
 
 	/* Nothing listens on port 1: the failure must still be clean. */

@@ -102,11 +102,11 @@ setup(void **state)
 }
 
 static int
-edit_commit_push(struct gitrepo *r, const struct git_auth *auth,
+edit_commit_push(struct gitrepo *r, const struct gitrepo_auth *auth,
                  const char *content, struct err *err)
 {
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
-	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
 	char path[1024], commit[41];
 	int rc;
 
@@ -128,8 +128,8 @@ test_git_http__push_with_basic_auth_lands(void **state)
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
 	struct secret pw = SECRET_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
 	char url[1024], head[41];
 	char *subject;
 
@@ -158,8 +158,8 @@ test_git_http__wrong_password_is_an_auth_error_without_the_password(
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
 	struct secret pw = SECRET_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
 	char url[1024], head[41];
 	char *before, *after;
 
@@ -192,8 +192,8 @@ test_git_http__push_without_credentials_says_to_set_secret_ref(void **state)
 {
 	struct gitrepo *r = NULL;
 	struct err err = ERR_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
 	char url[1024], head[41];
 
 	(void)state;
@@ -208,7 +208,7 @@ test_git_http__push_without_credentials_says_to_set_secret_ref(void **state)
 }
 
 static void
-ssh_auth(struct git_auth *auth, struct secret *key, struct buf *known)
+ssh_auth(struct gitrepo_auth *auth, struct secret *key, struct buf *known)
 {
 	struct err err = ERR_INIT;
 	struct buf text = BUF_INIT;
@@ -237,8 +237,8 @@ test_git_ssh__push_with_key_and_known_host_lands(void **state)
 	struct err err = ERR_INIT;
 	struct secret key = SECRET_INIT;
 	struct buf known = BUF_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
-	struct git_ref ref = { GIT_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
 	char url[1024], head[41];
 	char *subject;
 
@@ -269,7 +269,7 @@ test_git_ssh__unknown_host_key_is_refused_unless_opted_out(void **state)
 	struct err err = ERR_INIT;
 	struct secret key = SECRET_INIT;
 	struct buf known = BUF_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	char url[1024], other_state[600];
 
 	(void)state;
@@ -306,7 +306,7 @@ test_git_ssh__wrong_key_is_an_auth_error(void **state)
 	struct err err = ERR_INIT;
 	struct secret key = SECRET_INIT, wrong = SECRET_INIT;
 	struct buf known = BUF_INIT, text = BUF_INIT;
-	struct git_auth auth = GIT_AUTH_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
 	char url[1024], path[1024];
 
 	(void)state;

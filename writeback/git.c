@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <git2.h>
+#include <libssh2.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,8 @@ struct cb_state {
 	const char *url;
 	int cred_calls;
 	bool no_credentials;
-	bool hostkey_unknown;
-	bool hostkey_mismatch;
+	bool hostkey_refused;
+	struct err hostkey_err; /* why, when hostkey_refused */
 	char push_status[512];
 };
 
@@ -57,16 +58,9 @@ convert_error(struct err *err, int rc, const struct cb_state *st,
 	int code;
 
 	safe_url(u, sizeof(u), url);
-	if (st && st->hostkey_unknown)
-		return err_set(
-		        err, ERR_INVALID,
-		        "%s '%s': the SSH host key is not in known_hosts (add the 'known_hosts' key to the Secret, e.g. from 'ssh-keyscan')",
-		        what, u);
-	if (st && st->hostkey_mismatch)
-		return err_set(
-		        err, ERR_INVALID,
-		        "%s '%s': the SSH host key does not match known_hosts (possible man-in-the-middle; check the host and update known_hosts)",
-		        what, u);
+	if (st && st->hostkey_refused)
+		return err_set(err, st->hostkey_err.code, "%s '%s': %s", what,
+		               u, st->hostkey_err.msg);
 	if (st && st->no_credentials)
 		return err_set(
 		        err, ERR_AUTH,
@@ -132,79 +126,308 @@ url_ssh_port(const char *url)
 	return (long)port;
 }
 
-/* Does the comma-separated host pattern list of a known_hosts line name
- * host at port?  Plain names only: hashed (|1|) entries are skipped. */
-static bool
-known_host_matches(const char *field, size_t len, const char *host, long port)
-{
-	char want[300];
-	size_t wlen;
-	const char *p = field, *end = field + len;
+/*
+ * known_hosts through libssh2's knownhost API, which reads OpenSSH's
+ * format (plain and hashed |1|salt|hash names, comma lists, trailing
+ * comments) and compares keys.  Around it, this code does what libssh2
+ * 1.10 does not, each for a correctness reason:
+ *
+ *  - Lines are copied and NUL-terminated one at a time:
+ *    libssh2_knownhost_readline() reads the byte after the length it is
+ *    given, and stops at a NUL anyway.
+ *  - Markers: libssh2 would take "@revoked" for a host name.  Revoked
+ *    lines go to a collection of their own and refuse their key for every
+ *    host (stricter than OpenSSH, which scopes them by host pattern, but
+ *    the usual form is "@revoked * KEY" and libssh2 cannot match "*").
+ *    @cert-authority lines are skipped: libgit2 over libssh2 never
+ *    negotiates host certificates, so a CA cannot vouch for a host here.
+ *  - The port: libssh2_knownhost_checkp() falls back to the bare host name
+ *    when "[host]:port" is not listed, so a key recorded for port 22 would
+ *    be accepted for another server on port 2222.  We build the name
+ *    OpenSSH looks up ("host" for 22, "[host]:port" otherwise) and call
+ *    libssh2_knownhost_check() with it, which hashes it for |1| lines.
+ *  - The key type: the key is compared as a whole SSH blob (whose first
+ *    field is its type name), so the check passes no type to libssh2; with
+ *    a type, a host listed only with an RSA key would read as "unknown"
+ *    instead of "does not match" when it presents an ed25519 key.
+ *  - RSA1 lines (a number where the key type goes) are skipped, as
+ *    OpenSSH >= 7.6 does; libssh2 would count them as a changed key.
+ *  - Host names compare in lower case, as in OpenSSH: the name looked up
+ *    and every plain name on a line (hashed ones are hashes of lower-case
+ *    names already).
+ *  - Short names: libssh2 1.10 takes a host field of one or two bytes
+ *    ("db") for a hashed one and never matches it.  Plain names are
+ *    therefore stored with a PLAIN_PREFIX ("h=db") in a collection of their
+ *    own and looked up with it; hashed lines keep their field as it is.
+ *  - A hashed name must decode to a 20-byte SHA-1 before libssh2 sees it:
+ *    libssh2 1.10 leaks an HMAC context on every lookup that meets a hash
+ *    of another length (found by tests/fuzz/fuzz_known_hosts.c).
+ * Wildcard and negated patterns (*, ?, !) never match: libssh2 compares
+ * names exactly.  That refuses a host rather than accepting one.
+ */
+#define PLAIN_PREFIX "h="
 
-	if (port == 22)
-		snprintf(want, sizeof(want), "%s", host);
-	else
-		snprintf(want, sizeof(want), "[%s]:%ld", host, port);
-	wlen = strlen(want);
-	while (p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		size_t n = comma ? (size_t)(comma - p) : (size_t)(end - p);
-		if (n == wlen && memcmp(p, want, n) == 0)
-			return true;
-		p += n + 1;
-	}
-	return false;
+struct known_hosts {
+	LIBSSH2_SESSION *session;   /* only for libssh2's allocator */
+	LIBSSH2_KNOWNHOSTS *plain;  /* names stored as PLAIN_PREFIX name */
+	LIBSSH2_KNOWNHOSTS *hashed; /* |1|salt|hash */
+	LIBSSH2_KNOWNHOSTS *revoked;
+	int unreadable; /* lines libssh2 (or we) could not read */
+	int cert_authority;
+};
+
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
 }
 
-/*
- * Checks the raw host key (SSH wire blob) against known_hosts text.
- * 0 match, 1 host listed with other keys only, 2 host not listed.
- */
-static int
-known_hosts_check(const char *text, const char *host, long port,
-                  const unsigned char *key, size_t keylen)
+static void
+ascii_lower(char *s, size_t n)
 {
-	const char *line = text;
-	int listed = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] >= 'A' && s[i] <= 'Z')
+			s[i] = (char)(s[i] - 'A' + 'a');
+}
 
-	while (line && *line) {
-		const char *nl = strchr(line, '\n');
-		const char *end = nl ? nl : line + strlen(line);
-		const char *f[3];
-		size_t flen[3];
-		int nf = 0;
-		const char *p = line;
+/* Only the base64 alphabet: libssh2 skips other bytes when it decodes
+ * and libsodium 1.0.18 takes some bytes >= 0x80 for letters, so the two
+ * would disagree on the length. */
+static bool
+is_base64_text(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '+' ||
+		      s[i] == '/' || s[i] == '='))
+			return false;
+	return true;
+}
 
-		if (*p == '@') { /* @cert-authority / @revoked: not ours */
-			line = nl ? nl + 1 : NULL;
-			continue;
-		}
-		while (nf < 3 && p < end) {
-			while (p < end && (*p == ' ' || *p == '\t'))
-				p++;
-			if (p >= end)
-				break;
-			f[nf] = p;
-			while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
-				p++;
-			flen[nf] = (size_t)(p - f[nf]);
-			nf++;
-		}
-		if (nf == 3 && f[0][0] != '#' &&
-		    known_host_matches(f[0], flen[0], host, port)) {
-			struct buf blob = BUF_INIT;
-			listed = 1;
-			if (base64_decode(&blob, f[2], flen[2], NULL) == 0 &&
-			    blob.len == keylen &&
-			    memcmp(blob.ptr, key, keylen) == 0) {
-				buf_release(&blob);
-				return 0;
-			}
-			buf_release(&blob);
-		}
-		line = nl ? nl + 1 : NULL;
+/* Is s[0..n) "SALT|HASH", both base64, HASH 20 bytes?  tmp is scratch. */
+static bool
+hashed_name_ok(const char *s, size_t n, struct buf *tmp)
+{
+	const char *bar = memchr(s, '|', n);
+
+	if (bar == NULL || bar == s || (size_t)(bar - s) > 30 ||
+	    !is_base64_text(s, (size_t)(bar - s)) ||
+	    !is_base64_text(bar + 1, n - (size_t)(bar - s) - 1))
+		return false;
+	buf_reset(tmp);
+	if (base64_decode(tmp, s, (size_t)(bar - s), NULL) < 0)
+		return false;
+	buf_reset(tmp);
+	return base64_decode(tmp, bar + 1, n - (size_t)(bar - s) - 1, NULL) ==
+	               0 &&
+	       tmp->len == 20;
+}
+
+/* Feeds one line (without its newline) to the collections. */
+static void
+known_hosts_line(struct known_hosts *kh, const char *p, size_t n,
+                 struct buf *tmp)
+{
+	const char *end = p + n, *host, *hend, *rest;
+	enum { PLAIN, REVOKED, CA } marker = PLAIN;
+	LIBSSH2_KNOWNHOSTS *into = kh->hashed;
+
+	if (n && end[-1] == '\r')
+		end--;
+	while (p < end && is_blank(*p))
+		p++;
+	if (p == end || *p == '#')
+		return;
+	if (n > GITREPO_KNOWN_HOSTS_MAX_LINE || memchr(p, '\0', end - p)) {
+		kh->unreadable++;
+		return;
 	}
-	return listed ? 1 : 2;
+	if (*p == '@') {
+		const char *m = p;
+		while (p < end && !is_blank(*p))
+			p++;
+		if ((size_t)(p - m) == 8 && memcmp(m, "@revoked", 8) == 0)
+			marker = REVOKED;
+		else if ((size_t)(p - m) == 15 &&
+		         memcmp(m, "@cert-authority", 15) == 0)
+			marker = CA;
+		else {
+			kh->unreadable++;
+			return;
+		}
+		while (p < end && is_blank(*p))
+			p++;
+	}
+	host = p;
+	while (p < end && !is_blank(*p))
+		p++;
+	hend = p;
+	while (p < end && is_blank(*p))
+		p++;
+	rest = p;
+	if (host == rest || rest == end || (*rest >= '0' && *rest <= '9')) {
+		kh->unreadable++;
+		return;
+	}
+	if (marker == CA) {
+		kh->cert_authority++;
+		return;
+	}
+	buf_reset(tmp);
+	if (marker == REVOKED) {
+		/* The host field does not count (see above). */
+		buf_puts(tmp, "revoked ");
+		into = kh->revoked;
+	} else if (hend - host > 3 && memcmp(host, "|1|", 3) == 0) {
+		if (!hashed_name_ok(host + 3, (size_t)(hend - host - 3), tmp)) {
+			kh->unreadable++;
+			return;
+		}
+		buf_reset(tmp);
+		buf_add(tmp, host, (size_t)(rest - host));
+	} else {
+		/* name,name,... becomes h=name,h=name,... in lower case */
+		into = kh->plain;
+		for (const char *q = host; q < hend;) {
+			const char *c = memchr(q, ',', (size_t)(hend - q));
+			const char *e = c ? c : hend;
+			if (q != host)
+				buf_putc(tmp, ',');
+			buf_puts(tmp, PLAIN_PREFIX);
+			buf_add(tmp, q, (size_t)(e - q));
+			q = c ? c + 1 : hend;
+		}
+		if (buf_ok(tmp))
+			ascii_lower(tmp->ptr, tmp->len);
+		buf_putc(tmp, ' ');
+	}
+	buf_add(tmp, rest, (size_t)(end - rest));
+	if (!buf_ok(tmp) ||
+	    libssh2_knownhost_readline(into, tmp->ptr, tmp->len,
+	                               LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
+		kh->unreadable++;
+}
+
+static void
+known_hosts_release(struct known_hosts *kh)
+{
+	if (kh->plain)
+		libssh2_knownhost_free(kh->plain);
+	if (kh->hashed)
+		libssh2_knownhost_free(kh->hashed);
+	if (kh->revoked)
+		libssh2_knownhost_free(kh->revoked);
+	if (kh->session)
+		libssh2_session_free(kh->session);
+	memset(kh, 0, sizeof(*kh));
+}
+
+/* libssh2_knownhost_check() with a whole SSH key blob of any type. */
+static int
+known_hosts_lookup(LIBSSH2_KNOWNHOSTS *hosts, const char *name,
+                   const unsigned char *key, size_t keylen)
+{
+	return libssh2_knownhost_check(hosts, name, (const char *)key, keylen,
+	                               LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+	                                       LIBSSH2_KNOWNHOST_KEYENC_RAW,
+	                               NULL);
+}
+
+int
+gitrepo_known_hosts_check(const char *text, size_t len, const char *host,
+                          int port, const unsigned char *key, size_t keylen,
+                          struct err *err)
+{
+	struct known_hosts kh;
+	struct buf name = BUF_INIT, tmp = BUF_INIT;
+	const char *p = text, *end = text + len;
+	const char *shown;
+	char portarg[16] = "", unread[64] = "";
+	int rc = 0, found;
+
+	memset(&kh, 0, sizeof(kh));
+	if (len > GITREPO_KNOWN_HOSTS_MAX)
+		return err_set(err, ERR_INVALID,
+		               "known_hosts is %zu bytes (limit %zu)", len,
+		               (size_t)GITREPO_KNOWN_HOSTS_MAX);
+	if (port <= 0 || port > 65535 || keylen == 0)
+		return err_set(err, ERR_INVALID,
+		               "known_hosts: bad port or empty host key");
+	/* name is PLAIN_PREFIX + what OpenSSH looks up; shown is the latter */
+	buf_puts(&name, PLAIN_PREFIX);
+	if (port == 22)
+		buf_puts(&name, host);
+	else
+		buf_addf(&name, "[%s]:%d", host, port);
+	if (!buf_ok(&name)) {
+		rc = err_set(err, ERR_NOMEM, "known_hosts: out of memory");
+		goto out;
+	}
+	ascii_lower(name.ptr, name.len);
+	shown = name.ptr + strlen(PLAIN_PREFIX);
+	if ((kh.session = libssh2_session_init()) == NULL ||
+	    (kh.plain = libssh2_knownhost_init(kh.session)) == NULL ||
+	    (kh.hashed = libssh2_knownhost_init(kh.session)) == NULL ||
+	    (kh.revoked = libssh2_knownhost_init(kh.session)) == NULL) {
+		rc = err_set(err, ERR_NOMEM, "known_hosts: out of memory");
+		goto out;
+	}
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		known_hosts_line(&kh, p, n, &tmp);
+		p += n + 1;
+	}
+	if (known_hosts_lookup(kh.revoked, "revoked", key, keylen) ==
+	    LIBSSH2_KNOWNHOST_CHECK_MATCH) {
+		rc = err_set(
+		        err, ERR_INVALID,
+		        "the SSH host key of '%s' is marked @revoked in known_hosts (refused; the server needs a new host key, then list that one)",
+		        shown);
+		goto out;
+	}
+	found = known_hosts_lookup(kh.hashed, shown, key, keylen);
+	if (found != LIBSSH2_KNOWNHOST_CHECK_MATCH) {
+		int plain = known_hosts_lookup(kh.plain, name.ptr, key, keylen);
+		if (plain == LIBSSH2_KNOWNHOST_CHECK_MATCH ||
+		    found == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND)
+			found = plain;
+	}
+	switch (found) {
+	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+		break;
+	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+		rc = err_set(
+		        err, ERR_INVALID,
+		        "the SSH host key of '%s' does not match known_hosts (possible man-in-the-middle; check the host and update known_hosts)",
+		        shown);
+		break;
+	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		if (port != 22)
+			snprintf(portarg, sizeof(portarg), "-p %d ", port);
+		if (kh.unreadable)
+			snprintf(unread, sizeof(unread),
+			         "; %d known_hosts line(s) could not be read",
+			         kh.unreadable);
+		rc = err_set(
+		        err, ERR_INVALID,
+		        "the SSH host key of '%s' is not in known_hosts (add the 'known_hosts' key to the Secret, e.g. from 'ssh-keyscan %s%s')%s%s",
+		        shown, portarg, host,
+		        kh.cert_authority
+		                ? "; @cert-authority lines are not supported: list the host's own key"
+		                : "",
+		        unread);
+		break;
+	default:
+		rc = err_set(err, ERR_NOMEM, "known_hosts: out of memory");
+		break;
+	}
+out:
+	known_hosts_release(&kh);
+	buf_release(&name);
+	buf_release(&tmp);
+	return rc;
 }
 
 static int
@@ -212,28 +435,27 @@ certificate_cb(git_cert *cert, int valid, const char *host, void *payload)
 {
 	struct cb_state *st = payload;
 	git_cert_hostkey *hk;
-	int rc;
+	const char *known;
 
 	if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
 		return valid ? 0 : GIT_PASSTHROUGH;
 	if (st->auth && st->auth->insecure_ignore_host_key)
 		return 0;
 	hk = (git_cert_hostkey *)cert;
-	if (!(hk->type & GIT_CERT_SSH_RAW) || st->auth == NULL ||
-	    st->auth->known_hosts == NULL) {
-		st->hostkey_unknown = true;
+	st->hostkey_refused = true;
+	if (!(hk->type & GIT_CERT_SSH_RAW)) {
+		err_set(&st->hostkey_err, ERR_INVALID,
+		        "libgit2 did not pass the raw SSH host key, so it cannot be checked against known_hosts");
 		return GIT_ECERTIFICATE;
 	}
-	rc = known_hosts_check(
-	        st->auth->known_hosts, host, url_ssh_port(st->url),
-	        (const unsigned char *)hk->hostkey, hk->hostkey_len);
-	if (rc == 0)
-		return 0;
-	if (rc == 1)
-		st->hostkey_mismatch = true;
-	else
-		st->hostkey_unknown = true;
-	return GIT_ECERTIFICATE;
+	known = st->auth && st->auth->known_hosts ? st->auth->known_hosts : "";
+	if (gitrepo_known_hosts_check(known, strlen(known), host,
+	                              (int)url_ssh_port(st->url),
+	                              (const unsigned char *)hk->hostkey,
+	                              hk->hostkey_len, &st->hostkey_err) < 0)
+		return GIT_ECERTIFICATE;
+	st->hostkey_refused = false;
+	return 0;
 }
 
 static int

@@ -153,6 +153,34 @@ struct gitrepo_push_opts {
 bool gitrepo_remote_branch_has_head_tree(struct gitrepo *repo,
                                          const char *branch);
 
+/* Limits on known_hosts text: the whole text and one line. */
+#define GITREPO_KNOWN_HOSTS_MAX ((size_t)1 << 20)
+#define GITREPO_KNOWN_HOSTS_MAX_LINE ((size_t)16384)
+
+/*
+ * Checks an SSH host key (key[0..keylen), the wire blob libgit2 hands to
+ * its certificate callback) against known_hosts text (text[0..len), no NUL
+ * needed) for host at port.  0 when a line lists this key for the host;
+ * otherwise -ERR_INVALID with a message that tells an unknown host ("is not
+ * in known_hosts") from a changed key ("does not match") and from a revoked
+ * one ("@revoked"), and says what to do; -ERR_NOMEM.
+ *
+ * The text is OpenSSH's known_hosts(5), read by libssh2: plain and hashed
+ * (|1|salt|hash, from ssh-keygen -H) names, comma lists, "[host]:port" for
+ * ports other than 22 (a bare name matches port 22 only, as in OpenSSH),
+ * comments, CRLF line ends.  "@revoked" refuses its key for every host.
+ * "@cert-authority" lines are not supported (libgit2 over libssh2 does not
+ * negotiate host certificates): the message says so when they are all
+ * that could have vouched for the host.  Wildcard and negated patterns
+ * never match.  Unreadable lines are skipped, and counted in the message.
+ *
+ * Thread safety: reentrant once libssh2 is initialised (git_libgit2_init()
+ * does it).
+ */
+int gitrepo_known_hosts_check(const char *text, size_t len, const char *host,
+                              int port, const unsigned char *key, size_t keylen,
+                              struct err *err);
+
 /*
  * Pushes HEAD to the remote branch (and the extra refspec).  -ERR_CONFLICT
  * when the remote rejected it as non-fast-forward (someone pushed first):

@@ -565,6 +565,193 @@ test_git__unknown_ssh_host_is_refused_before_any_credential(void **state)
 	assert_null(strstr(err.msg, "(null)"));
 }
 
+/* Makes an ed25519 key DIR/NAME; blob gets its SSH wire form, text its
+ * "ssh-ed25519 BASE64" as known_hosts lists it. */
+static void
+host_key(struct fixture *f, const char *name, struct buf *blob,
+         struct buf *text)
+{
+	struct err err = ERR_INIT;
+	char *pub;
+	const char *sp1, *sp2;
+
+	assert_int_equal(
+	        sh("ssh-keygen -q -t ed25519 -N '' -f %s/%s", f->dir, name), 0);
+	pub = capture("cat %s/%s.pub", f->dir, name);
+	assert_non_null(pub);
+	sp1 = strchr(pub, ' ');
+	assert_non_null(sp1);
+	sp2 = strchr(sp1 + 1, ' ');
+	if (sp2 == NULL)
+		sp2 = sp1 + strlen(sp1);
+	buf_add(text, pub, (size_t)(sp2 - pub));
+	assert_int_equal(
+	        base64_decode(blob, sp1 + 1, (size_t)(sp2 - sp1 - 1), &err), 0);
+	free(pub);
+}
+
+static int
+kh_check(const char *text, const char *host, int port, const struct buf *key,
+         struct err *err)
+{
+	err_clear(err);
+	return gitrepo_known_hosts_check(text, strlen(text), host, port,
+	                                 (const unsigned char *)key->ptr,
+	                                 key->len, err);
+}
+
+static void
+test_git__known_hosts_accepts_hashed_entries(void **state)
+{
+	struct fixture *f = *state;
+	struct buf key = BUF_INIT, text = BUF_INIT, file = BUF_INIT;
+	struct err err = ERR_INIT;
+	char path[256];
+	char *hashed;
+
+	host_key(f, "hk", &key, &text);
+	buf_addf(&file, "git.example.org %s\n[git.example.org]:2222 %s\n",
+	         text.ptr, text.ptr);
+	snprintf(path, sizeof(path), "%s/known_hosts", f->dir);
+	assert_int_equal(
+	        file_write_atomic(path, file.ptr, file.len, 0600, &err), 0);
+	assert_int_equal(sh("ssh-keygen -q -H -f %s >/dev/null 2>&1", path), 0);
+	hashed = capture("cat %s", path);
+	/* Both lines are hashed now: no name is left in the text. */
+	assert_null(strstr(hashed, "example"));
+	assert_non_null(strstr(hashed, "|1|"));
+	assert_int_equal(kh_check(hashed, "git.example.org", 22, &key, &err),
+	                 0);
+	assert_int_equal(kh_check(hashed, "git.example.org", 2222, &key, &err),
+	                 0);
+	assert_int_equal(kh_check(hashed, "other.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "is not in known_hosts"));
+	free(hashed);
+	buf_release(&key);
+	buf_release(&text);
+	buf_release(&file);
+}
+
+static void
+test_git__known_hosts_bare_name_is_for_port_22_only(void **state)
+{
+	struct fixture *f = *state;
+	struct buf key = BUF_INIT, text = BUF_INIT, kh = BUF_INIT;
+	struct err err = ERR_INIT;
+
+	host_key(f, "hk", &key, &text);
+	buf_addf(&kh, "git.example.org %s\n", text.ptr);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 22, &key, &err),
+	                 0);
+	/* Another port may be another server: OpenSSH wants [host]:port. */
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 2222, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "'[git.example.org]:2222' is not in"));
+	assert_non_null(strstr(err.msg, "ssh-keyscan -p 2222 git.example.org"));
+	buf_reset(&kh);
+	buf_addf(&kh, "[git.example.org]:2222 %s\n", text.ptr);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 2222, &key, &err),
+	                 0);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	buf_release(&key);
+	buf_release(&text);
+	buf_release(&kh);
+}
+
+static void
+test_git__known_hosts_tells_a_changed_key_from_an_unknown_host(void **state)
+{
+	struct fixture *f = *state;
+	struct buf key = BUF_INIT, text = BUF_INIT, other = BUF_INIT;
+	struct buf other_text = BUF_INIT, kh = BUF_INIT;
+	struct err err = ERR_INIT;
+
+	host_key(f, "hk", &key, &text);
+	host_key(f, "other", &other, &other_text);
+	buf_addf(&kh, "git.example.org %s\n", other_text.ptr);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "does not match known_hosts"));
+	assert_non_null(strstr(err.msg, "man-in-the-middle"));
+	assert_int_equal(kh_check(kh.ptr, "new.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "is not in known_hosts"));
+	assert_non_null(strstr(err.msg, "ssh-keyscan"));
+	assert_int_equal(kh_check("", "new.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "is not in known_hosts"));
+	buf_release(&key);
+	buf_release(&text);
+	buf_release(&other);
+	buf_release(&other_text);
+	buf_release(&kh);
+}
+
+static void
+test_git__known_hosts_refuses_a_revoked_key_even_when_listed(void **state)
+{
+	struct fixture *f = *state;
+	struct buf key = BUF_INIT, text = BUF_INIT, kh = BUF_INIT;
+	struct err err = ERR_INIT;
+
+	host_key(f, "hk", &key, &text);
+	buf_addf(&kh, "git.example.org %s\n@revoked * %s\n", text.ptr,
+	         text.ptr);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "@revoked"));
+	buf_release(&key);
+	buf_release(&text);
+	buf_release(&kh);
+}
+
+static void
+test_git__known_hosts_says_cert_authority_lines_are_not_supported(void **state)
+{
+	struct fixture *f = *state;
+	struct buf key = BUF_INIT, text = BUF_INIT, kh = BUF_INIT;
+	struct err err = ERR_INIT;
+
+	host_key(f, "hk", &key, &text);
+	buf_addf(&kh, "@cert-authority *.example.org %s\n", text.ptr);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "is not in known_hosts"));
+	assert_non_null(strstr(err.msg, "@cert-authority"));
+	assert_non_null(strstr(err.msg, "not supported"));
+	buf_release(&key);
+	buf_release(&text);
+	buf_release(&kh);
+}
+
+static void
+test_git__known_hosts_reads_comments_name_lists_and_crlf(void **state)
+{
+	struct fixture *f = *state;
+	struct buf key = BUF_INIT, text = BUF_INIT, kh = BUF_INIT;
+	struct err err = ERR_INIT;
+
+	host_key(f, "hk", &key, &text);
+	buf_addf(&kh,
+	         "# a comment\r\n\r\n   \n"
+	         "not a known_hosts line\n"
+	         "\tmirror.example.org,Git.Example.ORG,10.0.0.7 %s ops key\r\n",
+	         text.ptr);
+	assert_int_equal(kh_check(kh.ptr, "git.example.org", 22, &key, &err),
+	                 0);
+	assert_int_equal(kh_check(kh.ptr, "GIT.example.org", 22, &key, &err),
+	                 0);
+	assert_int_equal(kh_check(kh.ptr, "10.0.0.7", 22, &key, &err), 0);
+	assert_int_equal(kh_check(kh.ptr, "10.0.0.8", 22, &key, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "1 known_hosts line(s) could not"));
+	buf_release(&key);
+	buf_release(&text);
+	buf_release(&kh);
+}
+
 int
 main(void)
 {
@@ -610,6 +797,24 @@ main(void)
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__unknown_ssh_host_is_refused_before_any_credential,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__known_hosts_accepts_hashed_entries, setup,
+		        teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__known_hosts_bare_name_is_for_port_22_only,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__known_hosts_tells_a_changed_key_from_an_unknown_host,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__known_hosts_refuses_a_revoked_key_even_when_listed,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__known_hosts_says_cert_authority_lines_are_not_supported,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__known_hosts_reads_comments_name_lists_and_crlf,
 		        setup, teardown),
 	};
 	int rc;

@@ -300,6 +300,70 @@ test_git_ssh__unknown_host_key_is_refused_unless_opted_out(void **state)
 }
 
 static void
+test_git_ssh__hashed_known_hosts_entry_is_accepted(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret key = SECRET_INIT;
+	struct buf known = BUF_INIT, hashed = BUF_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	char url[1024], path[1024], other_state[600];
+
+	(void)state;
+	make_repo(env("FERRY_TEST_SSH_ROOT"), "hashed", "git");
+	ssh_url(url, sizeof(url), "hashed");
+	ssh_auth(&auth, &key, &known);
+	snprintf(path, sizeof(path), "%s/known-hashed-%d",
+	         env("FERRY_TEST_TMP"), (int)getpid());
+	assert_int_equal(sh("cp %s %s && ssh-keygen -q -H -f %s >/dev/null "
+	                    "2>&1",
+	                    env("FERRY_TEST_SSH_KNOWN_HOSTS"), path, path),
+	                 0);
+	assert_int_equal(file_read(&hashed, path, &err), 0);
+	assert_null(strstr(hashed.ptr, "127.0.0.1"));
+	auth.known_hosts = hashed.ptr;
+	snprintf(other_state, sizeof(other_state), "%s-hashed", state_dir);
+	if (gitrepo_open(&r, other_state, url, &auth, &err) < 0)
+		print_error("%s\n", err.msg);
+	assert_non_null(r);
+	gitrepo_free(r);
+	secret_release(&key);
+	buf_release(&known);
+	buf_release(&hashed);
+}
+
+static void
+test_git_ssh__revoked_host_key_is_refused(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret key = SECRET_INIT;
+	struct buf known = BUF_INIT, text = BUF_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	char url[1024], other_state[600];
+	char *host_key;
+
+	(void)state;
+	make_repo(env("FERRY_TEST_SSH_ROOT"), "revoked", "git");
+	ssh_url(url, sizeof(url), "revoked");
+	ssh_auth(&auth, &key, &known);
+	host_key = capture("cut -d' ' -f1,2 %s",
+	                   env("FERRY_TEST_SSH_HOST_KEY_PUB"));
+	/* The key is listed for the host, and revoked. */
+	buf_addf(&text, "%s\n@revoked * %s\n", known.ptr, host_key);
+	auth.known_hosts = text.ptr;
+	snprintf(other_state, sizeof(other_state), "%s-revoked", state_dir);
+	assert_int_equal(gitrepo_open(&r, other_state, url, &auth, &err),
+	                 -ERR_INVALID);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "@revoked"));
+	free(host_key);
+	secret_release(&key);
+	buf_release(&known);
+	buf_release(&text);
+}
+
+static void
 test_git_ssh__wrong_key_is_an_auth_error(void **state)
 {
 	struct gitrepo *r = NULL;
@@ -340,6 +404,9 @@ main(void)
 		        test_git_ssh__push_with_key_and_known_host_lands),
 		cmocka_unit_test(
 		        test_git_ssh__unknown_host_key_is_refused_unless_opted_out),
+		cmocka_unit_test(
+		        test_git_ssh__hashed_known_hosts_entry_is_accepted),
+		cmocka_unit_test(test_git_ssh__revoked_host_key_is_refused),
 		cmocka_unit_test(test_git_ssh__wrong_key_is_an_auth_error),
 	};
 	int rc;

@@ -12,12 +12,14 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <libssh2.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +31,7 @@ struct gitrepo {
 	git_repository *repo;
 	char *url;
 	char *workdir;
+	int lock_fd; /* flock on <clone dir>.lock, or -1 */
 };
 
 /* What the libgit2 callbacks learn, to turn a bare error code into a
@@ -569,6 +572,65 @@ cached_clone_usable(git_repository *repo, const char *url)
 	return ok && !git_repository_is_bare(repo);
 }
 
+/*
+ * The clone's lock: flock(2) on <clone dir>.lock, beside the clone so that
+ * nothing in the work tree or .git can touch it.  flock locks belong to the
+ * open file description, so a second open of the file excludes the first
+ * one even in the same process, and the kernel drops the lock when the
+ * holder dies, however it dies.  The lock file is never removed: removing
+ * it would let a waiter lock a file the next opener no longer sees.
+ */
+static int
+clone_lock(int *fd_out, const char *dir, struct err *err)
+{
+	struct buf path = BUF_INIT;
+	int fd = -1, rc = 0;
+
+	*fd_out = -1;
+	buf_addf(&path, "%s.lock", dir);
+	if (!buf_ok(&path))
+		return err_set(err, ERR_NOMEM, "git: out of memory");
+	fd = open(path.ptr, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = err_set(err, ERR_INVALID, "git: cannot open '%s': %s",
+		             path.ptr, strerror(errno));
+		goto out;
+	}
+	while ((rc = flock(fd, LOCK_EX)) < 0 && errno == EINTR)
+		;
+	if (rc < 0) {
+		rc = err_set(err, ERR_INVALID, "git: cannot lock '%s': %s",
+		             path.ptr, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	*fd_out = fd;
+out:
+	buf_release(&path);
+	return rc;
+}
+
+/*
+ * Opens dir and takes a flock on it, the mark of a clone in progress, if
+ * nobody holds one.  The fd, or -1.
+ */
+static int
+dir_trylock(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EINTR)
+		;
+	if (rc < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int
 gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
              const struct gitrepo_auth *auth, struct err *err)
@@ -579,7 +641,7 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 	struct cb_state st;
 	struct headers hdr;
 	struct stat sb;
-	int rc = 0, grc;
+	int rc = 0, grc, tmp_fd = -1;
 
 	*out = NULL;
 	memset(&st, 0, sizeof(st));
@@ -588,29 +650,15 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 		return err_set(err, ERR_INVALID,
 		               "git: URL is empty or too long");
 	r = calloc(1, sizeof(*r));
-	if (r == NULL || (r->url = strdup(url)) == NULL ||
-	    clone_dir(&dir, state_dir, url) < 0) {
+	if (r == NULL) {
 		rc = err_set(err, ERR_NOMEM, "git: out of memory");
 		goto out;
 	}
-	if (stat(dir.ptr, &sb) == 0) {
-		if (git_repository_open(&r->repo, dir.ptr) == 0 &&
-		    cached_clone_usable(r->repo, url))
-			goto opened;
-		/* A clone we cannot use (interrupted, or a hash collision
-		 * with another URL): keep it for inspection, clone anew. */
-		git_repository_free(r->repo);
-		r->repo = NULL;
-		buf_addf(&aside, "%s.broken-%ld", dir.ptr, (long)time(NULL));
-		if (!buf_ok(&aside) || rename(dir.ptr, aside.ptr) < 0) {
-			rc = err_set(
-			        err, ERR_INVALID,
-			        "git: cannot move unusable clone '%s' aside: %s",
-			        dir.ptr, strerror(errno));
-			goto out;
-		}
-		log_warn("git", "clone_replaced", "dir", dir.ptr, "moved_to",
-		         aside.ptr);
+	r->lock_fd = -1;
+	if ((r->url = strdup(url)) == NULL ||
+	    clone_dir(&dir, state_dir, url) < 0) {
+		rc = err_set(err, ERR_NOMEM, "git: out of memory");
+		goto out;
 	}
 	buf_addf(&tmp, "%s/git", state_dir);
 	if (!buf_ok(&tmp)) {
@@ -621,12 +669,46 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 		err_prefix(err, "git: state directory");
 		goto out;
 	}
-	/* Clone to a temporary name and rename, so an interrupted clone
-	 * never looks like a cached one. */
+	/* Held until gitrepo_free: one user of the clone at a time. */
+	if ((rc = clone_lock(&r->lock_fd, dir.ptr, err)) < 0)
+		goto out;
+	if (stat(dir.ptr, &sb) == 0) {
+		if (git_repository_open(&r->repo, dir.ptr) == 0 &&
+		    cached_clone_usable(r->repo, url))
+			goto opened;
+		/* A clone we cannot use (interrupted, or a hash collision
+		 * with another URL): keep it for inspection, clone anew. */
+		git_repository_free(r->repo);
+		r->repo = NULL;
+		buf_addf(&aside, "%s.broken-%ld-%08x", dir.ptr,
+		         (long)time(NULL), (unsigned)randombytes_random());
+		if (!buf_ok(&aside) || rename(dir.ptr, aside.ptr) < 0) {
+			rc = err_set(
+			        err, ERR_INVALID,
+			        "git: cannot move unusable clone '%s' aside: %s",
+			        dir.ptr, strerror(errno));
+			goto out;
+		}
+		log_warn("git", "clone_replaced", "dir", dir.ptr, "moved_to",
+		         aside.ptr);
+	}
+	/*
+	 * Clone to a temporary name and rename, so an interrupted clone
+	 * never looks like a cached one.  The name is unique per call
+	 * (mkdtemp), not per process, and the directory is flocked while
+	 * the clone runs, so that a live clone can be told from one whose
+	 * process died.
+	 */
 	buf_reset(&tmp);
-	buf_addf(&tmp, "%s.tmp-%ld", dir.ptr, (long)getpid());
+	buf_addf(&tmp, "%s.tmp-XXXXXX", dir.ptr);
 	if ((rc = headers_init(&hdr, auth)) < 0 || !buf_ok(&tmp)) {
 		rc = err_set(err, ERR_NOMEM, "git: out of memory");
+		goto out;
+	}
+	if (mkdtemp(tmp.ptr) == NULL || (tmp_fd = dir_trylock(tmp.ptr)) < 0) {
+		rc = err_set(err, ERR_INVALID,
+		             "git: cannot create a directory next to '%s': %s",
+		             dir.ptr, strerror(errno));
 		goto out;
 	}
 	git_clone_options_init(&copts, GIT_CLONE_OPTIONS_VERSION);
@@ -665,6 +747,8 @@ opened:
 	*out = r;
 	r = NULL;
 out:
+	if (tmp_fd >= 0)
+		close(tmp_fd);
 	headers_release(&hdr);
 	buf_release(&dir);
 	buf_release(&tmp);
@@ -679,6 +763,9 @@ gitrepo_free(struct gitrepo *repo)
 	if (repo == NULL)
 		return;
 	git_repository_free(repo->repo);
+	/* Last: the lock covers everything done through repo->repo. */
+	if (repo->lock_fd >= 0)
+		close(repo->lock_fd);
 	free(repo->url);
 	free(repo->workdir);
 	free(repo);

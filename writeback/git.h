@@ -6,7 +6,10 @@
  *
  * A clone lives in STATE_DIR/git/<sha256(url) in hex, 32 chars>/ with a work
  * tree; it is fetched incrementally.  Every automation on the same remote
- * shares it (the caller serialises them: one thread at a time per clone).
+ * shares it, one at a time: gitrepo_open() takes a flock(2) on the lock
+ * file STATE_DIR/git/<same hex>.lock beside it and holds it until
+ * gitrepo_free(), so a second open of the URL, from another thread or
+ * another process, waits.  The lock file itself is never removed.
  *
  * The module does not resolve semver refs (that needs the policy engine):
  * the caller lists tags with gitrepo_tags(), picks one, and passes it as a
@@ -17,7 +20,10 @@
  * -ERR_INVALID (bad URL, unknown host key, bad key), -ERR_TRANSIENT
  * (network), -ERR_NOMEM.  Messages never contain credentials.
  *
- * Thread safety: a struct gitrepo is used by one thread at a time;
+ * Thread safety: a struct gitrepo is used by one thread at a time; any
+ * number of threads and processes may open clones at once, and those of
+ * one URL take turns (the clone's lock).  A thread must not open a URL
+ * whose clone it already holds: it would wait for itself.
  * git_libgit2_init() must have been called (main() does).
  */
 #ifndef FERRY_WRITEBACK_GIT_H
@@ -66,12 +72,16 @@ struct gitrepo;
 /*
  * Opens the cached clone of url under state_dir, cloning it first when
  * there is none (or when the cached one is unusable: it is then moved
- * aside and cloned again).  *out is owned by the caller (gitrepo_free).
+ * aside and cloned again).  Waits for the clone's lock first (see above).
+ * A new clone is made in a directory of its own, <clone dir>.tmp-XXXXXX
+ * (flocked while the clone runs), and renamed into place.
+ *
+ * *out is owned by the caller (gitrepo_free).
  */
 int gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
                  const struct gitrepo_auth *auth, struct err *err);
 
-/* Closes the clone; NULL is a no-op. */
+/* Closes the clone and releases its lock; NULL is a no-op. */
 void gitrepo_free(struct gitrepo *repo);
 
 /* The work tree's absolute path, ending in '/'; borrowed from repo. */

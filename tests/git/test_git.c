@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <git2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -379,7 +380,9 @@ test_git__missing_remote_fails_and_leaves_no_clone_behind(void **state)
 	assert_true(gitrepo_open(&r, f->state, url, &auth, &err) < 0);
 	assert_null(r);
 	assert_non_null(strstr(err.msg, "git clone"));
-	left = capture("ls %s/git 2>/dev/null | wc -l", f->state);
+	/* The clone's lock file stays (it is never removed); no clone. */
+	left = capture("ls %s/git 2>/dev/null | grep -v '[.]lock$' | wc -l",
+	               f->state);
 	assert_string_equal(left, "0");
 	free(left);
 }
@@ -563,6 +566,88 @@ test_git__unknown_ssh_host_is_refused_before_any_credential(void **state)
 	assert_true(rc < 0);
 	assert_null(r);
 	assert_null(strstr(err.msg, "(null)"));
+}
+
+struct opener {
+	struct fixture *f;
+	struct gitrepo *r;
+	int rc;
+	int done; /* atomic */
+};
+
+static void *
+open_thread(void *p)
+{
+	struct opener *o = p;
+	struct err err = ERR_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+
+	o->rc = gitrepo_open(&o->r, o->f->state, o->f->url, &auth, &err);
+	if (o->rc < 0)
+		print_error("open: %s\n", err.msg);
+	__atomic_store_n(&o->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void
+test_git__second_open_of_a_clone_waits_until_the_first_is_freed(void **state)
+{
+	struct fixture *f = *state;
+	char head[41];
+	struct gitrepo *a = open_synced(f, head);
+	struct opener b = { f, NULL, 0, 0 };
+	pthread_t t;
+	char *dir_a;
+
+	assert_non_null(a);
+	dir_a = strdup(gitrepo_workdir(a));
+	assert_int_equal(pthread_create(&t, NULL, open_thread, &b), 0);
+	usleep(300 * 1000);
+	assert_int_equal(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 0);
+	gitrepo_free(a);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(b.rc, 0);
+	assert_string_equal(gitrepo_workdir(b.r), dir_a);
+	gitrepo_free(b.r);
+	free(dir_a);
+}
+
+static void
+test_git__two_threads_opening_a_new_url_clone_it_once(void **state)
+{
+	struct fixture *f = *state;
+	struct opener o[2] = { { f, NULL, 0, 0 }, { f, NULL, 0, 0 } };
+	bool freed[2] = { false, false };
+	pthread_t t[2];
+	char *left;
+	int i, k;
+
+	for (i = 0; i < 2; i++)
+		assert_int_equal(
+		        pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
+	/* The second one returns only after the first is freed. */
+	for (i = 0; i < 2; i++) {
+		for (;;) {
+			for (k = 0; k < 2; k++)
+				if (!freed[k] &&
+				    __atomic_load_n(&o[k].done,
+				                    __ATOMIC_SEQ_CST))
+					break;
+			if (k < 2)
+				break;
+			usleep(10 * 1000);
+		}
+		assert_int_equal(o[k].rc, 0);
+		gitrepo_free(o[k].r);
+		freed[k] = true;
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	/* One clone and its lock file; no temporary directory left. */
+	left = capture("ls %s/git | sed 's/^[0-9a-f]*//' | tr '\\n' ' '",
+	               f->state);
+	assert_string_equal(left, " .lock ");
+	free(left);
 }
 
 /* Makes an ed25519 key DIR/NAME; blob gets its SSH wire form, text its
@@ -797,6 +882,12 @@ main(void)
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__unknown_ssh_host_is_refused_before_any_credential,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__second_open_of_a_clone_waits_until_the_first_is_freed,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__two_threads_opening_a_new_url_clone_it_once,
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__known_hosts_accepts_hashed_entries, setup,

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -631,6 +632,130 @@ dir_trylock(const char *dir)
 	return fd;
 }
 
+/*
+ * Removes <clone dir>.tmp-* left by clones whose process died: a clone in
+ * progress holds a flock on its directory (see gitrepo_open), so one that
+ * can be locked is dead.  The caller holds the clone's lock, so no new one
+ * can start meanwhile.
+ */
+static void
+remove_dead_partial_clones(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	struct buf parent = BUF_INIT, prefix = BUF_INIT, path = BUF_INIT;
+	struct dirent *de;
+	DIR *d = NULL;
+
+	if (slash == NULL)
+		return;
+	buf_add(&parent, dir, (size_t)(slash - dir));
+	buf_addf(&prefix, "%s.tmp-", slash + 1);
+	if (!buf_ok(&parent) || !buf_ok(&prefix) ||
+	    (d = opendir(parent.ptr)) == NULL)
+		goto out;
+	while ((de = readdir(d)) != NULL) {
+		int fd;
+
+		if (strncmp(de->d_name, prefix.ptr, prefix.len) != 0)
+			continue;
+		buf_reset(&path);
+		buf_addf(&path, "%s/%s", parent.ptr, de->d_name);
+		if (!buf_ok(&path) || (fd = dir_trylock(path.ptr)) < 0)
+			continue; /* alive, or not a directory of ours */
+		if (dir_remove_all(path.ptr, NULL) == 0)
+			log_warn("git", "partial_clone_removed", "dir",
+			         path.ptr, "reason",
+			         "left by a process that died");
+		else
+			log_warn("git", "cleanup_failed", "dir", path.ptr);
+		close(fd);
+	}
+out:
+	if (d)
+		closedir(d);
+	buf_release(&parent);
+	buf_release(&prefix);
+	buf_release(&path);
+}
+
+/*
+ * Removes the files in the directory path (and below it, down to depth
+ * levels) whose name ends in suffix (or, with prefix, starts with it).
+ * skip names a subdirectory of path itself not to walk.
+ */
+static void
+remove_leftovers(struct buf *path, const char *prefix, const char *suffix,
+                 int depth, const char *skip, const char *what)
+{
+	size_t base = path->len;
+	struct dirent *de;
+	DIR *d = opendir(path->ptr);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t n = strlen(de->d_name);
+		struct stat sb;
+
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		buf_truncate(path, base);
+		buf_addf(path, "/%s", de->d_name);
+		if (!buf_ok(path) || lstat(path->ptr, &sb) < 0)
+			continue;
+		if (S_ISDIR(sb.st_mode)) {
+			if (depth > 0 &&
+			    !(skip && strcmp(de->d_name, skip) == 0))
+				remove_leftovers(path, prefix, suffix,
+				                 depth - 1, NULL, what);
+			continue;
+		}
+		if (!S_ISREG(sb.st_mode))
+			continue;
+		if (prefix ? strncmp(de->d_name, prefix, strlen(prefix)) != 0
+		           : !str_has_suffix(de->d_name, n, suffix))
+			continue;
+		if (unlink(path->ptr) == 0)
+			log_warn("git", what, "file", path->ptr, "reason",
+			         "left by a process that died");
+		else
+			log_warn_errno("git", "cleanup_failed", "file",
+			               path->ptr);
+	}
+	buf_truncate(path, base);
+	closedir(d);
+}
+
+/*
+ * Removes what a process killed in the middle of a libgit2 call leaves in
+ * the clone's .git, and that would make every later run fail: *.lock files
+ * (index.lock, HEAD.lock, config.lock, packed-refs.lock, refs/...lock,
+ * logs/...lock) and libgit2's temporary objects and packs.  Safe because
+ * the caller holds the clone's lock: no other ferry is using the clone.
+ */
+static void
+remove_stale_git_files(const char *dir)
+{
+	struct buf path = BUF_INIT;
+
+	/* objects/ is not walked for locks: it is big, and git keeps none
+	 * there; libgit2's temporaries sit at two known places in it. */
+	buf_addf(&path, "%s/.git", dir);
+	if (buf_ok(&path))
+		remove_leftovers(&path, NULL, ".lock", 16, "objects",
+		                 "stale_lock_removed");
+	buf_puts(&path, "/objects");
+	if (buf_ok(&path))
+		remove_leftovers(&path, "tmp_object_git2_", NULL, 0, NULL,
+		                 "stale_temp_removed");
+	buf_puts(&path, "/pack");
+	if (buf_ok(&path))
+		remove_leftovers(&path, "pack_git2_", NULL, 0, NULL,
+		                 "stale_temp_removed");
+	buf_release(&path);
+}
+
 int
 gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
              const struct gitrepo_auth *auth, struct err *err)
@@ -672,7 +797,9 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 	/* Held until gitrepo_free: one user of the clone at a time. */
 	if ((rc = clone_lock(&r->lock_fd, dir.ptr, err)) < 0)
 		goto out;
+	remove_dead_partial_clones(dir.ptr);
 	if (stat(dir.ptr, &sb) == 0) {
+		remove_stale_git_files(dir.ptr);
 		if (git_repository_open(&r->repo, dir.ptr) == 0 &&
 		    cached_clone_usable(r->repo, url))
 			goto opened;
@@ -696,8 +823,8 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 	 * Clone to a temporary name and rename, so an interrupted clone
 	 * never looks like a cached one.  The name is unique per call
 	 * (mkdtemp), not per process, and the directory is flocked while
-	 * the clone runs, so that a live clone can be told from one whose
-	 * process died.
+	 * the clone runs, so that remove_dead_partial_clones() can tell a
+	 * live clone from one whose process died.
 	 */
 	buf_reset(&tmp);
 	buf_addf(&tmp, "%s.tmp-XXXXXX", dir.ptr);

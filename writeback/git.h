@@ -76,6 +76,14 @@ struct gitrepo;
  * A new clone is made in a directory of its own, <clone dir>.tmp-XXXXXX
  * (flocked while the clone runs), and renamed into place.
  *
+ * Holding the lock, it removes what a process killed mid-run leaves
+ * behind, since no other ferry can be using the clone: *.lock files in
+ * its .git (index.lock, HEAD.lock, config.lock, packed-refs.lock,
+ * refs/...lock), libgit2's temporary objects and packs, and partial clones
+ * (<clone dir>.tmp-*) whose creator is gone; each is logged (warn).  A
+ * clone in progress holds a flock on its temporary directory, which is
+ * how a live one is told from a dead one.
+ *
  * *out is owned by the caller (gitrepo_free).
  */
 int gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,

@@ -9,11 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <git2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -650,6 +652,140 @@ test_git__two_threads_opening_a_new_url_clone_it_once(void **state)
 	free(left);
 }
 
+/* The clone's directory (no trailing '/'), malloc'd. */
+static char *
+clone_path(struct gitrepo *r)
+{
+	char *p = strdup(gitrepo_workdir(r));
+
+	p[strlen(p) - 1] = '\0';
+	return p;
+}
+
+/* Commits an edit and pushes it to main; asserts both worked. */
+static void
+commit_and_push(struct gitrepo *r, const char *content)
+{
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char commit[41];
+
+	write_file(r, "deploy/app.yaml", content);
+	co.author_email = "bot@example.invalid";
+	co.message = content;
+	if (gitrepo_commit(r, &co, commit, &err) != 0 ||
+	    (po.branch = "main", gitrepo_push(r, &po, &auth, &err)) != 0)
+		print_error("%s\n", err.msg);
+	assert_int_equal(err.code, 0);
+}
+
+static void
+test_git__lock_files_left_by_a_crash_do_not_block_the_next_run(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const locks[] = {
+		".git/index.lock",
+		".git/HEAD.lock",
+		".git/config.lock",
+		".git/packed-refs.lock",
+		".git/refs/heads/main.lock",
+		".git/refs/remotes/origin/main.lock",
+		".git/logs/HEAD.lock",
+	};
+	char head[41];
+	struct gitrepo *r = open_synced(f, head);
+	char *dir, *left;
+	size_t i;
+
+	assert_non_null(r);
+	commit_and_push(r, "image: app:5.0.0\n");
+	dir = clone_path(r);
+	gitrepo_free(r);
+	/* What a SIGKILL in the middle of libgit2 calls leaves behind. */
+	for (i = 0; i < sizeof(locks) / sizeof(locks[0]); i++)
+		assert_int_equal(sh("echo x > %s/%s", dir, locks[i]), 0);
+	/* The remote moves on, so the fetch has a tracking ref to update. */
+	assert_int_equal(sh(GITENV "cd %s/seed && git pull -q && "
+	                           "echo o > OTHER && git add OTHER && "
+	                           "git commit -qm other && git push -q",
+	                    f->dir),
+	                 0);
+	r = open_synced(f, head);
+	assert_non_null(r);
+	commit_and_push(r, "image: app:5.0.1\n");
+	left = capture("cd %s && find . -name '*.lock' | wc -l", dir);
+	assert_string_equal(left, "0");
+	free(left);
+	left = capture("git -C %s log --format=%%s -3 main", f->remote);
+	assert_string_equal(left, "image: app:5.0.1\nother\nimage: app:5.0.0");
+	free(left);
+	free(dir);
+	gitrepo_free(r);
+}
+
+static void
+test_git__libgit2_temporary_files_left_by_a_crash_are_removed(void **state)
+{
+	struct fixture *f = *state;
+	char head[41];
+	struct gitrepo *r = open_synced(f, head);
+	char *dir, *left;
+
+	assert_non_null(r);
+	dir = clone_path(r);
+	gitrepo_free(r);
+	assert_int_equal(sh("echo x > %s/.git/objects/tmp_object_git2_a1B2c3 "
+	                    "&& echo x > %s/.git/objects/pack/pack_git2_Zz9",
+	                    dir, dir),
+	                 0);
+	r = open_synced(f, head);
+	assert_non_null(r);
+	commit_and_push(r, "image: app:6.0.0\n");
+	left = capture("cd %s/.git/objects && ls tmp_* pack/pack_git2_* "
+	               "2>/dev/null | wc -l",
+	               dir);
+	assert_string_equal(left, "0");
+	free(left);
+	free(dir);
+	gitrepo_free(r);
+}
+
+static void
+test_git__partial_clone_of_a_dead_process_is_removed_a_live_one_kept(
+        void **state)
+{
+	struct fixture *f = *state;
+	char head[41], path[512];
+	struct gitrepo *r = open_synced(f, head);
+	char *dir, *left;
+	int live;
+
+	assert_non_null(r);
+	dir = clone_path(r);
+	gitrepo_free(r);
+	/* Dead: one from an older ferry (pid name) and one of ours. */
+	assert_int_equal(sh("mkdir -p %s.tmp-4242/.git %s.tmp-Ab12Cd/.git %s"
+	                    ".tmp-LIVE01/.git && touch %s.tmp-Ab12Cd/.git/x",
+	                    dir, dir, dir, dir),
+	                 0);
+	/* Live: a clone in progress holds a flock on its directory. */
+	snprintf(path, sizeof(path), "%s.tmp-LIVE01", dir);
+	live = open(path, O_RDONLY | O_DIRECTORY);
+	assert_true(live >= 0);
+	assert_int_equal(flock(live, LOCK_EX), 0);
+	r = open_synced(f, head);
+	assert_non_null(r);
+	commit_and_push(r, "image: app:7.0.0\n");
+	left = capture("ls -d %s.tmp-* | sed 's/.*[.]tmp-//'", dir);
+	assert_string_equal(left, "LIVE01");
+	free(left);
+	close(live);
+	free(dir);
+	gitrepo_free(r);
+}
+
 /* Makes an ed25519 key DIR/NAME; blob gets its SSH wire form, text its
  * "ssh-ed25519 BASE64" as known_hosts lists it. */
 static void
@@ -888,6 +1024,15 @@ main(void)
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__two_threads_opening_a_new_url_clone_it_once,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__lock_files_left_by_a_crash_do_not_block_the_next_run,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__libgit2_temporary_files_left_by_a_crash_are_removed,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__partial_clone_of_a_dead_process_is_removed_a_live_one_kept,
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__known_hosts_accepts_hashed_entries, setup,

@@ -200,9 +200,19 @@ int gitrepo_known_hosts_check(const char *text, size_t len, const char *host,
                               struct err *err);
 
 /*
- * Pushes HEAD to the remote branch (and the extra refspec).  -ERR_CONFLICT
- * when the remote rejected it as non-fast-forward (someone pushed first):
- * the caller syncs, re-applies and tries again.
+ * Pushes HEAD to the remote branch (and the extra refspec).  Each branch
+ * update is a compare-and-swap on the value the last fetch saw there (its
+ * refs/remotes/origin/ ref; no ref: the branch must not exist), forced or
+ * not, so a push never overwrites a commit ferry did not see: over smart
+ * HTTP and SSH the remote's receive-pack compares under its ref lock, and
+ * for file:// and path remotes ferry writes the objects and moves the ref
+ * itself under the same lock (libgit2's local transport does not compare).
+ *
+ * -ERR_CONFLICT when the branch moved on the remote, the update is not a
+ * fast-forward and not forced, or another writer holds the ref's lock
+ * (someone pushed first): the caller syncs, re-applies and tries again.
+ * -ERR_INVALID when the remote refuses even a forced rewrite
+ * (receive.denyNonFastForwards): retrying cannot help.
  */
 int gitrepo_push(struct gitrepo *repo, const struct gitrepo_push_opts *opts,
                  const struct gitrepo_auth *auth, struct err *err);

@@ -786,6 +786,286 @@ test_git__partial_clone_of_a_dead_process_is_removed_a_live_one_kept(
 	gitrepo_free(r);
 }
 
+/* Lines in DIR/cli-pushed: how many pushes the git CLI writer made. */
+static int
+cli_pushes(struct fixture *f)
+{
+	struct buf text = BUF_INIT;
+	char path[256];
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/cli-pushed", f->dir);
+	if (file_read(&text, path, NULL) == 0)
+		for (size_t i = 0; i < text.len; i++)
+			n += text.ptr[i] == '\n';
+	buf_release(&text);
+	return n;
+}
+
+/* One ferry writer: its own state directory, as a second process would
+ * have; pushes at least `rounds` commits to main (more, up to 40, until
+ * the git CLI writer has pushed 3), retrying conflicts as the pipeline
+ * does, and lists each commit it was told was pushed. */
+struct pusher {
+	struct fixture *f;
+	int id;
+	int rounds;
+	struct buf pushed;
+	char failure[ERR_MSG_MAX + 32];
+};
+
+static void *
+ferry_push_loop(void *p)
+{
+	struct pusher *w = p;
+	struct gitrepo *r = NULL;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct err err = ERR_INIT;
+	char state[256], path[512], content[64], head[41], commit[41];
+	int i, attempt, rc = 0;
+
+	snprintf(state, sizeof(state), "%s/state-%d", w->f->dir, w->id);
+	if (gitrepo_open(&r, state, w->f->url, &auth, &err) < 0)
+		goto fail;
+	co.author_email = "bot@example.invalid";
+	po.branch = "main";
+	for (i = 0; i < w->rounds || (i < 40 && cli_pushes(w->f) < 3); i++) {
+		for (attempt = 0; attempt < 100; attempt++) {
+			snprintf(path, sizeof(path), "%sferry-%d",
+			         gitrepo_workdir(r), w->id);
+			snprintf(content, sizeof(content), "round %d\n", i);
+			co.message = content;
+			if (gitrepo_sync(r, &ref, &auth, head, &err) < 0 ||
+			    file_write_atomic(path, content, strlen(content),
+			                      0644, &err) < 0 ||
+			    gitrepo_commit(r, &co, commit, &err) < 0)
+				goto fail;
+			rc = gitrepo_push(r, &po, &auth, &err);
+			if (rc == 0) {
+				buf_addf(&w->pushed, "%s\n", commit);
+				/* Leave the git CLI writer, much slower
+				 * (a pull and a push are a dozen processes),
+				 * gaps of varied length to push in. */
+				usleep((useconds_t)(200 +
+				                    (i * 337 + w->id * 611) %
+				                            800) *
+				       1000);
+				break;
+			}
+			if (rc != -ERR_CONFLICT)
+				goto fail;
+		}
+		if (rc != 0)
+			goto fail;
+	}
+	gitrepo_free(r);
+	return NULL;
+fail:
+	snprintf(w->failure, sizeof(w->failure), "writer %d: %s", w->id,
+	         err.msg[0] ? err.msg : "gave up after 100 conflicts");
+	gitrepo_free(r);
+	return NULL;
+}
+
+/* A git CLI writer pushing to main in a loop until DIR/stop exists,
+ * listing in DIR/cli-pushed each commit git said it pushed. */
+static void *
+cli_push_loop(void *p)
+{
+	struct fixture *f = p;
+
+	sh("export GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=t "
+	   "GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x; "
+	   "cd %s && git clone -q %s cli && cd cli && i=0 && "
+	   "while [ ! -e %s/stop ] && [ $i -lt 500 ]; do i=$((i+1)); "
+	   "echo $i > cli.txt && git add cli.txt && git commit -qm cli-$i "
+	   "|| exit 1; n=0; "
+	   "until git push -q origin HEAD:main 2>/dev/null; do "
+	   "n=$((n+1)); [ $n -gt 100 ] && exit 1; "
+	   "git pull -q --rebase origin main 2>/dev/null || exit 1; done; "
+	   "git rev-parse HEAD >> %s/cli-pushed; done",
+	   f->dir, f->remote, f->dir, f->dir);
+	return NULL;
+}
+
+static void
+test_git__concurrent_pushes_to_a_local_remote_never_lose_a_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct pusher w[2];
+	pthread_t tw[2], tc;
+	char *lost, *count;
+	int i;
+
+	memset(w, 0, sizeof(w));
+	assert_int_equal(pthread_create(&tc, NULL, cli_push_loop, f), 0);
+	for (i = 0; i < 2; i++) {
+		w[i].f = f;
+		w[i].id = i;
+		w[i].rounds = 10;
+		w[i].pushed = (struct buf)BUF_INIT;
+		assert_int_equal(
+		        pthread_create(&tw[i], NULL, ferry_push_loop, &w[i]),
+		        0);
+	}
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(tw[i], NULL), 0);
+		if (w[i].failure[0])
+			print_error("%s\n", w[i].failure);
+		assert_string_equal(w[i].failure, "");
+	}
+	/* It pushed while the ferry writers did. */
+	assert_true(cli_pushes(f) >= 3);
+	assert_int_equal(sh("touch %s/stop", f->dir), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	for (i = 0; i < 2; i++) {
+		char path[256];
+		struct err err = ERR_INIT;
+		snprintf(path, sizeof(path), "%s/ferry-pushed-%d", f->dir, i);
+		assert_int_equal(file_write_atomic(path, w[i].pushed.ptr,
+		                                   w[i].pushed.len, 0644, &err),
+		                 0);
+		buf_release(&w[i].pushed);
+	}
+	/* Every commit either side was told was pushed is on main. */
+	lost = capture("cd %s && cat cli-pushed ferry-pushed-* | while read "
+	               "c; do git -C %s merge-base --is-ancestor $c main || "
+	               "echo $c; done",
+	               f->dir, f->remote);
+	assert_string_equal(lost, "");
+	count = capture("git -C %s fsck --connectivity-only 2>&1 >/dev/null "
+	                "&& echo ok",
+	                f->remote);
+	assert_string_equal(count, "ok");
+	free(count);
+	free(lost);
+}
+
+/* Commits content to app.yaml on top of the clone's HEAD. */
+static void
+commit_file(struct gitrepo *r, const char *content, char commit[41])
+{
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct err err = ERR_INIT;
+
+	write_file(r, "deploy/app.yaml", content);
+	co.author_email = "bot@example.invalid";
+	co.message = content;
+	assert_int_equal(gitrepo_commit(r, &co, commit, &err), 0);
+}
+
+static void
+test_git__forced_rewrite_refused_by_deny_non_fast_forwards_is_not_a_conflict(
+        void **state)
+{
+	struct fixture *f = *state;
+	char head[41], first[41], second[41];
+	struct gitrepo *r = NULL;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *branch;
+
+	assert_int_equal(sh("git -C %s config receive.denyNonFastForwards "
+	                    "true",
+	                    f->remote),
+	                 0);
+	r = open_synced(f, head);
+	assert_non_null(r);
+	commit_file(r, "image: app:8.0.0\n", first);
+	po.branch = "image-updates";
+	po.force = true;
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), 0);
+	/* The next run rebuilds the branch from main: not a fast-forward. */
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	commit_file(r, "image: app:8.0.1\n", second);
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "receive.denyNonFastForwards"));
+	branch = capture("git -C %s rev-parse image-updates", f->remote);
+	assert_string_equal(branch, first);
+	free(branch);
+	/* A fast-forward of main is still fine there. */
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	commit_and_push(r, "image: app:8.1.0\n");
+	gitrepo_free(r);
+}
+
+static void
+test_git__forced_push_leaves_a_branch_that_moved_since_the_fetch(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], first[41], second[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *theirs, *after;
+
+	assert_non_null(r);
+	commit_file(r, "image: app:9.0.0\n", first);
+	po.branch = "image-updates";
+	po.force = true;
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	/* Someone adds a commit to the branch after that fetch. */
+	assert_int_equal(sh(GITENV
+	                    "cd %s/seed && git fetch -q && "
+	                    "git checkout -q -b iu origin/image-updates && "
+	                    "echo x > THEIRS && git add THEIRS && "
+	                    "git commit -qm theirs && git push -q origin "
+	                    "iu:image-updates",
+	                    f->dir),
+	                 0);
+	theirs = capture("git -C %s rev-parse image-updates", f->remote);
+	commit_file(r, "image: app:9.0.1\n", second);
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), -ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "since the last fetch"));
+	after = capture("git -C %s rev-parse image-updates", f->remote);
+	assert_string_equal(after, theirs);
+	free(after);
+	/* After a fetch the caller decides again, knowing their commit. */
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	commit_file(r, "image: app:9.0.1\n", second);
+	assert_int_equal(gitrepo_push(r, &po, &auth, &err), 0);
+	after = capture("git -C %s rev-parse image-updates", f->remote);
+	assert_string_equal(after, second);
+	free(after);
+	free(theirs);
+	gitrepo_free(r);
+}
+
+static void
+test_git__push_refspec_updates_a_second_ref_on_a_local_remote(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *main_head, *mirror;
+
+	assert_non_null(r);
+	commit_file(r, "image: app:10.0.0\n", commit);
+	po.branch = "main";
+	po.refspec = "refs/heads/main:refs/heads/mirror";
+	if (gitrepo_push(r, &po, &auth, &err) != 0)
+		print_error("%s\n", err.msg);
+	assert_int_equal(err.code, 0);
+	main_head = capture("git -C %s rev-parse main", f->remote);
+	mirror = capture("git -C %s rev-parse mirror", f->remote);
+	assert_string_equal(main_head, commit);
+	assert_string_equal(mirror, commit);
+	free(main_head);
+	free(mirror);
+	gitrepo_free(r);
+}
+
 /* Makes an ed25519 key DIR/NAME; blob gets its SSH wire form, text its
  * "ssh-ed25519 BASE64" as known_hosts lists it. */
 static void
@@ -1033,6 +1313,18 @@ main(void)
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__partial_clone_of_a_dead_process_is_removed_a_live_one_kept,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__concurrent_pushes_to_a_local_remote_never_lose_a_commit,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__forced_rewrite_refused_by_deny_non_fast_forwards_is_not_a_conflict,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__forced_push_leaves_a_branch_that_moved_since_the_fetch,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__push_refspec_updates_a_second_ref_on_a_local_remote,
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__known_hosts_accepts_hashed_entries, setup,

@@ -207,6 +207,121 @@ test_git_http__push_without_credentials_says_to_set_secret_ref(void **state)
 	gitrepo_free(r);
 }
 
+/* Commits content and pushes it to branch (forced); returns the push's
+ * result.  commit gets the new commit's id. */
+static int
+commit_force_push(struct gitrepo *r, const struct gitrepo_auth *auth,
+                  const char *content, const char *branch, char commit[41],
+                  struct err *err)
+{
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	char path[1024];
+	int rc;
+
+	snprintf(path, sizeof(path), "%sapp.yaml", gitrepo_workdir(r));
+	if ((rc = file_write_atomic(path, content, strlen(content), 0644,
+	                            err)) < 0 ||
+	    (co.author_email = "bot@example.invalid", co.message = content,
+	     rc = gitrepo_commit(r, &co, commit, err)) < 0)
+		return rc;
+	po.branch = branch;
+	po.force = true;
+	return gitrepo_push(r, &po, auth, err);
+}
+
+static void
+http_auth(struct gitrepo_auth *auth, struct secret *pw)
+{
+	secret_set(pw, env("FERRY_TEST_GIT_HTTP_PASSWORD"),
+	           strlen(env("FERRY_TEST_GIT_HTTP_PASSWORD")));
+	auth->username = env("FERRY_TEST_GIT_HTTP_USER");
+	auth->password = pw;
+}
+
+static void
+test_git_http__forced_rewrite_refused_by_deny_non_fast_forwards_is_not_a_conflict(
+        void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret pw = SECRET_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	char url[1024], head[41], first[41], second[41];
+	char *branch;
+
+	(void)state;
+	assert_int_equal(
+	        sh("/usr/bin/python3 %s/tests/harness/testbed.py git-init "
+	           "--bare %s/denynff.git --deny-non-ff >/dev/null",
+	           env("FERRY_SOURCE_ROOT"), env("FERRY_TEST_GIT_HTTP_ROOT")),
+	        0);
+	snprintf(url, sizeof(url), "%s/denynff.git",
+	         env("FERRY_TEST_GIT_HTTP"));
+	http_auth(&auth, &pw);
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(commit_force_push(r, &auth, "image: app:1\n", "iu",
+	                                   first, &err),
+	                 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(commit_force_push(r, &auth, "image: app:2\n", "iu",
+	                                   second, &err),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "receive.denyNonFastForwards"));
+	branch = capture("git -C %s/denynff.git rev-parse iu",
+	                 env("FERRY_TEST_GIT_HTTP_ROOT"));
+	assert_string_equal(branch, first);
+	free(branch);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
+static void
+test_git_http__forced_push_leaves_a_branch_that_moved_since_the_fetch(
+        void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret pw = SECRET_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	char url[1024], head[41], first[41], second[41];
+	char *theirs, *after;
+	const char *root = env("FERRY_TEST_GIT_HTTP_ROOT");
+
+	(void)state;
+	make_repo(root, "lease", NULL);
+	snprintf(url, sizeof(url), "%s/lease.git", env("FERRY_TEST_GIT_HTTP"));
+	http_auth(&auth, &pw);
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(commit_force_push(r, &auth, "image: app:1\n", "iu",
+	                                   first, &err),
+	                 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	/* Someone adds a commit to the branch after that fetch. */
+	assert_int_equal(
+	        sh("cd %s && rm -rf other && git clone -q -b iu lease.git "
+	           "other 2>/dev/null && cd other && echo x > THEIRS && "
+	           "git add THEIRS && git -c user.name=t -c user.email=t@x "
+	           "commit -qm theirs && git push -q origin iu",
+	           root),
+	        0);
+	theirs = capture("git -C %s/lease.git rev-parse iu", root);
+	assert_int_equal(commit_force_push(r, &auth, "image: app:2\n", "iu",
+	                                   second, &err),
+	                 -ERR_CONFLICT);
+	assert_non_null(strstr(err.msg, "since the last fetch"));
+	after = capture("git -C %s/lease.git rev-parse iu", root);
+	assert_string_equal(after, theirs);
+	free(after);
+	free(theirs);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
 static void
 ssh_auth(struct gitrepo_auth *auth, struct secret *key, struct buf *known)
 {
@@ -400,6 +515,10 @@ main(void)
 		        test_git_http__wrong_password_is_an_auth_error_without_the_password),
 		cmocka_unit_test(
 		        test_git_http__push_without_credentials_says_to_set_secret_ref),
+		cmocka_unit_test(
+		        test_git_http__forced_rewrite_refused_by_deny_non_fast_forwards_is_not_a_conflict),
+		cmocka_unit_test(
+		        test_git_http__forced_push_leaves_a_branch_that_moved_since_the_fetch),
 		cmocka_unit_test(
 		        test_git_ssh__push_with_key_and_known_host_lands),
 		cmocka_unit_test(

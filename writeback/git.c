@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,12 +34,17 @@ struct gitrepo {
 	char *url;
 	char *workdir;
 	int lock_fd; /* flock on <clone dir>.lock, or -1 */
+	/* Credentials that were in the URL's userinfo; url has them no
+	 * more (url_split_credentials). */
+	struct secret url_user;
+	struct secret url_password;
 };
 
 /* What the libgit2 callbacks learn, to turn a bare error code into a
  * message that says what to do. */
 struct cb_state {
 	const struct gitrepo_auth *auth;
+	const struct gitrepo *repo_url; /* its url_user, url_password */
 	const char *url;
 	int cred_calls;
 	bool no_credentials;
@@ -54,6 +60,87 @@ static void
 safe_url(char *out, size_t outsz, const char *url)
 {
 	log_url(out, outsz, url);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Sets s to p[0..n) with %XX escapes decoded, wiping the copy it used. */
+static int
+secret_set_decoded(struct secret *s, const char *p, size_t n)
+{
+	char *tmp = malloc(n + 1);
+	size_t i, len = 0;
+	int rc;
+
+	if (tmp == NULL)
+		return -ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		int hi, lo;
+		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+		    (lo = hexval(p[i + 2])) >= 0) {
+			tmp[len++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			tmp[len++] = p[i];
+		}
+	}
+	rc = secret_set(s, tmp, len);
+	secret_wipe(tmp, n + 1);
+	free(tmp);
+	return rc;
+}
+
+/*
+ * Takes the credentials out of a URL's userinfo.  stored gets the URL the
+ * clone keeps (its .git/config, reflogs, FETCH_HEAD and every message);
+ * user and password (percent-decoded) get what was taken out, for
+ * credentials_cb.  http(s) URLs lose the whole userinfo, as a token is
+ * often written as the user name (https://TOKEN@host/); other schemes
+ * keep the user name, which is an address there (ssh://git@host/), and
+ * lose the password.
+ */
+static int
+url_split_credentials(struct buf *stored, struct secret *user,
+                      struct secret *password, const char *url)
+{
+	const char *sep = strstr(url, "://"), *auth, *end, *at = NULL, *colon;
+	const char *p, *user_end;
+	bool http;
+
+	if (sep == NULL)
+		return buf_puts(stored, url);
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	http = (sep - url == 4 && strncasecmp(url, "http", 4) == 0) ||
+	       (sep - url == 5 && strncasecmp(url, "https", 5) == 0);
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (at == NULL || (!http && colon == NULL))
+		return buf_puts(stored, url);
+	user_end = colon ? colon : at;
+	if (secret_set_decoded(user, auth, (size_t)(user_end - auth)) < 0 ||
+	    (colon && secret_set_decoded(password, colon + 1,
+	                                 (size_t)(at - colon - 1)) < 0))
+		return -ERR_NOMEM;
+	buf_add(stored, url, (size_t)(auth - url));
+	if (!http) {
+		buf_add(stored, auth, (size_t)(user_end - auth));
+		buf_putc(stored, '@');
+	}
+	buf_puts(stored, at + 1);
+	return buf_ok(stored) ? 0 : -ERR_NOMEM;
 }
 
 static int
@@ -472,6 +559,10 @@ credentials_cb(git_credential **out, const char *url,
 {
 	struct cb_state *st = payload;
 	const struct gitrepo_auth *a = st->auth;
+	const struct secret *url_user =
+	        st->repo_url && st->repo_url->url_user.ptr
+	                ? &st->repo_url->url_user
+	                : NULL;
 	const char *user;
 
 	(void)url;
@@ -481,8 +572,11 @@ credentials_cb(git_credential **out, const char *url,
 		return GIT_EAUTH;
 	user = username_from_url && *username_from_url
 	               ? username_from_url
-	               : (a && a->username ? a->username : "git");
-	if ((allowed & GIT_CREDENTIAL_USERNAME) && a)
+	               : (a && a->username
+	                          ? a->username
+	                          : (url_user ? (const char *)url_user->ptr
+	                                      : "git"));
+	if ((allowed & GIT_CREDENTIAL_USERNAME) && (a || url_user))
 		return git_credential_username_new(out, user);
 	if ((allowed & GIT_CREDENTIAL_SSH_MEMORY) && a && a->ssh_identity &&
 	    a->ssh_identity->ptr) {
@@ -497,6 +591,15 @@ credentials_cb(git_credential **out, const char *url,
 		return git_credential_userpass_plaintext_new(
 		        out, a->username ? a->username : user,
 		        (const char *)a->password->ptr);
+	}
+	/* The URL's userinfo counts only when the Secret has no password:
+	 * a Secret is where credentials are meant to be, and it can be
+	 * rotated without touching the URL. */
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && url_user) {
+		const struct secret *pw = &st->repo_url->url_password;
+		return git_credential_userpass_plaintext_new(
+		        out, (const char *)url_user->ptr,
+		        pw->ptr ? (const char *)pw->ptr : "");
 	}
 	st->no_credentials = true;
 	return GIT_EAUTH;
@@ -759,12 +862,35 @@ remove_stale_git_files(const char *dir)
 	buf_release(&path);
 }
 
+/*
+ * Earlier versions kept the URL as given, password and all, in the clone's
+ * .git/config; that clone sits under the hash of the whole URL.  Remove it
+ * (a cache, cloned again under the new name) so the password goes too.
+ */
+static void
+remove_clone_with_credentials(const char *state_dir, const char *url)
+{
+	struct buf old = BUF_INIT;
+	struct stat sb;
+
+	if (clone_dir(&old, state_dir, url) == 0 && lstat(old.ptr, &sb) == 0) {
+		if (dir_remove_all(old.ptr, NULL) == 0)
+			log_warn("git", "clone_with_password_removed", "dir",
+			         old.ptr, "reason",
+			         "it kept the URL's password in .git/config");
+		else
+			log_warn("git", "cleanup_failed", "dir", old.ptr);
+	}
+	buf_release(&old);
+}
+
 int
 gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
              const struct gitrepo_auth *auth, struct err *err)
 {
 	struct gitrepo *r = NULL;
 	struct buf dir = BUF_INIT, tmp = BUF_INIT, aside = BUF_INIT;
+	struct buf stored = BUF_INIT;
 	git_clone_options copts;
 	struct cb_state st;
 	struct headers hdr;
@@ -783,8 +909,10 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 		goto out;
 	}
 	r->lock_fd = -1;
-	if ((r->url = strdup(url)) == NULL ||
-	    clone_dir(&dir, state_dir, url) < 0) {
+	if (url_split_credentials(&stored, &r->url_user, &r->url_password,
+	                          url) < 0 ||
+	    (r->url = strdup(stored.ptr)) == NULL ||
+	    clone_dir(&dir, state_dir, r->url) < 0) {
 		rc = err_set(err, ERR_NOMEM, "git: out of memory");
 		goto out;
 	}
@@ -801,10 +929,12 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 	if ((rc = clone_lock(&r->lock_fd, dir.ptr, err)) < 0)
 		goto out;
 	remove_dead_partial_clones(dir.ptr);
+	if (strcmp(url, r->url) != 0)
+		remove_clone_with_credentials(state_dir, url);
 	if (stat(dir.ptr, &sb) == 0) {
 		remove_stale_git_files(dir.ptr);
 		if (git_repository_open(&r->repo, dir.ptr) == 0 &&
-		    cached_clone_usable(r->repo, url))
+		    cached_clone_usable(r->repo, r->url))
 			goto opened;
 		/* A clone we cannot use (interrupted, or a hash collision
 		 * with another URL): keep it for inspection, clone anew. */
@@ -844,12 +974,13 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 	git_clone_options_init(&copts, GIT_CLONE_OPTIONS_VERSION);
 	copts.checkout_opts.checkout_strategy = GIT_CHECKOUT_NONE;
 	st.auth = auth;
-	st.url = url;
+	st.repo_url = r;
+	st.url = r->url;
 	set_callbacks(&copts.fetch_opts.callbacks, &st);
 	copts.fetch_opts.custom_headers = hdr.arr;
-	grc = git_clone(&r->repo, url, tmp.ptr, &copts);
+	grc = git_clone(&r->repo, r->url, tmp.ptr, &copts);
 	if (grc < 0) {
-		rc = convert_error(err, grc, &st, "git clone", url);
+		rc = convert_error(err, grc, &st, "git clone", r->url);
 		git_repository_free(r->repo);
 		r->repo = NULL;
 		/* leave nothing half-made behind for the next run */
@@ -865,7 +996,7 @@ gitrepo_open(struct gitrepo **out, const char *state_dir, const char *url,
 		goto out;
 	}
 	if ((grc = git_repository_open(&r->repo, dir.ptr)) < 0) {
-		rc = convert_error(err, grc, NULL, "git open", url);
+		rc = convert_error(err, grc, NULL, "git open", r->url);
 		goto out;
 	}
 opened:
@@ -883,6 +1014,8 @@ out:
 	buf_release(&dir);
 	buf_release(&tmp);
 	buf_release(&aside);
+	secret_wipe(stored.ptr, stored.len);
+	buf_release(&stored);
 	gitrepo_free(r);
 	return rc;
 }
@@ -898,6 +1031,8 @@ gitrepo_free(struct gitrepo *repo)
 		close(repo->lock_fd);
 	free(repo->url);
 	free(repo->workdir);
+	secret_release(&repo->url_user);
+	secret_release(&repo->url_password);
 	free(repo);
 }
 
@@ -929,6 +1064,7 @@ fetch(struct gitrepo *r, const struct gitrepo_ref *ref,
 	}
 	git_fetch_options_init(&fopts, GIT_FETCH_OPTIONS_VERSION);
 	st.auth = auth;
+	st.repo_url = r;
 	st.url = r->url;
 	set_callbacks(&fopts.callbacks, &st);
 	fopts.custom_headers = hdr.arr;
@@ -1290,18 +1426,6 @@ struct push_update {
 	git_oid old_id; /* what the remote must still hold; zero: nothing */
 	bool force;
 };
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* The directory of a local remote, or false when url is not local
  * (libgit2's rule: a file:// URL, or a path to a directory). */
@@ -1706,6 +1830,7 @@ gitrepo_push(struct gitrepo *r, const struct gitrepo_push_opts *opts,
 	}
 	git_push_options_init(&popts, GIT_PUSH_OPTIONS_VERSION);
 	st.auth = auth;
+	st.repo_url = r;
 	st.url = r->url;
 	set_callbacks(&popts.callbacks, &st);
 	popts.callbacks.push_update_reference = push_update_cb;

@@ -4,10 +4,10 @@
  * run, commits (optionally SSH-signed), and pushes that tell a conflict
  * (someone pushed first) from every other failure.
  *
- * A clone lives in STATE_DIR/git/<sha256(url) in hex, 32 chars>/ with a work
- * tree; it is fetched incrementally.  Every automation on the same remote
- * shares it, one at a time: gitrepo_open() takes a flock(2) on the lock
- * file STATE_DIR/git/<same hex>.lock beside it and holds it until
+ * A clone lives in STATE_DIR/git/<sha256(url without credentials), 32 hex>/
+ * with a work tree; it is fetched incrementally.  Every automation on the
+ * same remote shares it, one at a time: gitrepo_open() takes a flock(2) on
+ * the lock file STATE_DIR/git/<same hex>.lock beside it and holds it until
  * gitrepo_free(), so a second open of the URL, from another thread or
  * another process, waits.  The lock file itself is never removed.
  *
@@ -38,7 +38,11 @@
 
 struct sshsig_key;
 
-/* Credentials for one remote, borrowed from the caller for each call. */
+/*
+ * Credentials for one remote, borrowed from the caller for each call.  A
+ * user name and password written in the URL are used only when password
+ * here is NULL (see gitrepo_open).
+ */
 struct gitrepo_auth {
 	const char *username;                /* HTTPS basic auth; SSH user
 	                                        when the URL has none */
@@ -83,6 +87,14 @@ struct gitrepo;
  * (<clone dir>.tmp-*) whose creator is gone; each is logged (warn).  A
  * clone in progress holds a flock on its temporary directory, which is
  * how a live one is told from a dead one.
+ *
+ * Credentials in url's userinfo (https://user:pass@host/repo.git) never
+ * reach the disk: the clone keeps the URL without them (for http(s)
+ * without any userinfo, as the user name may be a token; for ssh:// and
+ * the rest without the password), and they are handed to the server only
+ * when it asks and auth has no password, which wins.  The clone's name is
+ * the hash of that URL; a clone an earlier version made under the hash of
+ * the whole URL (its .git/config holding the password) is removed.
  *
  * *out is owned by the caller (gitrepo_free).
  */

@@ -322,6 +322,96 @@ test_git_http__forced_push_leaves_a_branch_that_moved_since_the_fetch(
 	gitrepo_free(r);
 }
 
+/* url gets the repo's HTTP URL with user:password (its first character
+ * percent-encoded, as a URL may have it) in the userinfo. */
+static void
+url_with_password(char *out, size_t outsz, const char *name,
+                  const char *password)
+{
+	const char *base = env("FERRY_TEST_GIT_HTTP");
+
+	assert_int_equal(strncmp(base, "http://", 7), 0);
+	snprintf(out, outsz, "http://%s:%%%02X%s@%s/%s.git",
+	         env("FERRY_TEST_GIT_HTTP_USER"), (unsigned char)password[0],
+	         password + 1, base + 7, name);
+}
+
+static void
+test_git_http__url_password_is_used_and_kept_out_of_the_clone(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	const char *pw = env("FERRY_TEST_GIT_HTTP_PASSWORD");
+	char url[1024], head[41], pw_state[600];
+	char *found, *subject, *remote_url;
+
+	(void)state;
+	make_repo(env("FERRY_TEST_GIT_HTTP_ROOT"), "pwurl", NULL);
+	url_with_password(url, sizeof(url), "pwurl", pw);
+	snprintf(pw_state, sizeof(pw_state), "%s-pw", state_dir);
+	/* A clone as earlier versions made it: under the hash of the whole
+	 * URL, the password in its .git/config. */
+	assert_int_equal(
+	        sh("mkdir -p %s/git && git clone -q '%s' %s/git/$(printf %%s "
+	           "'%s' | sha256sum | cut -c1-32) 2>/dev/null",
+	           pw_state, url, pw_state, url),
+	        0);
+	/* No Secret: the URL's credentials are what the push has. */
+	assert_int_equal(gitrepo_open(&r, pw_state, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:7\n", &err), 0);
+	assert_int_equal(gitrepo_fetch(r, &auth, &err), 0);
+	subject = capture("git -C %s/pwurl.git log -1 --format=%%s main",
+	                  env("FERRY_TEST_GIT_HTTP_ROOT"));
+	assert_string_equal(subject, "update");
+	/* Neither the clone nor anything else in the state directory holds
+	 * the password (its tail is in it whichever way it is encoded). */
+	found = capture("grep -rlF '%s' %s; ls %s/git | grep -v '[.]lock$' | "
+	                "wc -l",
+	                pw + 1, pw_state, pw_state);
+	assert_string_equal(found, "1");
+	remote_url = capture("git -C %s config remote.origin.url",
+	                     gitrepo_workdir(r));
+	assert_null(strchr(remote_url, '@'));
+	free(found);
+	free(subject);
+	free(remote_url);
+	gitrepo_free(r);
+}
+
+static void
+test_git_http__secret_password_wins_over_the_url_one(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret pw = SECRET_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct gitrepo_ref ref = { GITREPO_REF_BRANCH, "main" };
+	char url[1024], head[41];
+
+	(void)state;
+	make_repo(env("FERRY_TEST_GIT_HTTP_ROOT"), "pwwins", NULL);
+	url_with_password(url, sizeof(url), "pwwins", "wrong-password-5e1");
+	http_auth(&auth, &pw);
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:8\n", &err), 0);
+	/* And a wrong Secret is not rescued by the URL's password. */
+	gitrepo_free(r);
+	secret_release(&pw);
+	secret_set(&pw, "not-the-password-77", 19);
+	url_with_password(url, sizeof(url), "pwwins",
+	                  env("FERRY_TEST_GIT_HTTP_PASSWORD"));
+	assert_int_equal(gitrepo_open(&r, state_dir, url, &auth, &err), 0);
+	assert_int_equal(gitrepo_sync(r, &ref, &auth, head, &err), 0);
+	assert_int_equal(edit_commit_push(r, &auth, "image: app:9\n", &err),
+	                 -ERR_AUTH);
+	secret_release(&pw);
+	gitrepo_free(r);
+}
+
 static void
 ssh_auth(struct gitrepo_auth *auth, struct secret *key, struct buf *known)
 {
@@ -479,6 +569,42 @@ test_git_ssh__revoked_host_key_is_refused(void **state)
 }
 
 static void
+test_git_ssh__url_password_is_dropped_and_the_user_kept(void **state)
+{
+	struct gitrepo *r = NULL;
+	struct err err = ERR_INIT;
+	struct secret key = SECRET_INIT;
+	struct buf known = BUF_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	char url[1024], want[1024], other_state[600];
+	char *remote_url, *found;
+
+	(void)state;
+	make_repo(env("FERRY_TEST_SSH_ROOT"), "sshpw", "git");
+	/* ssh://git@127.0.0.1:PORT/... with a password the server never
+	 * needs (the key is enough) */
+	snprintf(want, sizeof(want), "%s%s/sshpw.git",
+	         env("FERRY_TEST_SSH_URL"), env("FERRY_TEST_SSH_ROOT"));
+	assert_int_equal(strncmp(want, "ssh://git@", 10), 0);
+	snprintf(url, sizeof(url), "ssh://git:pw-ae31c0@%s", want + 10);
+	ssh_auth(&auth, &key, &known);
+	snprintf(other_state, sizeof(other_state), "%s-sshpw", state_dir);
+	if (gitrepo_open(&r, other_state, url, &auth, &err) < 0)
+		print_error("%s\n", err.msg);
+	assert_non_null(r);
+	remote_url = capture("git -C %s config remote.origin.url",
+	                     gitrepo_workdir(r));
+	assert_string_equal(remote_url, want);
+	found = capture("grep -rlF pw-ae31c0 %s | wc -l", other_state);
+	assert_string_equal(found, "0");
+	free(found);
+	free(remote_url);
+	secret_release(&key);
+	buf_release(&known);
+	gitrepo_free(r);
+}
+
+static void
 test_git_ssh__wrong_key_is_an_auth_error(void **state)
 {
 	struct gitrepo *r = NULL;
@@ -520,12 +646,18 @@ main(void)
 		cmocka_unit_test(
 		        test_git_http__forced_push_leaves_a_branch_that_moved_since_the_fetch),
 		cmocka_unit_test(
+		        test_git_http__url_password_is_used_and_kept_out_of_the_clone),
+		cmocka_unit_test(
+		        test_git_http__secret_password_wins_over_the_url_one),
+		cmocka_unit_test(
 		        test_git_ssh__push_with_key_and_known_host_lands),
 		cmocka_unit_test(
 		        test_git_ssh__unknown_host_key_is_refused_unless_opted_out),
 		cmocka_unit_test(
 		        test_git_ssh__hashed_known_hosts_entry_is_accepted),
 		cmocka_unit_test(test_git_ssh__revoked_host_key_is_refused),
+		cmocka_unit_test(
+		        test_git_ssh__url_password_is_dropped_and_the_user_kept),
 		cmocka_unit_test(test_git_ssh__wrong_key_is_an_auth_error),
 	};
 	int rc;

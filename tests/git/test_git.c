@@ -84,10 +84,18 @@ static int
 setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	struct stat sb;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/ferry-git-XXXXXX");
-	if (f == NULL || mkdtemp(f->dir) == NULL)
+	if (f == NULL)
 		return -1;
+	/* tmpfs: these tests write many small files */
+	snprintf(f->dir, sizeof(f->dir), "%s/ferry-git-XXXXXX",
+	         stat("/dev/shm", &sb) == 0 && S_ISDIR(sb.st_mode) ? "/dev/shm"
+	                                                           : "/tmp");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
 	snprintf(f->remote, sizeof(f->remote), "%s/remote.git", f->dir);
 	snprintf(f->url, sizeof(f->url), "file://%s", f->remote);
 	snprintf(f->state, sizeof(f->state), "%s/state", f->dir);

@@ -1818,6 +1818,18 @@ gitrepo_push(struct gitrepo *r, const struct gitrepo_push_opts *opts,
 				             "git: out of memory");
 			goto out;
 		}
+		/* A refspec naming the push branch again would make the
+		 * second update expect the value the first one replaced. */
+		if (n == 2 && strcmp(ups[0].dst.ptr, ups[1].dst.ptr) == 0) {
+			if (!git_oid_equal(&ups[0].new_id, &ups[1].new_id)) {
+				rc = err_set(
+				        err, ERR_INVALID,
+				        "git push '%s': refspec '%s' sends another commit to '%s', the push branch",
+				        u, opts->refspec, ups[0].dst.ptr);
+				goto out;
+			}
+			n = 1;
+		}
 		rc = push_local(r, path.ptr, ups, n, err);
 		goto out;
 	}

@@ -1074,6 +1074,30 @@ test_git__push_refspec_updates_a_second_ref_on_a_local_remote(void **state)
 	gitrepo_free(r);
 }
 
+static void
+test_git__push_refspec_naming_the_push_branch_again_is_one_update(void **state)
+{
+	struct fixture *f = *state;
+	char head[41], commit[41];
+	struct gitrepo *r = open_synced(f, head);
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
+	struct gitrepo_auth auth = GITREPO_AUTH_INIT;
+	struct err err = ERR_INIT;
+	char *main_head;
+
+	assert_non_null(r);
+	commit_file(r, "image: app:10.1.0\n", commit);
+	po.branch = "main";
+	po.refspec = "refs/heads/main:refs/heads/main";
+	if (gitrepo_push(r, &po, &auth, &err) != 0)
+		print_error("%s\n", err.msg);
+	assert_int_equal(err.code, 0);
+	main_head = capture("git -C %s rev-parse main", f->remote);
+	assert_string_equal(main_head, commit);
+	free(main_head);
+	gitrepo_free(r);
+}
+
 /* Makes an ed25519 key DIR/NAME; blob gets its SSH wire form, text its
  * "ssh-ed25519 BASE64" as known_hosts lists it. */
 static void
@@ -1333,6 +1357,9 @@ main(void)
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__push_refspec_updates_a_second_ref_on_a_local_remote,
+		        setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_git__push_refspec_naming_the_push_branch_again_is_one_update,
 		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_git__known_hosts_accepts_hashed_entries, setup,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void
 usage(FILE *f)
@@ -148,6 +149,11 @@ main(int argc, char **argv)
 		 * socket (a helper program, a registry, a webhook client)
 		 * must make a write fail with EPIPE, not end the process. */
 		signal(SIGPIPE, SIG_IGN);
+		/* Without TZ, glibc reads /etc/localtime again for every
+		 * local time libgit2 asks for (each commit and reflog entry),
+		 * under a lock of its own; set once, it is read once. */
+		setenv("TZ", ":/etc/localtime", 0);
+		tzset();
 		if (sodium_init() < 0) {
 			fprintf(stderr,
 			        "ferry: libsodium failed to initialise\n");

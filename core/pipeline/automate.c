@@ -27,8 +27,8 @@ struct wb_ctx {
 	const struct config *cfg;
 	const struct config_object *auto_obj;
 	const struct config_object *git_obj;
-	struct git_auth auth;
-	struct git_ref ref;
+	struct gitrepo_auth auth;
+	struct gitrepo_ref ref;
 	const char *checkout_branch; /* NULL when the ref is not a branch */
 	const char *push_branch;
 	bool force;
@@ -173,21 +173,21 @@ wb_ctx_init(struct wb_ctx *c, const struct config *cfg, struct state *st,
 	/* Flux's precedence: commit, name, semver, tag, branch. */
 	ref = checkout_ref(a, c->git_obj);
 	if (ref->commit) {
-		c->ref.kind = GIT_REF_COMMIT;
+		c->ref.kind = GITREPO_REF_COMMIT;
 		c->ref.value = ref->commit;
 	} else if (ref->name) {
-		c->ref.kind = GIT_REF_NAME;
+		c->ref.kind = GITREPO_REF_NAME;
 		c->ref.value = ref->name;
 	} else if (ref->semver) {
 		/* Resolved to a tag after the first fetch (resolve_semver). */
-		c->ref.kind = GIT_REF_TAG;
+		c->ref.kind = GITREPO_REF_TAG;
 		c->ref.value = NULL;
 		c->semver_range = ref->semver;
 	} else if (ref->tag) {
-		c->ref.kind = GIT_REF_TAG;
+		c->ref.kind = GITREPO_REF_TAG;
 		c->ref.value = ref->tag;
 	} else {
-		c->ref.kind = GIT_REF_BRANCH;
+		c->ref.kind = GITREPO_REF_BRANCH;
 		c->ref.value = ref->branch ? ref->branch : "master";
 		c->checkout_branch = c->ref.value;
 	}
@@ -621,8 +621,8 @@ pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 {
 	const struct config_object *obj;
 	const struct config_imageupdateautomation *iua;
-	struct git_commit_opts co = GIT_COMMIT_OPTS_INIT;
-	struct git_push_opts po = GIT_PUSH_OPTS_INIT;
+	struct gitrepo_commit_opts co = GITREPO_COMMIT_OPTS_INIT;
+	struct gitrepo_push_opts po = GITREPO_PUSH_OPTS_INIT;
 	struct wb_ctx c;
 	struct gitrepo *repo = NULL;
 	struct buf diff = BUF_INIT;

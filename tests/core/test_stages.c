@@ -611,6 +611,74 @@ test_stages__two_stages_on_different_objects_run_at_once(void **state)
 	world_close(&w);
 }
 
+static void
+test_stages__two_automations_on_one_clone_take_turns(void **state)
+{
+	struct world w;
+	const char *reg = env("FERRY_TEST_REGISTRY_NOAUTH");
+	char bare[600], src[600], url[700], image[2][300];
+	const char *names[2] = { "nine", "ten" };
+	struct job j[2];
+	struct buf y = BUF_INIT;
+	char *log;
+
+	(void)state;
+	push_tags("stages/nine", "1.0.0 1.9.0");
+	push_tags("stages/ten", "1.0.0 1.10.0");
+	world_open(&w);
+	snprintf(bare, sizeof(bare), "%s/shared.git", w.dir);
+	snprintf(src, sizeof(src), "%s/src-shared", w.dir);
+	snprintf(url, sizeof(url), "file://%s", bare);
+	/* One remote, one file per automation, each its own policy. */
+	for (int i = 0; i < 2; i++) {
+		char path[1024];
+		FILE *f;
+		snprintf(image[i], sizeof(image[i]), "%s/stages/%s", reg,
+		         names[i]);
+		assert_int_equal(sh("mkdir -p '%s/%s'", src, names[i]), 0);
+		snprintf(path, sizeof(path), "%s/%s/app.yaml", src, names[i]);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fprintf(f,
+		        "image: %s:1.0.0 # {\"$imagepolicy\": "
+		        "\"flux-system:%s\"}\n",
+		        image[i], names[i]);
+		fclose(f);
+		buf_addf(&y, repo_yaml, names[i], reg,
+		         image[i] + strlen(reg) + 1, "true", names[i], names[i],
+		         ">=1.0.0");
+		buf_addf(&y, automation_yaml, names[i], url, "", names[i],
+		         names[i], names[i]);
+	}
+	assert_int_equal(sh("/usr/bin/python3 '%s' git-init --bare '%s' "
+	                    "--files '%s' --branch main >/dev/null",
+	                    env("FERRY_TEST_HARNESS"), bare, src),
+	                 0);
+	world_config(&w, "%s", y.ptr);
+	buf_release(&y);
+	for (int i = 0; i < 2; i++) {
+		scan_ok(&w, names[i], 2, true);
+		select_ok(&w, names[i], i ? "1.10.0" : "1.9.0", true);
+		j[i] = (struct job){
+			&w, key(CONFIG_IMAGEUPDATEAUTOMATION, names[i]), -1,
+			PIPELINE_FAILED
+		};
+	}
+	/* Both at once on one cached clone: the clone's lock makes them
+	 * take turns; each pushes its own change on top of the other's. */
+	run_two(run_automation, &j[0], &j[1]);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(j[i].rc, 0);
+		assert_int_equal(j[i].status, PIPELINE_PUSHED);
+	}
+	log = remote_log(bare);
+	assert_non_null(log);
+	assert_non_null(strstr(log, ":1.9.0"));
+	assert_non_null(strstr(log, ":1.10.0"));
+	free(log);
+	world_close(&w);
+}
+
 int
 main(void)
 {
@@ -628,6 +696,8 @@ main(void)
 		        test_stages__a_push_conflict_returns_retry_after_instead_of_sleeping),
 		cmocka_unit_test(
 		        test_stages__two_stages_on_different_objects_run_at_once),
+		cmocka_unit_test(
+		        test_stages__two_automations_on_one_clone_take_turns),
 	};
 	int rc;
 

@@ -185,6 +185,26 @@ object_status(struct daemon *d, const struct config_object *o)
 		cJSON_AddStringToObject(out, "ready", "Unknown");
 		cJSON_AddStringToObject(out, "message", "not reconciled yet");
 	}
+	/* Flux's Reconciling condition while a worker runs it (not kept in
+	 * the state: it only lasts as long as the run). */
+	if (queue_is_running(d->q, (int)o->kind, o->metadata.namespace,
+	                     o->metadata.name)) {
+		cJSON *conds =
+		        cJSON_GetObjectItemCaseSensitive(out, "conditions");
+		cJSON *c = cJSON_CreateObject();
+		if (conds == NULL)
+			conds = cJSON_AddArrayToObject(out, "conditions");
+		if (c && conds) {
+			cJSON_AddStringToObject(c, "type", "Reconciling");
+			cJSON_AddStringToObject(c, "status", "True");
+			cJSON_AddStringToObject(c, "reason", "Progressing");
+			cJSON_AddStringToObject(c, "message",
+			                        "a worker is running it");
+			cJSON_AddItemToArray(conds, c);
+		} else {
+			cJSON_Delete(c);
+		}
+	}
 	if (o->kind == CONFIG_IMAGEREPOSITORY)
 		cJSON_ReplaceItemInObjectCaseSensitive(
 		        out, "image",

@@ -548,6 +548,19 @@ queue_next_due(struct queue *q, int kind, const char *ns, const char *name)
 	return rc;
 }
 
+bool
+queue_is_running(struct queue *q, int kind, const char *ns, const char *name)
+{
+	struct entry *e;
+	bool on;
+
+	pthread_mutex_lock(&q->mu);
+	e = find(q, kind, ns, name);
+	on = e && e->st == ENTRY_RUNNING;
+	pthread_mutex_unlock(&q->mu);
+	return on;
+}
+
 size_t
 queue_depth(struct queue *q)
 {

@@ -111,6 +111,10 @@ void queue_remove(struct queue *q, int kind, const char *ns, const char *name);
 int64_t queue_next_due(struct queue *q, int kind, const char *ns,
                        const char *name);
 
+/* true while a worker runs kind/ns/name. */
+bool queue_is_running(struct queue *q, int kind, const char *ns,
+                      const char *name);
+
 /* Objects due now that no worker has taken yet. */
 size_t queue_depth(struct queue *q);
 

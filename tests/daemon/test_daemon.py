@@ -186,6 +186,37 @@ class Control(unittest.TestCase):
         self.assertIn("ferry run -f", r.stderr)
 
 
+class Tls(unittest.TestCase):
+    def test_the_listener_serves_https_with_the_given_certificate(self):
+        world = World(notify=False)
+        certs = os.path.join(world.dir, "tls")
+        os.makedirs(certs)
+        key, crt = os.path.join(certs, "key.pem"), os.path.join(
+            certs, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", crt, "-days", "2",
+                        "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        d = Daemon(world, "--tls-cert", crt, "--tls-key", key).start()
+        try:
+            self.assertIn("tls=yes", d.log())
+            url = f"https://127.0.0.1:{world.port}/healthz"
+            ok = subprocess.run(["curl", "-sS", "--cacert", crt, url],
+                                capture_output=True, text=True)
+            self.assertEqual(ok.stdout, "ok\n", ok.stderr)
+            # plain HTTP on the TLS port gets nothing useful
+            plain = subprocess.run(
+                ["curl", "-sS", "-m", "5",
+                 f"http://127.0.0.1:{world.port}/healthz"],
+                capture_output=True, text=True)
+            self.assertNotEqual(plain.stdout, "ok\n")
+        finally:
+            d.stop()
+            world.close()
+
+
 class Lifecycle(unittest.TestCase):
     def setUp(self):
         self.world = World(notify=False)

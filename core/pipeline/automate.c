@@ -494,6 +494,40 @@ conflict_backoff(long base_ms, int attempt)
 	       (long)randombytes_uniform((uint32_t)(base_ms > 0 ? base_ms : 1));
 }
 
+/* The pushes, newest last: commit, time, branch, the message's first
+ * line and what changed, for `ferry get` and the status page. */
+static void
+push_history(cJSON *doc, const struct pipeline_automation *ar, const char *now)
+{
+	cJSON *h = cJSON_CreateObject(), *changes;
+	const char *msg = ar->message ? ar->message : "";
+	size_t subject = strcspn(msg, "\n");
+
+	if (h == NULL)
+		return;
+	cJSON_AddStringToObject(h, "commit", ar->commit);
+	cJSON_AddStringToObject(h, "time", now);
+	cJSON_AddStringToObject(h, "branch", ar->branch ? ar->branch : "");
+	{
+		char *first = strndup(msg, subject);
+		cJSON_AddStringToObject(h, "subject", first ? first : "");
+		free(first);
+	}
+	cJSON_AddNumberToObject(h, "attempts", ar->attempts);
+	changes = cJSON_AddArrayToObject(h, "changes");
+	for (size_t i = 0; changes && i < ar->changes.n && i < 50; i++) {
+		const struct wb_change *c = &ar->changes.v[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", c->file);
+		cJSON_AddNumberToObject(o, "line", c->line);
+		cJSON_AddStringToObject(o, "old", c->old_value);
+		cJSON_AddStringToObject(o, "new", c->new_value);
+		cJSON_AddItemToArray(changes, o);
+	}
+	/* The stored document is both old and new here: its array grows. */
+	pipeline_history_add(doc, NULL, "pushHistory", h);
+}
+
 static void
 automation_state_update(struct state *st, struct pipeline_automation *ar,
                         const struct wb_ctx *c, const char *fp, int rc)
@@ -515,6 +549,7 @@ automation_state_update(struct state *st, struct pipeline_automation *ar,
 		cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastPushTime");
 		cJSON_AddStringToObject(doc, "lastPushCommit", ar->commit);
 		cJSON_AddStringToObject(doc, "lastPushTime", now);
+		push_history(doc, ar, now);
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(doc, "observedPolicies");
 	pols = cJSON_AddObjectToObject(doc, "observedPolicies");

@@ -119,6 +119,29 @@ pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled)
 	cJSON_Delete(old);
 }
 
+void
+pipeline_history_add(cJSON *doc, const cJSON *old, const char *key,
+                     cJSON *entry)
+{
+	const cJSON *prev = cJSON_GetObjectItemCaseSensitive(old, key);
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, key);
+
+	if (entry == NULL)
+		return;
+	if (list == NULL) {
+		list = cJSON_IsArray(prev) ? cJSON_Duplicate(prev, 1)
+		                           : cJSON_CreateArray();
+		if (list == NULL || !cJSON_AddItemToObject(doc, key, list)) {
+			cJSON_Delete(list);
+			cJSON_Delete(entry);
+			return;
+		}
+	}
+	cJSON_AddItemToArray(list, entry);
+	while (cJSON_GetArraySize(list) > PIPELINE_HISTORY_MAX)
+		cJSON_DeleteItemFromArray(list, 0);
+}
+
 char *
 pipeline_strdup(const char *s)
 {

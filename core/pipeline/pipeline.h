@@ -87,9 +87,9 @@ struct pipeline_repo {
 struct pipeline_policy {
 	const struct config_object *obj;
 	bool suspended;
-	bool waiting; /* failed only because its repository has not been
-	                 scanned yet (and no scan failed): the first scan
-	                 will run it again */
+	bool waiting;   /* failed only because its repository has not been
+	                   scanned yet (and no scan failed): the first scan
+	                   will run it again */
 	bool changed;   /* latestRef differs from the stored one */
 	char *image;    /* latestRef.name (the ImageRepository's spec.image) */
 	char *tag;      /* NULL when nothing qualified */

@@ -38,6 +38,16 @@ char *pipeline_ref_string(const char *image, const char *tag,
  */
 void pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled);
 
+/*
+ * Appends entry (taking it) to the array doc[key], keeping the newest
+ * PIPELINE_HISTORY_MAX: what changed when, for `ferry get` and the status
+ * page's timeline.  old (may be NULL) is the stored document whose array
+ * is carried over.
+ */
+#define PIPELINE_HISTORY_MAX 100
+void pipeline_history_add(cJSON *doc, const cJSON *old, const char *key,
+                          cJSON *entry);
+
 /* strdup that passes NULL through. */
 char *pipeline_strdup(const char *s);
 

@@ -135,6 +135,25 @@ store_result(struct pipeline_ctx *ctx, struct pipeline_policy *p)
 		cJSON_AddItemToObject(doc, "observedPreviousRef",
 		                      cJSON_Duplicate(prev, 1));
 	}
+	/* What moved when: every change of the latest image, newest last. */
+	if (p->changed) {
+		cJSON *h = cJSON_CreateObject();
+		char when[32];
+		pipeline_now(when);
+		cJSON_AddStringToObject(h, "time", when);
+		cJSON_AddStringToObject(h, "tag", p->tag);
+		if (p->digest)
+			cJSON_AddStringToObject(h, "digest", p->digest);
+		if (otag)
+			cJSON_AddStringToObject(h, "previousTag", otag);
+		pipeline_history_add(doc, old, "history", h);
+	} else {
+		const cJSON *h =
+		        cJSON_GetObjectItemCaseSensitive(old, "history");
+		if (h)
+			cJSON_AddItemToObject(doc, "history",
+			                      cJSON_Duplicate(h, 1));
+	}
 	if (p->previous && p->changed)
 		snprintf(msg, sizeof(msg),
 		         "Latest image tag for '%s' updated from %s to %s",

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -228,7 +229,7 @@ stress_worker(void *arg)
 
 	while (queue_take(s->q, &it) == 0) {
 		int k = 0;
-		sscanf(it->name, "o%d", &k);
+		k = (int)strtol(it->name + 1, NULL, 10);
 		if (atomic_fetch_add(&s->inside[k], 1) != 0)
 			atomic_fetch_add(&s->overlaps, 1);
 		usleep(100);

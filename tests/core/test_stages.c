@@ -258,6 +258,26 @@ test_stages__a_scan_hands_its_tags_to_the_policy_through_the_state(void **state)
 	push_tags("stages/one", "1.2.0");
 	scan_ok(&w, "one", 4, true);
 	select_ok(&w, "one", "1.2.0", true);
+	{
+		/* Every change is kept in the policy's history, newest last. */
+		struct err e = ERR_INIT;
+		cJSON *doc = NULL, *h;
+		assert_int_equal(state_get(w.st, "ImagePolicy", "flux-system",
+		                           "one", &doc, &e),
+		                 0);
+		h = cJSON_GetObjectItem(doc, "history");
+		assert_int_equal(cJSON_GetArraySize(h), 2);
+		assert_string_equal(
+		        cJSON_GetObjectItem(cJSON_GetArrayItem(h, 1), "tag")
+		                ->valuestring,
+		        "1.2.0");
+		assert_string_equal(
+		        cJSON_GetObjectItem(cJSON_GetArrayItem(h, 1),
+		                            "previousTag")
+		                ->valuestring,
+		        "1.1.0");
+		cJSON_Delete(doc);
+	}
 	world_close(&w);
 }
 

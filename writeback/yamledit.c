@@ -5,6 +5,7 @@
  * kustomizations or values files, and it never re-emits YAML.
  */
 #include "yamledit.h"
+#include "base/fsroot.h"
 #include "base/json.h"
 #include "base/util.h"
 #include "writeback/change.h"
@@ -1586,22 +1587,20 @@ out:
 }
 
 int
-yamledit_file_read(struct buf *out, const char *path, struct err *err)
+yamledit_file_read(struct buf *out, const struct fsroot *root, const char *path,
+                   unsigned flags, struct err *err)
 {
-	struct stat st;
-
-	if (stat(path, &st) == 0 && (size_t)st.st_size > YAMLEDIT_MAX_FILE)
-		return err_set(err, ERR_INVALID,
-		               "%s: file larger than %zu bytes", path,
-		               (size_t)YAMLEDIT_MAX_FILE);
-	return file_read(out, path, err);
+	return fsroot_read(root, path, flags, YAMLEDIT_MAX_FILE, out, err);
 }
 
 int
-yamledit_file_finish(const char *path, const char *label, const char *old,
-                     size_t oldlen, const struct buf *newbytes,
+yamledit_file_finish(const struct fsroot *root, const char *path,
+                     const char *label, const char *old, size_t oldlen,
+                     const struct buf *newbytes,
                      const struct yamledit_opts *opts, struct err *err)
 {
+	int rc;
+
 	if (newbytes->len == oldlen && memcmp(newbytes->ptr, old, oldlen) == 0)
 		return 0;
 	if (opts && opts->dry_run) {
@@ -1609,9 +1608,12 @@ yamledit_file_finish(const char *path, const char *label, const char *old,
 		    yamledit_diff(opts->diff, label, old, oldlen, newbytes->ptr,
 		                  newbytes->len) < 0)
 			return err_set(err, ERR_NOMEM, "out of memory");
-		return 0;
+		return 1;
 	}
-	return file_write_atomic(path, newbytes->ptr, newbytes->len, 0644, err);
+	/* the path is canonical: a link on the way is a race, refuse it */
+	rc = fsroot_write(root, path, FSROOT_NOFOLLOW, newbytes->ptr,
+	                  newbytes->len, 0644, err);
+	return rc < 0 ? rc : 1;
 }
 
 int

@@ -7,14 +7,15 @@
  *
  * A call has two phases: the walk lists directories (names and types
  * from readdir, no stat per file) and collects the candidate files in
- * walk order; then each file is read, edited and written as one item,
- * and the results are reported in walk order.
+ * walk order; then each file is read, edited and written as one item of a
+ * pool batch, and the results are reported in walk order.
  */
 #define _GNU_SOURCE /* memmem */
 #include "setters.h"
 #include "base/util.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/pool.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -254,8 +255,10 @@ items_release(struct walk *w)
 	w->nitems = w->capitems = 0;
 }
 
-/* Edits one file: it touches only its own item and reads the walk's
- * policies and options. */
+/*
+ * Edits one file: runs on a pool thread or the caller's.  It touches only
+ * its own item and reads the walk's policies and options.
+ */
 static int
 setters_file(const struct walk *w, struct item *it)
 {
@@ -512,8 +515,7 @@ setters_apply(const struct fsroot *root, const char *subpath,
 	}
 	if (!w.fatal) {
 		items_dedupe(&w);
-		for (size_t i = 0; i < w.nitems; i++)
-			item_run(i, &w);
+		pool_run(opts ? opts->pool : NULL, w.nitems, item_run, &w);
 		items_report(&w);
 	}
 	if (w.fatal)

@@ -25,15 +25,17 @@
  * link that leads outside is logged and skipped.
  *
  * Every other byte of a file is kept (yamledit.h); a file is written only
- * when a value changed, atomically (fsroot_write), keeping its mode.
- * The walk collects the files first; then each is read, edited and
- * written in turn, and changes are reported in walk order.
+ * when a value changed, atomically (fsroot_write), keeping its mode.  The
+ * files are read, edited and written as a batch on opts->pool (several at
+ * a time, so their fsyncs overlap; NULL: one after the other in the
+ * caller); changes, diffs and problems are still reported in walk order.
  *
  * Ownership: root and policies are borrowed for the call; changes (and the
  * files written) are appended to the caller's list (wb_changes_release
  * frees them).
  *
- * Thread safety: reentrant; two calls must not edit the same tree at
+ * Thread safety: reentrant; the items of one call run on opts->pool's
+ * threads and the caller's.  Two calls must not edit the same tree at
  * once.
  */
 #ifndef FERRY_WRITEBACK_SETTERS_H

@@ -239,19 +239,23 @@ int yamledit_diff(struct buf *out, const char *label, const char *old,
                   size_t oldlen, const char *new_, size_t newlen);
 
 struct fsroot;
+struct pool;
 
 /*
  * Options common to the three editors: dry_run writes nothing and, when
  * diff is set, appends a unified diff of every file that would change.
+ * pool (borrowed; NULL runs everything in the caller) is where an editor
+ * that works on many files at once (setters) fans out.
  */
 struct yamledit_opts {
 	bool dry_run;
 	struct buf *diff;
+	struct pool *pool;
 };
 
 #define YAMLEDIT_OPTS_INIT                                                     \
 	{                                                                      \
-		false, NULL                                                    \
+		false, NULL, NULL                                              \
 	}
 
 /*

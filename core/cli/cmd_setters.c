@@ -7,6 +7,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsroot.h"
+#include "base/pool.h"
 #include "writeback/setters.h"
 
 #include <getopt.h>
@@ -14,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* Threads that read, edit and write files beside the calling one. */
+#define SETTERS_CLI_THREADS 4
 
 static const char setters_help[] =
         "Usage: ferry setters apply --policy NS:NAME=IMAGE[:TAG][@DIGEST]\n"
@@ -67,6 +71,7 @@ cmd_setters(int argc, char **argv)
 	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
 	struct fsroot *root = NULL;
+	struct pool *pool = NULL;
 	char *dircopy = NULL, *namecopy = NULL;
 	const char *dir, *sub = ".";
 	struct stat st;
@@ -138,11 +143,13 @@ cmd_setters(int argc, char **argv)
 		dir = dirname(dircopy);
 		sub = basename(namecopy);
 	}
-	if (fsroot_open(&root, dir, 0, &err) < 0) {
+	if (fsroot_open(&root, dir, 0, &err) < 0 ||
+	    pool_new(&pool, SETTERS_CLI_THREADS, &err) < 0) {
 		fprintf(stderr, "ferry setters: %s\n", err.msg);
 		rc = CLI_FAILED;
 		goto out;
 	}
+	yo.pool = pool;
 	r = setters_apply(root, sub, pol, npol, &yo, &changes, &err);
 	if (r < 0) {
 		fprintf(stderr, "ferry setters: %s\n", err.msg);
@@ -151,6 +158,7 @@ cmd_setters(int argc, char **argv)
 	if (cli_edit_print(yo.dry_run, json, &diff, &changes) != CLI_OK)
 		rc = CLI_FAILED;
 out:
+	pool_free(pool);
 	fsroot_free(root);
 	free(dircopy);
 	free(namecopy);

@@ -23,6 +23,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fsroot.h"
+#include "base/pool.h"
 #include "base/util.h"
 #include "writeback/helm.h"
 #include "writeback/kustomize.h"
@@ -823,6 +824,71 @@ test_setters__policy_argument_splits_image_tag_and_digest(void **state)
 	assert_int_equal(setters_policy_parse(&p, d, &e), -ERR_INVALID);
 }
 
+static void
+test_setters__a_pool_gives_the_result_of_the_caller_alone(void **state)
+{
+	char *orig = fixture("tests/writeback/fixtures/setters/original");
+	char *want = fixture("tests/writeback/fixtures/setters/expected");
+	char *pfile = fixture("tests/writeback/fixtures/setters/policies");
+	char *a = tmpdir(), *b = tmpdir(), *store = NULL;
+	struct setters_policy pol[16];
+	struct wb_changes ca = WB_CHANGES_INIT, cb = WB_CHANGES_INIT;
+	struct buf da = BUF_INIT, db = BUF_INIT;
+	struct yamledit_opts oa = YAMLEDIT_OPTS_INIT, ob = YAMLEDIT_OPTS_INIT;
+	struct pool *pool = NULL;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	(void)state;
+	n = load_policies(pfile, pol, 16, &store);
+	copy_tree(orig, a);
+	copy_tree(orig, b);
+	assert_int_equal(pool_new(&pool, 3, &e), 0);
+	ob.pool = pool;
+	assert_int_equal(setters_in(a, ".", pol, n, &oa, &ca, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(setters_in(b, ".", pol, n, &ob, &cb, &e),
+	                 -ERR_INVALID);
+	assert_tree(a, want, orig, "");
+	assert_tree(b, want, orig, "");
+	assert_int_equal(ca.n, cb.n);
+	for (size_t i = 0; i < ca.n; i++) {
+		assert_string_equal(ca.v[i].file, cb.v[i].file);
+		assert_int_equal(ca.v[i].line, cb.v[i].line);
+		assert_string_equal(ca.v[i].setter, cb.v[i].setter);
+	}
+	assert_int_equal(ca.nfiles, cb.nfiles);
+	for (size_t i = 0; i < ca.nfiles; i++)
+		assert_string_equal(ca.files[i], cb.files[i]);
+	/* and the dry-run diffs come in the same order */
+	wb_changes_release(&ca);
+	wb_changes_release(&cb);
+	rm_tree(a);
+	rm_tree(b);
+	copy_tree(orig, a);
+	copy_tree(orig, b);
+	oa.dry_run = ob.dry_run = true;
+	oa.diff = &da;
+	ob.diff = &db;
+	setters_in(a, ".", pol, n, &oa, &ca, &e);
+	setters_in(b, ".", pol, n, &ob, &cb, &e);
+	assert_true(da.len > 0);
+	assert_string_equal(da.ptr, db.ptr);
+	pool_free(pool);
+	buf_release(&da);
+	buf_release(&db);
+	wb_changes_release(&ca);
+	wb_changes_release(&cb);
+	rm_tree(a);
+	rm_tree(b);
+	free(a);
+	free(b);
+	free(store);
+	free(orig);
+	free(want);
+	free(pfile);
+}
+
 /*
  * A tree with a way out: root/deploy/linkdir -> ../../outside (a
  * directory beside the root holding files with private lines), and
@@ -1366,6 +1432,8 @@ main(void)
 		cmocka_unit_test(test_setters__keeps_the_file_mode),
 		cmocka_unit_test(
 		        test_setters__policy_argument_splits_image_tag_and_digest),
+		cmocka_unit_test(
+		        test_setters__a_pool_gives_the_result_of_the_caller_alone),
 		cmocka_unit_test(
 		        test_setters__update_path_through_a_link_leading_outside_is_refused),
 		cmocka_unit_test(

@@ -1019,6 +1019,9 @@ run_automation(struct pipeline_automation *ar, const struct config *cfg,
 		co.ssh_signing_key = c.ssh_key;
 		co.gpg_key = c.gpg_key;
 		co.gpg_passphrase = c.gpg_passphrase;
+		/* stage only what the editors wrote */
+		co.paths = (const char *const *)ar->changes.files;
+		co.npaths = ar->changes.nfiles;
 		rc = gitrepo_commit(repo, &co, ar->commit, err);
 		if (rc < 0)
 			goto out;

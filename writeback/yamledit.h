@@ -232,8 +232,10 @@ int yamledit_edits_apply(struct yamledit_edits *e,
                          const char *what, struct err *err);
 
 /*
- * Appends a unified diff (Myers, on lines; 3 lines of context; "--- a/label"
- * and "+++ b/label") of old against new to out.  0 or -ERR_NOMEM.
+ * Appends a unified diff (libgit2's, on lines; 3 lines of context;
+ * "--- a/label" and "+++ b/label", "@@ -A,B +C,D @@") of old against new
+ * to out; nothing when they are equal.  0 or -ERR_NOMEM.  Needs
+ * git_libgit2_init() (main() calls it).
  */
 int yamledit_diff(struct buf *out, const char *label, const char *old,
                   size_t oldlen, const char *new_, size_t newlen);

@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1456,5 +1457,10 @@ main(void)
 		        test_helm__a_values_file_linked_outside_is_refused_inside_followed),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc;
+
+	git_libgit2_init(); /* the diff is libgit2's */
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	git_libgit2_shutdown();
+	return rc;
 }

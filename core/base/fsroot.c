@@ -486,19 +486,23 @@ fsroot_read(const struct fsroot *r, const char *rel, unsigned flags, size_t max,
 		             rel, max);
 		goto out;
 	}
-	/* One read for the size fstat gave, one more to see the end. */
+	/* Room for one byte more than fstat gave: once the file's size is
+	 * in, a read that comes back short has met the end, so one read is
+	 * enough unless the file grew in between. */
 	if (buf_grow(out, (size_t)st.st_size + 1) < 0) {
 		rc = err_set(err, ERR_NOMEM, "'%s': out of memory", rel);
 		goto out;
 	}
 	for (;;) {
 		ssize_t n;
+		size_t room;
 		if (out->cap - out->len < 2 && buf_grow(out, 4096) < 0) {
 			rc = err_set(err, ERR_NOMEM, "'%s': out of memory",
 			             rel);
 			break;
 		}
-		n = read(fd, out->ptr + out->len, out->cap - out->len - 1);
+		room = out->cap - out->len - 1;
+		n = read(fd, out->ptr + out->len, room);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -515,6 +519,9 @@ fsroot_read(const struct fsroot *r, const char *rel, unsigned flags, size_t max,
 		}
 		out->len += (size_t)n;
 		out->ptr[out->len] = '\0';
+		if ((size_t)n < room &&
+		    out->len - start >= (uintmax_t)st.st_size)
+			break;
 	}
 out:
 	if (rc < 0)

@@ -384,6 +384,35 @@ test_fsroot__read_refuses_a_fifo_without_blocking(void **state)
 	buf_release(&b);
 }
 
+static void
+test_fsroot__read_returns_empty_and_large_files_whole(void **state)
+{
+	struct fixture *f = *state;
+	struct buf big = BUF_INIT, b = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	for (int i = 0; i < 20000; i++)
+		buf_addf(&big, "line %d\n", i);
+	assert_int_equal(fsroot_write(f->root, "deploy/big.yaml", 0, big.ptr,
+	                              big.len, 0644, &e),
+	                 0);
+	assert_int_equal(
+	        fsroot_write(f->root, "deploy/empty.yaml", 0, "", 0, 0644, &e),
+	        0);
+	buf_puts(&b, "kept: ");
+	assert_int_equal(
+	        fsroot_read(f->root, "deploy/big.yaml", 0, 1 << 20, &b, &e), 0);
+	assert_int_equal(b.len, 6 + big.len);
+	assert_memory_equal(b.ptr + 6, big.ptr, big.len);
+	buf_reset(&b);
+	assert_int_equal(
+	        fsroot_read(f->root, "deploy/empty.yaml", 0, 1 << 20, &b, &e),
+	        0);
+	assert_int_equal(b.len, 0);
+	buf_release(&big);
+	buf_release(&b);
+}
+
 #define WRITERS 8
 #define WRITES 25
 
@@ -458,6 +487,7 @@ main(void)
 		BOTH(test_fsroot__write_is_atomic_keeps_the_mode_and_leaves_no_temporary),
 		BOTH(test_fsroot__list_is_sorted_and_does_not_look_through_links),
 		BOTH(test_fsroot__read_refuses_a_fifo_without_blocking),
+		BOTH(test_fsroot__read_returns_empty_and_large_files_whole),
 		BOTH(test_fsroot__writers_of_one_file_never_share_a_temporary_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,6 +59,32 @@ wb_changes_add(struct wb_changes *list, const struct wb_change *c)
 	return 0;
 }
 
+int
+wb_changes_add_file(struct wb_changes *list, const char *path)
+{
+	char *copy;
+
+	/* A linear scan: an editor adds each of its files once, so the
+	 * scan only finds repeats across editors (a kustomization set once
+	 * per policy), and it keeps the order files were written in. */
+	for (size_t i = list->nfiles; i > 0; i--)
+		if (strcmp(list->files[i - 1], path) == 0)
+			return 0;
+	if (list->nfiles == list->capfiles) {
+		size_t cap = list->capfiles ? list->capfiles * 2 : 8;
+		char **v = reallocarray(list->files, cap, sizeof(*v));
+		if (v == NULL)
+			return -ERR_NOMEM;
+		list->files = v;
+		list->capfiles = cap;
+	}
+	copy = strdup(path);
+	if (copy == NULL)
+		return -ERR_NOMEM;
+	list->files[list->nfiles++] = copy;
+	return 0;
+}
+
 void
 wb_changes_release(struct wb_changes *list)
 {
@@ -67,4 +93,9 @@ wb_changes_release(struct wb_changes *list)
 	free(list->v);
 	list->v = NULL;
 	list->n = list->cap = 0;
+	for (size_t i = 0; i < list->nfiles; i++)
+		free(list->files[i]);
+	free(list->files);
+	list->files = NULL;
+	list->nfiles = list->capfiles = 0;
 }

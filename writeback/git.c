@@ -1181,10 +1181,143 @@ gitrepo_fetch_ref(struct gitrepo *r, const struct gitrepo_ref *ref,
 	return 0;
 }
 
+/*
+ * The work tree's cleanliness is recorded, not rechecked: libgit2's
+ * reset and checkout stat every file of the tree (twice for a hard reset
+ * followed by the checkout that removes untracked files), where the only
+ * writer of a clone is ferry itself, through reset, edit, commit.  After
+ * a commit (or a commit that found nothing to commit) the work tree and
+ * the index equal HEAD, and GIT_CLEAN_MARK in the git directory says so,
+ * naming HEAD.  gitrepo_reset() removes the mark, durably, before it hands
+ * the work tree to the editors; so an interrupted run, a dry run, a
+ * failed commit or a clone from an older ferry leaves no mark, and the
+ * next reset is the full one.
+ */
+#define GIT_CLEAN_MARK "ferry-clean"
+
+static int
+clean_mark_path(struct buf *out, struct gitrepo *r)
+{
+	buf_reset(out);
+	buf_addf(out, "%s" GIT_CLEAN_MARK, git_repository_path(r->repo));
+	return buf_ok(out) ? 0 : -ERR_NOMEM;
+}
+
+/* true when the mark names HEAD, and HEAD is detached at it (*head). */
+static bool
+clean_mark_holds(struct gitrepo *r, git_oid *head)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	struct err e = ERR_INIT;
+	git_oid marked;
+	bool ok = false;
+
+	if (clean_mark_path(&path, r) == 0 &&
+	    file_read(&text, path.ptr, &e) == 0 && text.len == GIT_OID_HEXSZ &&
+	    git_oid_fromstrn(&marked, text.ptr, text.len) == 0 &&
+	    git_repository_head_detached(r->repo) == 1 &&
+	    git_reference_name_to_id(head, r->repo, "HEAD") == 0)
+		ok = git_oid_equal(&marked, head);
+	buf_release(&path);
+	buf_release(&text);
+	return ok;
+}
+
+/* Removes the mark, durably: the editors may write once this returns. */
+static int
+clean_mark_drop(struct gitrepo *r, struct err *err)
+{
+	struct buf path = BUF_INIT;
+	int rc = 0, dfd;
+
+	if (clean_mark_path(&path, r) < 0)
+		return err_set(err, ERR_NOMEM, "git: out of memory");
+	if (unlink(path.ptr) < 0 && errno != ENOENT)
+		rc = err_set(err, ERR_INVALID, "git: cannot remove '%s': %s",
+		             path.ptr, strerror(errno));
+	else if ((dfd = open(git_repository_path(r->repo),
+	                     O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	buf_release(&path);
+	return rc;
+}
+
+/* Records that the work tree and the index equal HEAD (head). */
+static void
+clean_mark_set(struct gitrepo *r, const git_oid *head)
+{
+	struct buf path = BUF_INIT;
+	struct err e = ERR_INIT;
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), head);
+	/* a mark that cannot be written only costs the next reset time */
+	if (clean_mark_path(&path, r) == 0 &&
+	    file_write_atomic(path.ptr, hex, GIT_OID_HEXSZ, 0644, &e) < 0)
+		log_warn("git", "clean_mark_failed", "err", e.msg);
+	buf_release(&path);
+}
+
+/*
+ * From a clean work tree at from to commit to: only the paths that differ
+ * between the two trees are checked out (libgit2 then looks at those
+ * files alone), the index is updated for them, HEAD is detached at to.
+ */
+static int
+reset_from_clean(struct gitrepo *r, const git_oid *from, git_commit *to)
+{
+	git_commit *fc = NULL;
+	git_tree *ft = NULL, *tt = NULL;
+	git_diff *diff = NULL;
+	git_checkout_options co;
+	char **paths = NULL;
+	size_t n = 0, nd;
+	int grc;
+
+	if ((grc = git_commit_lookup(&fc, r->repo, from)) < 0 ||
+	    (grc = git_commit_tree(&ft, fc)) < 0 ||
+	    (grc = git_commit_tree(&tt, to)) < 0 ||
+	    (grc = git_diff_tree_to_tree(&diff, r->repo, ft, tt, NULL)) < 0)
+		goto out;
+	nd = git_diff_num_deltas(diff);
+	if (nd > 0) {
+		paths = calloc(2 * nd, sizeof(*paths));
+		if (paths == NULL) {
+			grc = -1;
+			git_error_set_oom();
+			goto out;
+		}
+		for (size_t i = 0; i < nd; i++) {
+			const git_diff_delta *d = git_diff_get_delta(diff, i);
+			paths[n++] = (char *)d->old_file.path;
+			if (strcmp(d->old_file.path, d->new_file.path) != 0)
+				paths[n++] = (char *)d->new_file.path;
+		}
+		git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+		co.checkout_strategy = GIT_CHECKOUT_FORCE |
+		                       GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH;
+		co.paths.strings = paths;
+		co.paths.count = n;
+		if ((grc = git_checkout_tree(r->repo, (git_object *)to, &co)) <
+		    0)
+			goto out;
+	}
+	grc = git_repository_set_head_detached(r->repo, git_commit_id(to));
+out:
+	free(paths);
+	git_diff_free(diff);
+	git_tree_free(ft);
+	git_tree_free(tt);
+	git_commit_free(fc);
+	return grc;
+}
+
 int
 gitrepo_reset(struct gitrepo *r, const char *commit_hex, struct err *err)
 {
-	git_oid oid;
+	git_oid oid, head;
 	git_object *commit = NULL;
 	git_checkout_options co;
 	int rc = 0, grc;
@@ -1195,6 +1328,19 @@ gitrepo_reset(struct gitrepo *r, const char *commit_hex, struct err *err)
 	if ((grc = git_object_lookup(&commit, r->repo, &oid,
 	                             GIT_OBJECT_COMMIT)) < 0)
 		return convert_error(err, grc, NULL, "git checkout", r->url);
+	if (clean_mark_holds(r, &head)) {
+		if ((rc = clean_mark_drop(r, err)) < 0)
+			goto out;
+		if (git_oid_equal(&head, &oid))
+			goto out; /* already there, untouched since */
+		if ((grc = reset_from_clean(r, &head, (git_commit *)commit)) <
+		    0)
+			rc = convert_error(err, grc, NULL, "git checkout",
+			                   r->url);
+		goto out;
+	}
+	if ((rc = clean_mark_drop(r, err)) < 0)
+		goto out;
 	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
 	co.checkout_strategy =
 	        GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
@@ -1205,6 +1351,7 @@ gitrepo_reset(struct gitrepo *r, const char *commit_hex, struct err *err)
 	    (grc = git_reset(r->repo, commit, GIT_RESET_HARD, NULL)) < 0 ||
 	    (grc = git_checkout_tree(r->repo, commit, &co)) < 0)
 		rc = convert_error(err, grc, NULL, "git reset", r->url);
+out:
 	git_object_free(commit);
 	return rc;
 }
@@ -1246,20 +1393,42 @@ gitrepo_tags(struct gitrepo *r, struct buf *out, struct err *err)
 	return 0;
 }
 
+/*
+ * Stages what changed and writes the index and its tree.  With paths, only
+ * those files are looked at (each read, hashed and stat'ed once; one that
+ * is gone is removed from the index); without, every file of the work
+ * tree is (git add -A).
+ */
 static int
-stage_all(git_repository *repo, git_oid *tree_out, struct err *err)
+stage(struct gitrepo *r, const char *const *paths, size_t npaths,
+      git_oid *tree_out, struct err *err)
 {
 	git_index *index = NULL;
 	char *all[] = { "*" };
-	git_strarray paths = { all, 1 };
-	int rc = 0, grc;
+	git_strarray every = { all, 1 };
+	int rc = 0, grc = 0;
 
-	if ((grc = git_repository_index(&index, repo)) < 0 ||
-	    (grc = git_index_add_all(index, &paths, GIT_INDEX_ADD_DEFAULT, NULL,
-	                             NULL)) < 0 ||
-	    (grc = git_index_update_all(index, &paths, NULL, NULL)) < 0 ||
-	    (grc = git_index_write(index)) < 0 ||
-	    (grc = git_index_write_tree(tree_out, index)) < 0) {
+	if ((grc = git_repository_index(&index, r->repo)) < 0)
+		goto out;
+	if (paths == NULL) {
+		if ((grc = git_index_add_all(index, &every,
+		                             GIT_INDEX_ADD_DEFAULT, NULL,
+		                             NULL)) < 0 ||
+		    (grc = git_index_update_all(index, &every, NULL, NULL)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; paths && i < npaths; i++) {
+		grc = git_index_add_bypath(index, paths[i]);
+		if (grc == GIT_ENOTFOUND) /* the edit removed it */
+			grc = git_index_remove_bypath(index, paths[i]);
+		if (grc < 0)
+			goto out;
+	}
+	if ((grc = git_index_write(index)) < 0 ||
+	    (grc = git_index_write_tree(tree_out, index)) < 0)
+		goto out;
+out:
+	if (grc < 0) {
 		const git_error *ge = git_error_last();
 		rc = err_set(err, ERR_INVALID,
 		             "git: staging changes failed: %s",
@@ -1286,7 +1455,7 @@ gitrepo_commit(struct gitrepo *r, const struct gitrepo_commit_opts *opts,
 		return err_set(
 		        err, ERR_INVALID,
 		        "git commit: no author email (set spec.git.commit.author.email)");
-	if ((rc = stage_all(r->repo, &tree_oid, err)) < 0)
+	if ((rc = stage(r, opts->paths, opts->npaths, &tree_oid, err)) < 0)
 		return rc;
 	if ((grc = git_reference_name_to_id(&head_oid, r->repo, "HEAD")) < 0 ||
 	    (grc = git_commit_lookup(&head, r->repo, &head_oid)) < 0) {
@@ -1295,6 +1464,7 @@ gitrepo_commit(struct gitrepo *r, const struct gitrepo_commit_opts *opts,
 	}
 	if (git_oid_equal(git_commit_tree_id(head), &tree_oid)) {
 		rc = 1; /* nothing changed: never an empty commit */
+		clean_mark_set(r, &head_oid);
 		goto out;
 	}
 	if ((grc = git_tree_lookup(&tree, r->repo, &tree_oid)) < 0 ||
@@ -1335,6 +1505,7 @@ gitrepo_commit(struct gitrepo *r, const struct gitrepo_commit_opts *opts,
 		goto out;
 	}
 	git_oid_tostr(commit_out, 41, &new_oid);
+	clean_mark_set(r, &new_oid);
 out:
 	git_buf_dispose(&content);
 	buf_release(&armored);

@@ -122,7 +122,11 @@ int gitrepo_sync(struct gitrepo *repo, const struct gitrepo_ref *ref,
  * remote has (into commit_out) without touching the work tree; and reset
  * the work tree, index and HEAD to a commit (hex id), removing untracked
  * files.  Callers that can tell from the commit id alone that there is
- * nothing to do skip the reset.
+ * nothing to do skip the reset.  When the last thing done to the work
+ * tree was a gitrepo_commit(), the reset checks out only the files that
+ * differ between that commit and the new one (nothing at all when they
+ * are the same); otherwise (a run interrupted or failed after the reset,
+ * a dry run) it resets and cleans the whole tree.
  */
 int gitrepo_fetch_ref(struct gitrepo *repo, const struct gitrepo_ref *ref,
                       const struct gitrepo_auth *auth, char commit_out[41],
@@ -144,18 +148,26 @@ struct gitrepo_commit_opts {
 	const struct secret *gpg_key;        /* ASCII-armored; signs through
 	                                        the system gpg (gpgsig.h) */
 	const struct secret *gpg_passphrase; /* for gpg_key, or NULL */
+	const char *const *paths; /* the files changed since gitrepo_reset(),
+	                             relative to the work tree; NULL: look at
+	                             every file (git add -A) */
+	size_t npaths;
 };
 
 #define GITREPO_COMMIT_OPTS_INIT                                               \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, NULL, NULL                             \
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0                    \
 	}
 
 /*
- * Stages every change in the work tree (new, modified and deleted files)
- * and commits it on top of the detached HEAD.  Returns 1 and makes no
- * commit when the tree is unchanged (never an empty commit), 0 after a
- * commit, whose id goes to commit_out (41 bytes).
+ * Stages the changes in the work tree (new, modified and deleted files:
+ * opts->paths only, when given; they must name every file changed since
+ * the reset, as the editors' change lists do) and commits them on top of
+ * the detached HEAD.  Returns 1 and makes no commit when the tree is
+ * unchanged (never an empty commit), 0 after a commit, whose id goes to
+ * commit_out (41 bytes).  Either way the work tree then equals HEAD, and
+ * the next gitrepo_reset() relies on that instead of looking at every
+ * file.
  */
 int gitrepo_commit(struct gitrepo *repo, const struct gitrepo_commit_opts *opts,
                    char commit_out[41], struct err *err);

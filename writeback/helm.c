@@ -409,24 +409,30 @@ lines_final(struct wb_changes *local, const struct buf *cur)
 }
 
 int
-helm_set_values(const char *file, const char *label,
+helm_set_values(const struct fsroot *root, const char *file, const char *label,
                 const struct helm_value *vals, size_t n,
                 const struct yamledit_opts *opts, struct wb_changes *changes,
                 struct err *err)
 {
-	struct buf src = BUF_INIT, cur = BUF_INIT;
+	struct buf real = BUF_INIT, src = BUF_INIT, cur = BUF_INIT;
 	struct wb_changes local = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
 	struct stat st;
 	int rc = 0;
 
 	if (label == NULL)
 		label = file;
-	if (stat(file, &st) < 0)
-		return err_set(err, ERR_NOTFOUND, "%s: no such file", file);
-	if (!S_ISREG(st.st_mode))
-		return err_set(err, ERR_INVALID, "%s: not a regular file",
-		               file);
-	rc = yamledit_file_read(&src, file, err);
+	if ((rc = fsroot_realpath(root, file, 0, &real, &e)) < 0 ||
+	    (rc = fsroot_lstat(root, real.ptr, FSROOT_NOFOLLOW, &st, &e)) < 0) {
+		rc = err_set(err, e.code, "%s: %s", label,
+		             e.code == ERR_NOTFOUND ? "no such file" : e.msg);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = err_set(err, ERR_INVALID, "%s: not a regular file", label);
+		goto out;
+	}
+	rc = yamledit_file_read(&src, root, real.ptr, FSROOT_NOFOLLOW, err);
 	if (rc < 0)
 		goto out;
 	buf_add(&cur, src.ptr, src.len);
@@ -439,13 +445,18 @@ helm_set_values(const char *file, const char *label,
 	if (rc < 0)
 		goto out;
 	lines_final(&local, &cur);
-	rc = yamledit_file_finish(file, label, src.ptr, src.len, &cur, opts,
-	                          err);
+	rc = yamledit_file_finish(root, real.ptr, label, src.ptr, src.len, &cur,
+	                          opts, err);
+	if (rc > 0)
+		rc = wb_changes_add_file(changes, real.ptr) < 0
+		             ? err_set(err, ERR_NOMEM, "out of memory")
+		             : 0;
 	for (size_t i = 0; i < local.n && rc == 0; i++)
 		if (wb_changes_add(changes, &local.v[i]) < 0)
 			rc = err_set(err, ERR_NOMEM, "out of memory");
 out:
 	wb_changes_release(&local);
+	buf_release(&real);
 	buf_release(&src);
 	buf_release(&cur);
 	return rc;

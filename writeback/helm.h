@@ -12,9 +12,14 @@
  * are errors.  Values are checked against the image reference grammar
  * (a reference, a name, a tag or a digest).
  *
- * Ownership: values are borrowed; changes are appended to the caller's
- * list (setter = the key as given; old "" for a created key; line is
- * where the value is in the written file).
+ * The file is read and written through a root (fsroot.h): its path is
+ * relative to the root, without "..", and symlinks are followed only while
+ * they stay inside the root (a link's target is what gets written).
+ *
+ * Ownership: root and values are borrowed; changes are appended to the
+ * caller's list (setter = the key as given; old "" for a created key; line
+ * is where the value is in the written file), and the file's real path to
+ * its files when it was written.
  *
  * Thread safety: reentrant; one call per file at a time.
  */
@@ -24,6 +29,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/fsroot.h"
 #include "writeback/change.h"
 #include "writeback/yamledit.h"
 
@@ -37,13 +43,14 @@ struct helm_value {
 int helm_value_parse(struct helm_value *out, char *arg, struct err *err);
 
 /*
- * Sets the n values in file (a single-document values file) in order.
- * label names the file in changes and messages (NULL: file).  The file is
- * written once, only when it changed.  -ERR_INVALID (a rule above, a file
- * that does not parse), -ERR_NOTFOUND (no such file), -ERR_NOMEM.
+ * Sets the n values in file (a single-document values file, relative to
+ * root) in order.  label names the file in changes, messages and diffs
+ * (NULL: file).  The file is written once, only when it changed.
+ * -ERR_INVALID (a rule above, a file that does not parse, a path outside
+ * root), -ERR_NOTFOUND (no such file), -ERR_NOMEM.
  */
-int helm_set_values(const char *file, const char *label,
-                    const struct helm_value *vals, size_t n,
+int helm_set_values(const struct fsroot *root, const char *file,
+                    const char *label, const struct helm_value *vals, size_t n,
                     const struct yamledit_opts *opts,
                     struct wb_changes *changes, struct err *err);
 

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 static const char *const kust_files[] = { "kustomization.yaml",
 	                                  "kustomization.yml", "Kustomization",
@@ -550,15 +549,117 @@ lines_final(struct wb_changes *local, const struct buf *cur,
 	yamledit_release(&doc);
 }
 
+/*
+ * The kustomization of dir: its path relative to root (the directory's
+ * real path, so labels and staged paths are the ones Git knows) into
+ * path.  -ERR_NOTFOUND when there is none.
+ */
+static int
+kustomization_find(struct buf *path, const struct fsroot *root, const char *dir,
+                   struct err *err)
+{
+	struct buf real = BUF_INIT, p = BUF_INIT;
+	struct err e = ERR_INIT;
+	const char *found = NULL, *where;
+	int rc;
+
+	if (dir == NULL || *dir == '\0')
+		dir = ".";
+	/* messages name the directory as the caller knows it */
+	where = strcmp(dir, ".") == 0 ? fsroot_dir(root) : dir;
+	if ((rc = fsroot_realpath(root, dir, 0, &real, &e)) < 0) {
+		rc = err_set(err, e.code, "kustomization directory '%s': %s",
+		             dir, e.msg);
+		goto out;
+	}
+	for (int i = 0; kust_files[i]; i++) {
+		struct stat st;
+		buf_reset(&p);
+		if (real.len)
+			buf_addf(&p, "%s/", real.ptr);
+		buf_puts(&p, kust_files[i]);
+		if (!buf_ok(&p)) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		if (fsroot_lstat(root, p.ptr, FSROOT_NOFOLLOW, &st, &e) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (found) {
+			rc = err_set(err, ERR_INVALID,
+			             "%s: both '%s' and '%s' exist", where,
+			             found, kust_files[i]);
+			goto out;
+		}
+		found = kust_files[i];
+		buf_reset(path);
+		buf_add(path, p.ptr, p.len);
+	}
+	if (!found)
+		rc = err_set(err, ERR_NOTFOUND,
+		             "%s: no kustomization.yaml, kustomization.yml or "
+		             "Kustomization (or it is not a regular file)",
+		             where);
+	else if (!buf_ok(path))
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+out:
+	buf_release(&real);
+	buf_release(&p);
+	return rc;
+}
+
 int
-kustomize_set_images(const char *dir, const struct kustomize_image *imgs,
-                     size_t n, const struct yamledit_opts *opts,
+kustomize_image_entry(char **out, const struct fsroot *root, const char *dir,
+                      const char *image, struct err *err)
+{
+	struct buf path = BUF_INIT, src = BUF_INIT;
+	struct yamledit_doc doc = YAMLEDIT_DOC_INIT;
+	int rc, images, item;
+
+	*out = NULL;
+	rc = kustomization_find(&path, root, dir, err);
+	if (rc == -ERR_NOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc < 0 ||
+	    (rc = yamledit_file_read(&src, root, path.ptr, FSROOT_NOFOLLOW,
+	                             err)) < 0 ||
+	    (rc = yamledit_parse(&doc, src.ptr, src.len, path.ptr, err)) < 0)
+		goto out;
+	images =
+	        doc.ndocs ? yamledit_map_get(&doc, doc.roots[0], "images") : -1;
+	for (size_t k = 0;
+	     images >= 0 && (item = yamledit_seq_get(&doc, images, k)) >= 0;
+	     k++) {
+		const char *nv = scalar_value(
+		        &doc, yamledit_map_get(&doc, item, "name"));
+		const char *nnv = scalar_value(
+		        &doc, yamledit_map_get(&doc, item, "newName"));
+		if (nv && (strcmp(nv, image) == 0 ||
+		           (nnv && strcmp(nnv, image) == 0))) {
+			*out = strdup(nv);
+			if (*out == NULL)
+				rc = err_set(err, ERR_NOMEM, "out of memory");
+			break;
+		}
+	}
+out:
+	yamledit_release(&doc);
+	buf_release(&path);
+	buf_release(&src);
+	return rc;
+}
+
+int
+kustomize_set_images(const struct fsroot *root, const char *dir,
+                     const struct kustomize_image *imgs, size_t n,
+                     const struct yamledit_opts *opts,
                      struct wb_changes *changes, struct err *err)
 {
 	struct buf path = BUF_INIT, src = BUF_INIT, cur = BUF_INIT;
 	struct wb_changes local = WB_CHANGES_INIT;
-	const char *label = NULL;
-	int rc = 0, found = 0;
+	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = i + 1; j < n; j++)
@@ -566,37 +667,9 @@ kustomize_set_images(const char *dir, const struct kustomize_image *imgs,
 				return err_set(err, ERR_INVALID,
 				               "image '%s' given twice",
 				               imgs[i].name);
-	for (int i = 0; kust_files[i]; i++) {
-		struct stat st;
-		struct buf p = BUF_INIT;
-		buf_addf(&p, "%s/%s", dir, kust_files[i]);
-		if (!buf_ok(&p)) {
-			buf_release(&p);
-			return err_set(err, ERR_NOMEM, "out of memory");
-		}
-		if (lstat(p.ptr, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (found++) {
-				buf_release(&p);
-				rc = err_set(err, ERR_INVALID,
-				             "%s: both '%s' and '%s' exist",
-				             dir, label, kust_files[i]);
-				goto out;
-			}
-			label = kust_files[i];
-			buf_release(&path);
-			path = p;
-		} else {
-			buf_release(&p);
-		}
-	}
-	if (!found) {
-		rc = err_set(err, ERR_NOTFOUND,
-		             "%s: no kustomization.yaml, kustomization.yml or "
-		             "Kustomization (or it is not a regular file)",
-		             dir);
+	if ((rc = kustomization_find(&path, root, dir, err)) < 0)
 		goto out;
-	}
-	rc = yamledit_file_read(&src, path.ptr, err);
+	rc = yamledit_file_read(&src, root, path.ptr, FSROOT_NOFOLLOW, err);
 	if (rc < 0)
 		goto out;
 	buf_add(&cur, src.ptr, src.len);
@@ -605,12 +678,17 @@ kustomize_set_images(const char *dir, const struct kustomize_image *imgs,
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = set_one(&cur, &imgs[i], label, &local, err);
+		rc = set_one(&cur, &imgs[i], path.ptr, &local, err);
 	if (rc < 0)
 		goto out;
 	lines_final(&local, &cur, imgs, n);
-	rc = yamledit_file_finish(path.ptr, label, src.ptr, src.len, &cur, opts,
-	                          err);
+	rc = yamledit_file_finish(root, path.ptr, path.ptr, src.ptr, src.len,
+	                          &cur, opts, err);
+	if (rc > 0) {
+		rc = wb_changes_add_file(changes, path.ptr) < 0
+		             ? err_set(err, ERR_NOMEM, "out of memory")
+		             : 0;
+	}
 	for (size_t i = 0; i < local.n && rc == 0; i++)
 		if (wb_changes_add(changes, &local.v[i]) < 0)
 			rc = err_set(err, ERR_NOMEM, "out of memory");

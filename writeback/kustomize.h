@@ -16,10 +16,17 @@
  * images: list or entry, removing a key that shares its line with the
  * entry's '-', block-scalar values.
  *
- * Ownership: images are borrowed; changes are appended to the caller's
- * list (setter "images[NAME].newTag" and so on; old "" when a key is
- * added, new "" when it is removed; line is where the value is in the
- * written file, the entry's name line for a removed key).
+ * The kustomization is found, read and written through a root (fsroot.h):
+ * dir is relative to it, must not hold "..", and may go through symlinks
+ * only while they stay inside the root; the kustomization file itself
+ * must be a regular file, not a link.  File names in changes, messages
+ * and diffs are the file's real path relative to the root.
+ *
+ * Ownership: root and images are borrowed; changes are appended to the
+ * caller's list (setter "images[NAME].newTag" and so on; old "" when a
+ * key is added, new "" when it is removed; line is where the value is in
+ * the written file, the entry's name line for a removed key), and the
+ * file to its files when it was written.
  *
  * Thread safety: reentrant; one call per directory at a time.
  */
@@ -29,6 +36,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/fsroot.h"
 #include "writeback/change.h"
 #include "writeback/yamledit.h"
 
@@ -46,13 +54,25 @@ int kustomize_image_parse(struct kustomize_image *out, char *arg,
 
 /*
  * Finds the kustomization file of dir (kustomization.yaml,
- * kustomization.yml or Kustomization; exactly one must exist) and sets the
- * n images in it.  File names in changes are relative to dir.
- * -ERR_NOTFOUND (no kustomization), -ERR_INVALID (a limit above, a file
- * that does not parse, two images with one name), -ERR_NOMEM.
+ * kustomization.yml or Kustomization; exactly one must exist) beneath
+ * root and sets the n images in it.  -ERR_NOTFOUND (no kustomization, or
+ * no dir), -ERR_INVALID (a limit above, a file that does not parse, two
+ * images with one name, a dir that is absolute, holds ".." or leads
+ * outside root), -ERR_NOMEM.
  */
-int kustomize_set_images(const char *dir, const struct kustomize_image *imgs,
-                         size_t n, const struct yamledit_opts *opts,
+int kustomize_set_images(const struct fsroot *root, const char *dir,
+                         const struct kustomize_image *imgs, size_t n,
+                         const struct yamledit_opts *opts,
                          struct wb_changes *changes, struct err *err);
+
+/*
+ * The name of the images entry in dir's kustomization whose name or
+ * newName is image, into *out (the caller frees it); *out is NULL when
+ * dir has no kustomization or no entry matches.  Errors as
+ * kustomize_set_images() for a file that cannot be read or parsed and for
+ * a dir outside root.
+ */
+int kustomize_image_entry(char **out, const struct fsroot *root,
+                          const char *dir, const char *image, struct err *err);
 
 #endif

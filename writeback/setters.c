@@ -1,53 +1,54 @@
 /*
  * setters.c - Flux's "$imagepolicy" setter markers over a directory tree.
  * The walk, the marker grammar and the value each suffix gets live here;
- * the byte-exact splicing is yamledit's.  It does not resolve policies:
- * the caller passes each policy's latest image.
+ * the byte-exact splicing is yamledit's and every file access is
+ * fsroot's.  It does not resolve policies: the caller passes each
+ * policy's latest image.
+ *
+ * A call has two phases: the walk lists directories (names and types
+ * from readdir, no stat per file) and collects the candidate files in
+ * walk order; then each file is read, edited and written as one item of a
+ * pool batch, and the results are reported in walk order.
  */
 #define _GNU_SOURCE /* memmem */
 #include "setters.h"
 #include "base/util.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/pool.h"
 
 #include <cjson/cJSON.h>
-#include <dirent.h>
-#include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 /* Deepest directory nesting walked under the update path. */
 #define SETTERS_MAX_DEPTH 64
-/* Threads writing edited files: their fsyncs overlap in the journal. */
-#define SETTERS_WRITERS 8
 /* Longest setter name kept from a marker. */
 #define SETTERS_MAX_NAME 512
 
-/* An edited file waiting to be written, with the changes it carries. */
-struct job {
-	char *path;
-	char *label;
-	struct buf data;
-	struct wb_changes changes;
-	dev_t dev;
-	ino_t ino;
-	bool via_link;
+/* A file the walk found, and what editing it gave. */
+struct item {
+	char *path;    /* canonical, relative to root: read and written */
+	char *label;   /* the path the walk found (a link's own path) */
+	bool via_link; /* found as a symlink */
+	bool skip;     /* a link to a file the walk reaches otherwise */
+	bool written;  /* written (or, in a dry run, would be) */
 	int rc;
 	struct err err;
+	struct wb_changes changes;
+	struct buf diff;
 };
 
 struct walk {
-	struct job *jobs;
-	size_t njobs, capjobs, next;
-	pthread_mutex_t lock;
+	const struct fsroot *root;
+	struct item *items;
+	size_t nitems, capitems;
 	const struct setters_policy *pol;
 	size_t npol;
 	const struct yamledit_opts *opts;
 	struct wb_changes *changes;
-	char *rroot; /* realpath of root */
 	size_t problems;
 	struct err first; /* the first problem */
 	int fatal;        /* -ERR_NOMEM stops the walk */
@@ -151,7 +152,7 @@ out:
 
 /* The value setter name gives, or NULL when it is not one of ours. */
 static const char *
-setter_value(struct walk *w, const char *setter, struct buf *full)
+setter_value(const struct walk *w, const char *setter, struct buf *full)
 {
 	const char *c1 = strchr(setter, ':'), *c2;
 	size_t nslen, nlen;
@@ -200,145 +201,82 @@ problem(struct walk *w, const char *label, const struct err *e)
 		w->fatal = -ERR_NOMEM;
 }
 
-/* Queues path's new bytes (taken from *data) and changes (moved). */
-static int
-job_add(struct walk *w, const char *path, const char *label, struct buf *data,
-        struct wb_changes *changes, bool via_link)
+static void
+nomem(struct walk *w, const char *label)
 {
-	struct job *j;
-	struct stat st;
+	struct err e = ERR_INIT;
 
-	if (w->njobs == w->capjobs) {
-		size_t cap = w->capjobs ? w->capjobs * 2 : 64;
-		struct job *v = reallocarray(w->jobs, cap, sizeof(*v));
+	err_set(&e, ERR_NOMEM, "out of memory");
+	problem(w, label, &e);
+}
+
+/* Queues a file for the edit phase. */
+static int
+item_add(struct walk *w, const char *path, const char *label, bool via_link)
+{
+	struct item *it;
+
+	if (w->nitems == w->capitems) {
+		size_t cap = w->capitems ? w->capitems * 2 : 256;
+		struct item *v = reallocarray(w->items, cap, sizeof(*v));
 		if (v == NULL)
 			return -ERR_NOMEM;
-		w->jobs = v;
-		w->capjobs = cap;
+		w->items = v;
+		w->capitems = cap;
 	}
-	j = &w->jobs[w->njobs];
-	memset(j, 0, sizeof(*j));
-	j->path = strdup(path);
-	j->label = strdup(label);
-	if (j->path == NULL || j->label == NULL) {
-		free(j->path);
-		free(j->label);
+	it = &w->items[w->nitems];
+	memset(it, 0, sizeof(*it));
+	it->changes = (struct wb_changes)WB_CHANGES_INIT;
+	it->diff = (struct buf)BUF_INIT;
+	it->err = (struct err)ERR_INIT;
+	it->path = strdup(path);
+	it->label = strdup(label);
+	if (it->path == NULL || it->label == NULL) {
+		free(it->path);
+		free(it->label);
 		return -ERR_NOMEM;
 	}
-	if (stat(path, &st) == 0) {
-		j->dev = st.st_dev;
-		j->ino = st.st_ino;
-	}
-	j->via_link = via_link;
-	j->data = *data;
-	*data = (struct buf)BUF_INIT;
-	j->changes = *changes;
-	*changes = (struct wb_changes)WB_CHANGES_INIT;
-	w->njobs++;
+	it->via_link = via_link;
+	w->nitems++;
 	return 0;
 }
 
-static void *
-writer(void *arg)
+static void
+items_release(struct walk *w)
 {
-	struct walk *w = arg;
-
-	for (;;) {
-		struct job *j;
-		pthread_mutex_lock(&w->lock);
-		j = w->next < w->njobs ? &w->jobs[w->next++] : NULL;
-		pthread_mutex_unlock(&w->lock);
-		if (j == NULL)
-			return NULL;
-		if (j->rc == 1) /* a duplicate, see jobs_run */
-			continue;
-		j->rc = file_write_atomic(j->path, j->data.ptr, j->data.len,
-		                          0644, &j->err);
+	for (size_t i = 0; i < w->nitems; i++) {
+		free(w->items[i].path);
+		free(w->items[i].label);
+		wb_changes_release(&w->items[i].changes);
+		buf_release(&w->items[i].diff);
 	}
+	free(w->items);
+	w->items = NULL;
+	w->nitems = w->capitems = 0;
 }
 
 /*
- * Writes the queued files, several at a time (each is still written with
- * file_write_atomic: temp file, fsync, rename, directory fsync), then
- * reports them in walk order.  A symlink resolving to a file the walk also
- * reached directly is dropped: the direct path carries the same edit.
+ * Edits one file: runs on a pool thread or the caller's.  It touches only
+ * its own item and reads the walk's policies and options.
  */
-static void
-jobs_run(struct walk *w)
-{
-	pthread_t th[SETTERS_WRITERS];
-	size_t nth = 0;
-
-	for (size_t i = 0; i < w->njobs; i++) {
-		if (!w->jobs[i].via_link)
-			continue;
-		for (size_t k = 0; k < w->njobs; k++)
-			if (k != i && w->jobs[k].dev == w->jobs[i].dev &&
-			    w->jobs[k].ino == w->jobs[i].ino &&
-			    (!w->jobs[k].via_link || k < i)) {
-				w->jobs[i].rc = 1; /* skipped */
-				break;
-			}
-	}
-	w->next = 0;
-	while (nth < SETTERS_WRITERS && nth < w->njobs) {
-		if (pthread_create(&th[nth], NULL, writer, w) != 0)
-			break;
-		nth++;
-	}
-	if (nth == 0)
-		writer(w);
-	for (size_t i = 0; i < nth; i++)
-		pthread_join(th[i], NULL);
-	for (size_t i = 0; i < w->njobs; i++) {
-		struct job *j = &w->jobs[i];
-		if (j->rc == 1)
-			continue;
-		if (j->rc < 0) {
-			problem(w, j->label, &j->err);
-			continue;
-		}
-		for (size_t k = 0; k < j->changes.n; k++)
-			if (wb_changes_add(w->changes, &j->changes.v[k]) < 0) {
-				struct err e = ERR_INIT;
-				err_set(&e, ERR_NOMEM, "out of memory");
-				problem(w, j->label, &e);
-				break;
-			}
-	}
-}
-
-static void
-jobs_release(struct walk *w)
-{
-	for (size_t i = 0; i < w->njobs; i++) {
-		free(w->jobs[i].path);
-		free(w->jobs[i].label);
-		buf_release(&w->jobs[i].data);
-		wb_changes_release(&w->jobs[i].changes);
-	}
-	free(w->jobs);
-	w->jobs = NULL;
-	w->njobs = w->capjobs = 0;
-}
-
 static int
-setters_file(struct walk *w, const char *path, const char *label, bool via_link)
+setters_file(const struct walk *w, struct item *it)
 {
 	struct buf src = BUF_INIT, out = BUF_INIT, full = BUF_INIT;
 	struct yamledit_doc doc = YAMLEDIT_DOC_INIT;
 	struct yamledit_edits ed = YAMLEDIT_EDITS_INIT;
-	struct wb_changes local = WB_CHANGES_INIT;
-	struct err e = ERR_INIT;
+	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
+	struct err *e = &it->err;
 	char setter[SETTERS_MAX_NAME];
 	int rc = 0;
 
-	rc = yamledit_file_read(&src, path, &e);
+	/* the path is canonical, so a link on the way is a race: refuse */
+	rc = yamledit_file_read(&src, w->root, it->path, FSROOT_NOFOLLOW, e);
 	if (rc < 0)
 		goto out;
 	if (memmem(src.ptr, src.len, "\"$imagepolicy\"", 14) == NULL)
 		goto out;
-	rc = yamledit_parse(&doc, src.ptr, src.len, label, &e);
+	rc = yamledit_parse(&doc, src.ptr, src.len, it->label, e);
 	if (rc < 0)
 		goto out;
 	for (size_t i = 0; i < doc.n; i++) {
@@ -359,13 +297,13 @@ setters_file(struct walk *w, const char *path, const char *label, bool via_link)
 		val = setter_value(w, setter, &full);
 		if (val == NULL || strcmp(val, nd->value) == 0)
 			continue;
-		rc = yamledit_edits_replace(&ed, &doc, (int)i, val, &e);
+		rc = yamledit_edits_replace(&ed, &doc, (int)i, val, e);
 		if (rc < 0) {
-			err_prefix(&e, "%s: setter '%s'", label, setter);
+			err_prefix(e, "%s: setter '%s'", it->label, setter);
 			goto out;
 		}
 		memset(&ch, 0, sizeof(ch));
-		ch.file = (char *)label;
+		ch.file = it->label;
 		ch.line = nd->line + 1;
 		yamledit_doc_object(
 		        &doc, nd->doc, (const char **)&ch.api_version,
@@ -374,41 +312,90 @@ setters_file(struct walk *w, const char *path, const char *label, bool via_link)
 		ch.old_value = nd->value;
 		ch.new_value = (char *)val;
 		ch.setter = setter;
-		if (wb_changes_add(&local, &ch) < 0) {
-			rc = err_set(&e, ERR_NOMEM, "out of memory");
+		if (wb_changes_add(&it->changes, &ch) < 0) {
+			rc = err_set(e, ERR_NOMEM, "out of memory");
 			goto out;
 		}
 	}
 	if (ed.n == 0)
 		goto out;
-	rc = yamledit_edits_apply(&ed, &doc, &out, label, &e);
+	rc = yamledit_edits_apply(&ed, &doc, &out, it->label, e);
 	if (rc < 0)
 		goto out;
-	if (!(w->opts && w->opts->dry_run)) {
-		rc = job_add(w, path, label, &out, &local, via_link);
-		if (rc < 0)
-			err_set(&e, ERR_NOMEM, "out of memory");
-		goto out;
+	if (w->opts)
+		o = *w->opts;
+	o.diff = &it->diff; /* appended to the caller's in walk order */
+	rc = yamledit_file_finish(w->root, it->path, it->label, src.ptr,
+	                          src.len, &out, &o, e);
+	if (rc > 0) {
+		it->written = true;
+		rc = 0;
 	}
-	rc = yamledit_file_finish(path, label, src.ptr, src.len, &out, w->opts,
-	                          &e);
-	if (rc < 0)
-		goto out;
-	for (size_t i = 0; i < local.n; i++)
-		if (wb_changes_add(w->changes, &local.v[i]) < 0) {
-			rc = err_set(&e, ERR_NOMEM, "out of memory");
-			goto out;
-		}
 out:
-	if (rc < 0)
-		problem(w, label, &e);
-	wb_changes_release(&local);
 	yamledit_edits_release(&ed);
 	yamledit_release(&doc);
 	buf_release(&src);
 	buf_release(&out);
 	buf_release(&full);
 	return rc;
+}
+
+static void
+item_run(size_t i, void *payload)
+{
+	struct walk *w = payload;
+	struct item *it = &w->items[i];
+
+	if (!it->skip)
+		it->rc = setters_file(w, it);
+}
+
+/*
+ * A symlink resolving to a file the walk also reached directly (or
+ * through an earlier link) is dropped: the other path carries the same
+ * edit, and writing one file twice would report it twice.
+ */
+static void
+items_dedupe(struct walk *w)
+{
+	for (size_t i = 0; i < w->nitems; i++) {
+		if (!w->items[i].via_link)
+			continue;
+		for (size_t k = 0; k < w->nitems; k++)
+			if (k != i &&
+			    strcmp(w->items[k].path, w->items[i].path) == 0 &&
+			    (!w->items[k].via_link || k < i)) {
+				w->items[i].skip = true;
+				break;
+			}
+	}
+}
+
+/* Reports the items in walk order: problems, changes, files, diffs. */
+static void
+items_report(struct walk *w)
+{
+	for (size_t i = 0; i < w->nitems && !w->fatal; i++) {
+		struct item *it = &w->items[i];
+		if (it->skip)
+			continue;
+		if (it->rc < 0) {
+			problem(w, it->label, &it->err);
+			continue;
+		}
+		if (!it->written)
+			continue;
+		for (size_t k = 0; k < it->changes.n; k++)
+			if (wb_changes_add(w->changes, &it->changes.v[k]) < 0) {
+				nomem(w, it->label);
+				break;
+			}
+		if (wb_changes_add_file(w->changes, it->path) < 0)
+			nomem(w, it->label);
+		if (w->opts && w->opts->diff && it->diff.len &&
+		    buf_add(w->opts->diff, it->diff.ptr, it->diff.len) < 0)
+			nomem(w, it->label);
+	}
 }
 
 static bool
@@ -420,31 +407,16 @@ wanted_name(const char *n)
 	       str_has_suffix(n, l, ".yaml") || str_has_suffix(n, l, ".yml");
 }
 
-static bool
-inside(const char *rroot, const char *real)
-{
-	size_t l = strlen(rroot);
-
-	if (strcmp(rroot, "/") == 0)
-		return true;
-	return strncmp(real, rroot, l) == 0 &&
-	       (real[l] == '\0' || real[l] == '/');
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
+/*
+ * Collects the wanted files under rel (a canonical path: no link on it),
+ * in name order.  Types come from the directory listing; only a symlink
+ * with a wanted name costs more (its resolution beneath the root).
+ */
 static void
-walk_dir(struct walk *w, const char *dir, const char *rel, int depth)
+walk_dir(struct walk *w, const char *rel, int depth)
 {
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct buf path = BUF_INIT, label = BUF_INIT;
+	struct fsroot_list l = FSROOT_LIST_INIT;
+	struct buf path = BUF_INIT, real = BUF_INIT;
 	struct err e = ERR_INIT;
 
 	if (depth > SETTERS_MAX_DEPTH) {
@@ -454,175 +426,105 @@ walk_dir(struct walk *w, const char *dir, const char *rel, int depth)
 		problem(w, rel, &e);
 		return;
 	}
-	d = opendir(dir);
-	if (d == NULL) {
-		err_set(&e, ERR_INVALID, "%s: cannot open directory: %s", rel,
-		        strerror(errno));
-		problem(w, rel, &e);
+	if (fsroot_list(w->root, rel, FSROOT_NOFOLLOW, &l, &e) < 0) {
+		problem(w, *rel ? rel : ".", &e);
 		return;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    strcmp(de->d_name, ".git") == 0)
-			continue;
-		if (n == cap) {
-			char **v = reallocarray(names, cap ? cap * 2 : 32,
-			                        sizeof(*v));
-			if (v == NULL)
-				goto nomem;
-			names = v;
-			cap = cap ? cap * 2 : 32;
-		}
-		names[n] = strdup(de->d_name);
-		if (names[n] == NULL)
-			goto nomem;
-		n++;
-	}
-	closedir(d);
-	d = NULL;
-	if (n > 1)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (size_t i = 0; i < n && !w->fatal; i++) {
+	for (size_t i = 0; i < l.n && !w->fatal; i++) {
+		const struct fsroot_entry *en = &l.v[i];
 		struct stat st;
-		buf_reset(&path);
-		buf_reset(&label);
-		buf_addf(&path, "%s/%s", dir, names[i]);
-		if (*rel)
-			buf_addf(&label, "%s/%s", rel, names[i]);
-		else
-			buf_puts(&label, names[i]);
-		if (!buf_ok(&path) || !buf_ok(&label))
-			goto nomem;
-		if (lstat(path.ptr, &st) < 0)
+
+		if (strcmp(en->name, ".git") == 0)
 			continue;
-		if (S_ISDIR(st.st_mode)) {
-			walk_dir(w, path.ptr, label.ptr, depth + 1);
-		} else if (S_ISREG(st.st_mode)) {
-			if (wanted_name(names[i]))
-				setters_file(w, path.ptr, label.ptr, false);
-		} else if (S_ISLNK(st.st_mode) && wanted_name(names[i])) {
+		buf_reset(&path);
+		if (*rel)
+			buf_addf(&path, "%s/", rel);
+		buf_puts(&path, en->name);
+		if (!buf_ok(&path)) {
+			nomem(w, rel);
+			break;
+		}
+		if (en->type == FSROOT_DIR) {
+			walk_dir(w, path.ptr, depth + 1);
+		} else if (en->type == FSROOT_FILE) {
+			if (wanted_name(en->name) &&
+			    item_add(w, path.ptr, path.ptr, false) < 0)
+				nomem(w, path.ptr);
+		} else if (en->type == FSROOT_LINK && wanted_name(en->name)) {
 			/* like filepath.Walk: a link to a file is read, a link
 			 * to a directory is not entered; never outside root */
-			char *real = realpath(path.ptr, NULL);
-			struct stat rst;
-			if (real && inside(w->rroot, real) &&
-			    stat(real, &rst) == 0 && S_ISREG(rst.st_mode))
-				setters_file(w, real, label.ptr, true);
-			else if (real)
+			if (fsroot_realpath(w->root, path.ptr, 0, &real, &e) <
+			    0) {
+				if (e.code == ERR_NOMEM) {
+					nomem(w, path.ptr);
+					break;
+				}
 				log_warn("setters", "symlink_skipped", "file",
-				         label.ptr, "err",
-				         "points outside the update path root");
-			free(real);
+				         path.ptr, "err", e.msg);
+				continue;
+			}
+			if (fsroot_lstat(w->root, real.ptr, FSROOT_NOFOLLOW,
+			                 &st, &e) == 0 &&
+			    S_ISREG(st.st_mode) &&
+			    item_add(w, real.ptr, path.ptr, true) < 0)
+				nomem(w, path.ptr);
 		}
 	}
-	goto out;
-nomem:
-	err_set(&e, ERR_NOMEM, "out of memory");
-	problem(w, rel, &e);
-out:
-	if (d)
-		closedir(d);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	fsroot_list_release(&l);
 	buf_release(&path);
-	buf_release(&label);
-}
-
-static int
-subpath_ok(const char *sub, struct err *err)
-{
-	const char *p = sub;
-
-	if (*sub == '/')
-		return err_set(err, ERR_INVALID,
-		               "update path '%s' must be relative", sub);
-	while (*p) {
-		size_t l = strcspn(p, "/");
-		if (l == 2 && p[0] == '.' && p[1] == '.')
-			return err_set(err, ERR_INVALID,
-			               "update path '%s' must not contain '..'",
-			               sub);
-		p += l;
-		while (*p == '/')
-			p++;
-	}
-	return 0;
+	buf_release(&real);
 }
 
 int
-setters_apply(const char *root, const char *subpath,
+setters_apply(const struct fsroot *root, const char *subpath,
               const struct setters_policy *policies, size_t npolicies,
               const struct yamledit_opts *opts, struct wb_changes *changes,
               struct err *err)
 {
 	struct walk w;
-	struct buf dir = BUF_INIT, rel = BUF_INIT;
-	char *rdir = NULL;
+	struct buf rel = BUF_INIT;
+	struct err e = ERR_INIT;
 	struct stat st;
 	int rc = 0;
 
 	memset(&w, 0, sizeof(w));
-	pthread_mutex_init(&w.lock, NULL);
+	w.root = root;
 	w.pol = policies;
 	w.npol = npolicies;
 	w.opts = opts;
 	w.changes = changes;
 	if (subpath == NULL || *subpath == '\0')
 		subpath = ".";
-	rc = subpath_ok(subpath, err);
-	if (rc < 0)
-		goto out;
-	w.rroot = realpath(root, NULL);
-	if (w.rroot == NULL) {
-		rc = err_set(err, ERR_INVALID, "%s: %s", root, strerror(errno));
-		goto out;
-	}
-	buf_addf(&dir, "%s/%s", root, subpath);
-	/* labels are relative to root, without "./" */
-	for (const char *p = subpath; *p;) {
-		size_t l = strcspn(p, "/");
-		if (!(l == 1 && p[0] == '.') && l > 0) {
-			if (rel.len)
-				buf_putc(&rel, '/');
-			buf_add(&rel, p, l);
-		}
-		p += l;
-		while (*p == '/')
-			p++;
-	}
-	if (!buf_ok(&dir) || !buf_ok(&rel)) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
+	if (fsroot_path_check(subpath, &e) < 0)
+		return err_set(err, ERR_INVALID, "update %s", e.msg);
+	/* the walk starts at the real directory, so every path below it is
+	 * free of links and labels are the paths Git knows */
+	if ((rc = fsroot_realpath(root, subpath, 0, &rel, &e)) < 0 ||
+	    (rc = fsroot_lstat(root, rel.ptr, FSROOT_NOFOLLOW, &st, &e)) < 0) {
+		rc = err_set(err, e.code, "update path '%s': %s", subpath,
+		             e.msg);
 		goto out;
 	}
-	rdir = realpath(dir.ptr, NULL);
-	if (rdir == NULL || !inside(w.rroot, rdir)) {
-		rc = err_set(err, ERR_INVALID,
-		             "update path '%s' is missing or outside '%s'",
-		             subpath, root);
-		goto out;
-	}
-	if (stat(rdir, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (S_ISREG(st.st_mode)) {
 		const char *base = strrchr(rel.ptr, '/');
-		if (wanted_name(base ? base + 1 : rel.ptr))
-			setters_file(&w, rdir, rel.ptr, false);
-	} else {
-		walk_dir(&w, dir.ptr, rel.ptr, 0);
+		if (wanted_name(base ? base + 1 : rel.ptr) &&
+		    item_add(&w, rel.ptr, rel.ptr, false) < 0)
+			nomem(&w, rel.ptr);
+	} else if (S_ISDIR(st.st_mode)) {
+		walk_dir(&w, rel.ptr, 0);
 	}
-	if (!w.fatal)
-		jobs_run(&w);
+	if (!w.fatal) {
+		items_dedupe(&w);
+		pool_run(opts ? opts->pool : NULL, w.nitems, item_run, &w);
+		items_report(&w);
+	}
 	if (w.fatal)
 		rc = err_set(err, ERR_NOMEM, "%s", w.first.msg);
 	else if (w.problems)
 		rc = err_set(err, ERR_INVALID, "%zu file(s) not edited: %s",
 		             w.problems, w.first.msg);
 out:
-	jobs_release(&w);
-	pthread_mutex_destroy(&w.lock);
-	free(rdir);
-	free(w.rroot);
-	buf_release(&dir);
+	items_release(&w);
 	buf_release(&rel);
 	return rc;
 }

@@ -12,23 +12,31 @@
  * Markers for unknown policies, other suffixes, mapping keys, block
  * scalars and empty values are left alone (the last two are reported).
  *
- * Files are found as Flux finds them: a walk of root/subpath, in name
- * order, over *.yaml, *.yml and files named Kustomization that contain
- * the bytes "$imagepolicy".  Symlinked directories are not entered; a
- * symlinked file is edited only when it resolves inside root (the target
- * is written).  subpath must be relative and free of "..".  Directories
- * named .git are skipped.
+ * Files are found as Flux finds them: a walk of subpath, in name order,
+ * over *.yaml, *.yml and files named Kustomization that contain the bytes
+ * "$imagepolicy".  Directories named .git are skipped.  Everything is
+ * read and written through root (fsroot.h), so nothing outside it is ever
+ * opened: subpath must be relative and free of ".."; it may go through a
+ * symlink that stays inside root (the walk then starts at the link's
+ * target and labels files by their real paths).  Below it, symlinked
+ * directories are not entered (as Flux's filepath.Walk), and a symlinked
+ * file is edited only when it resolves inside root: its target is
+ * written, once even when the walk also reaches the target directly.  A
+ * link that leads outside is logged and skipped.
  *
  * Every other byte of a file is kept (yamledit.h); a file is written only
- * when a value changed, atomically (file_write_atomic), keeping its mode.
- * Edited files are written after the walk by a few threads at once, so
- * their fsyncs overlap; the change list is still in walk order.
+ * when a value changed, atomically (fsroot_write), keeping its mode.  The
+ * files are read, edited and written as a batch on opts->pool (several at
+ * a time, so their fsyncs overlap; NULL: one after the other in the
+ * caller); changes, diffs and problems are still reported in walk order.
  *
- * Ownership: policies are borrowed for the call; changes are appended to
- * the caller's list (wb_changes_release frees them).
+ * Ownership: root and policies are borrowed for the call; changes (and the
+ * files written) are appended to the caller's list (wb_changes_release
+ * frees them).
  *
- * Thread safety: reentrant (it starts and joins its own writer threads);
- * two calls must not edit the same tree at once.
+ * Thread safety: reentrant; the items of one call run on opts->pool's
+ * threads and the caller's.  Two calls must not edit the same tree at
+ * once.
  */
 #ifndef FERRY_WRITEBACK_SETTERS_H
 #define FERRY_WRITEBACK_SETTERS_H
@@ -36,6 +44,7 @@
 #include <stddef.h>
 
 #include "base/err.h"
+#include "base/fsroot.h"
 #include "writeback/change.h"
 #include "writeback/yamledit.h"
 
@@ -57,16 +66,18 @@ int setters_policy_parse(struct setters_policy *out, char *arg,
                          struct err *err);
 
 /*
- * Applies the setters for npolicies policies to every file under
- * root/subpath.  Changes (file relative to root, line, the document's
- * apiVersion/kind/namespace/name, old, new, setter name) are appended to
- * changes for the files that were written (or, with opts->dry_run, would
- * be).  A file that cannot be read, parsed or edited is left alone, logged
- * and counted; the walk goes on and the call then returns -ERR_INVALID
- * with the first such file's message (changes still holds the others').
- * -ERR_NOMEM; -ERR_INVALID for a bad root or subpath.
+ * Applies the setters for npolicies policies to every file under subpath
+ * (relative to root; NULL or "" is root itself).  Changes (file relative
+ * to root, line, the document's apiVersion/kind/namespace/name, old, new,
+ * setter name) are appended to changes for the files that were written
+ * (or, with opts->dry_run, would be).  A file that cannot be read, parsed
+ * or edited is left alone, logged and counted; the walk goes on and the
+ * call then returns -ERR_INVALID with the first such file's message
+ * (changes still holds the others').  -ERR_NOMEM; -ERR_INVALID for a
+ * subpath that is absolute, holds "..", or leads outside root;
+ * -ERR_NOTFOUND when it does not exist.
  */
-int setters_apply(const char *root, const char *subpath,
+int setters_apply(const struct fsroot *root, const char *subpath,
                   const struct setters_policy *policies, size_t npolicies,
                   const struct yamledit_opts *opts, struct wb_changes *changes,
                   struct err *err);

@@ -5,6 +5,7 @@
  * kustomizations or values files, and it never re-emits YAML.
  */
 #include "yamledit.h"
+#include "base/fsroot.h"
 #include "base/imageref.h"
 #include "base/json.h"
 #include "base/utf8.h"
@@ -12,6 +13,7 @@
 #include "writeback/change.h"
 
 #include <cjson/cJSON.h>
+#include <git2.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -1135,274 +1137,86 @@ out:
 	return rc;
 }
 
-/* ---- unified diff (Myers on lines) ---- */
-
-/* Past this many differences the diff is one hunk (delete all, add all). */
-#define YAMLEDIT_DIFF_MAX_D 2000
-
-struct lines {
-	const char *s;
-	size_t *start; /* start offset of each line; start[n] = len */
-	size_t n;
-};
-
-static int
-lines_index(struct lines *l, const char *s, size_t len)
-{
-	size_t cap = 64;
-
-	l->s = s;
-	l->n = 0;
-	l->start = malloc(cap * sizeof(size_t));
-	if (l->start == NULL)
-		return -1;
-	for (size_t i = 0; i < len;) {
-		const char *nl = memchr(s + i, '\n', len - i);
-		if (l->n + 2 > cap) {
-			size_t *p =
-			        reallocarray(l->start, cap * 2, sizeof(size_t));
-			if (p == NULL)
-				return -1;
-			l->start = p;
-			cap *= 2;
-		}
-		l->start[l->n++] = i;
-		i = nl ? (size_t)(nl - s) + 1 : len;
-	}
-	l->start[l->n] = len;
-	return 0;
-}
-
-static bool
-line_eq(const struct lines *a, size_t i, const struct lines *b, size_t j)
-{
-	size_t la = a->start[i + 1] - a->start[i];
-	size_t lb = b->start[j + 1] - b->start[j];
-
-	return la == lb &&
-	       memcmp(a->s + a->start[i], b->s + b->start[j], la) == 0;
-}
-
-static void
-emit_line(struct buf *out, char prefix, const struct lines *l, size_t i)
-{
-	size_t s = l->start[i], e = l->start[i + 1];
-
-	buf_putc(out, prefix);
-	buf_add(out, l->s + s, e - s);
-	if (e == s || l->s[e - 1] != '\n')
-		buf_puts(out, "\n\\ No newline at end of file\n");
-}
+/* ---- unified diff (libgit2's xdiff) ---- */
 
 /*
- * Edit script between a[lo..ahi) and b[lo..bhi) (common prefix and suffix
- * already trimmed) into ops ('=', '-', '+'), in order.  -1 on no memory.
+ * The hunks and lines come from libgit2 (git_patch_from_buffers, 3 lines
+ * of context, hunks closer than 6 lines joined, as in git).  They are
+ * printed here rather than with git_patch_to_buf for byte-exactness:
+ * git's text adds "diff --git" and "index" lines, quotes unusual paths,
+ * writes a count of 1 as "-5" instead of "-5,1" and puts the nearest line
+ * starting with a letter after the hunk's "@@" (a YAML key, for a values
+ * file); the plan output and its tests keep the plain "--- a/LABEL",
+ * "+++ b/LABEL", "@@ -A,B +C,D @@" form.
  */
-static int
-myers(const struct lines *a, size_t alo, size_t ahi, const struct lines *b,
-      size_t blo, size_t bhi, char *ops, size_t *nops)
-{
-	long n = (long)(ahi - alo), m = (long)(bhi - blo), max = n + m;
-	long **trace = NULL, *v = NULL, d, found = -1, x, y;
-	size_t k0 = 0;
-	int rc = 0;
-
-	*nops = 0;
-	if (max == 0)
-		return 0;
-	v = calloc((size_t)(2 * max + 3), sizeof(long));
-	trace = calloc(YAMLEDIT_DIFF_MAX_D + 2, sizeof(long *));
-	if (v == NULL || trace == NULL) {
-		rc = -1;
-		goto out;
-	}
-	for (d = 0; d <= max && d <= YAMLEDIT_DIFF_MAX_D && found < 0; d++) {
-		/* keep v[-d-1 .. d+1] as it was at the start of step d */
-		trace[d] = malloc((size_t)(2 * d + 3) * sizeof(long));
-		if (trace[d] == NULL) {
-			rc = -1;
-			goto out;
-		}
-		for (long k = -d - 1; k <= d + 1; k++)
-			trace[d][k + d + 1] =
-			        (k + max + 1 >= 0 && k + max + 1 <= 2 * max + 2)
-			                ? v[k + max + 1]
-			                : 0;
-		for (long k = -d; k <= d; k += 2) {
-			long *vk = &v[k + max + 1];
-			if (k == -d || (k != d && vk[-1] < vk[1]))
-				x = vk[1];
-			else
-				x = vk[-1] + 1;
-			y = x - k;
-			while (x < n && y < m &&
-			       line_eq(a, alo + (size_t)x, b,
-			               blo + (size_t)y)) {
-				x++;
-				y++;
-			}
-			*vk = x;
-			if (x >= n && y >= m) {
-				found = d;
-				break;
-			}
-		}
-	}
-	if (found < 0) {
-		/* too different: remove everything, add everything */
-		for (long i = 0; i < n; i++)
-			ops[(*nops)++] = '-';
-		for (long i = 0; i < m; i++)
-			ops[(*nops)++] = '+';
-		goto out;
-	}
-	/* backtrack, writing ops from the end */
-	k0 = (size_t)(n + m);
-	x = n;
-	y = m;
-	for (d = found; d >= 0; d--) {
-		long *tv = trace[d];
-		long k = x - y, pk, px, py;
-#define TV(kk) tv[(kk) + d + 1]
-		if (k == -d || (k != d && TV(k - 1) < TV(k + 1)))
-			pk = k + 1;
-		else
-			pk = k - 1;
-#undef TV
-		px = (d == 0) ? 0 : tv[pk + d + 1];
-		py = px - pk;
-		if (d == 0) {
-			px = 0;
-			py = 0;
-		}
-		while (x > px && y > py) {
-			ops[--k0] = '=';
-			x--;
-			y--;
-		}
-		if (d > 0) {
-			if (x == px)
-				ops[--k0] = '+';
-			else
-				ops[--k0] = '-';
-		}
-		x = px;
-		y = py;
-	}
-	memmove(ops, ops + k0, (size_t)(n + m) - k0);
-	*nops = (size_t)(n + m) - k0;
-out:
-	if (trace)
-		for (d = 0; d <= YAMLEDIT_DIFF_MAX_D + 1; d++)
-			free(trace[d]);
-	free(trace);
-	free(v);
-	return rc;
-}
-
 int
 yamledit_diff(struct buf *out, const char *label, const char *old,
               size_t oldlen, const char *new_, size_t newlen)
 {
-	struct lines a = { NULL, NULL, 0 }, b = { NULL, NULL, 0 };
-	size_t pre = 0, suf = 0, nops = 0, total, i;
-	char *ops = NULL;
+	git_patch *patch = NULL;
+	git_diff_options o;
+	size_t nh;
 	int rc = 0;
 
-	if (lines_index(&a, old, oldlen) < 0 ||
-	    lines_index(&b, new_, newlen) < 0) {
+	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
+	o.context_lines = 3;
+	o.flags = GIT_DIFF_FORCE_TEXT;
+	if (git_patch_from_buffers(&patch, old, oldlen, label, new_, newlen,
+	                           label, &o) < 0) {
 		rc = -ERR_NOMEM;
 		goto out;
 	}
-	while (pre < a.n && pre < b.n && line_eq(&a, pre, &b, pre))
-		pre++;
-	while (suf < a.n - pre && suf < b.n - pre &&
-	       line_eq(&a, a.n - 1 - suf, &b, b.n - 1 - suf))
-		suf++;
-	total = pre + suf + (a.n - pre - suf) + (b.n - pre - suf);
-	ops = malloc(total + 1);
-	if (ops == NULL) {
-		rc = -ERR_NOMEM;
-		goto out;
-	}
-	memset(ops, '=', pre);
-	if (myers(&a, pre, a.n - suf, &b, pre, b.n - suf, ops + pre, &nops) <
-	    0) {
-		rc = -ERR_NOMEM;
-		goto out;
-	}
-	memset(ops + pre + nops, '=', suf);
-	total = pre + nops + suf;
-	if (total == pre + suf && nops == 0)
+	nh = git_patch_num_hunks(patch);
+	if (nh == 0)
 		goto out;
 	buf_addf(out, "--- a/%s\n+++ b/%s\n", label, label);
-	/* walk the script, cutting hunks with 3 lines of context */
-	for (i = 0; i < total;) {
-		size_t s, e, ai = 0, bi = 0, an = 0, bn = 0, last;
-		while (i < total && ops[i] == '=')
-			i++;
-		if (i == total)
-			break;
-		s = i >= 3 ? i - 3 : 0;
-		last = i;
-		for (e = i; e < total; e++) {
-			if (ops[e] != '=')
-				last = e;
-			else if (e - last > 6)
-				break;
+	for (size_t h = 0; h < nh; h++) {
+		const git_diff_hunk *hunk;
+		size_t nl;
+		if (git_patch_get_hunk(&hunk, &nl, patch, h) < 0) {
+			rc = -ERR_NOMEM;
+			goto out;
 		}
-		e = last + 4 < total ? last + 4 : total;
-		for (size_t k = 0; k < s; k++) {
-			if (ops[k] != '+')
-				ai++;
-			if (ops[k] != '-')
-				bi++;
+		buf_addf(out, "@@ -%d,%d +%d,%d @@\n", hunk->old_start,
+		         hunk->old_lines, hunk->new_start, hunk->new_lines);
+		for (size_t l = 0; l < nl; l++) {
+			const git_diff_line *line;
+			if (git_patch_get_line_in_hunk(&line, patch, h, l) <
+			    0) {
+				rc = -ERR_NOMEM;
+				goto out;
+			}
+			/* the "\ No newline at end of file" lines carry
+			 * their own text, with the line break before it */
+			if (line->origin == GIT_DIFF_LINE_CONTEXT ||
+			    line->origin == GIT_DIFF_LINE_ADDITION ||
+			    line->origin == GIT_DIFF_LINE_DELETION)
+				buf_putc(out, line->origin);
+			buf_add(out, line->content, line->content_len);
 		}
-		for (size_t k = s; k < e; k++) {
-			if (ops[k] != '+')
-				an++;
-			if (ops[k] != '-')
-				bn++;
-		}
-		buf_addf(out, "@@ -%zu,%zu +%zu,%zu @@\n", an ? ai + 1 : ai, an,
-		         bn ? bi + 1 : bi, bn);
-		for (size_t k = s; k < e; k++) {
-			if (ops[k] == '=') {
-				emit_line(out, ' ', &a, ai++);
-				bi++;
-			} else if (ops[k] == '-')
-				emit_line(out, '-', &a, ai++);
-			else
-				emit_line(out, '+', &b, bi++);
-		}
-		i = e;
 	}
 	if (!buf_ok(out))
 		rc = -ERR_NOMEM;
 out:
-	free(ops);
-	free(a.start);
-	free(b.start);
+	git_patch_free(patch);
 	return rc;
 }
 
 int
-yamledit_file_read(struct buf *out, const char *path, struct err *err)
+yamledit_file_read(struct buf *out, const struct fsroot *root, const char *path,
+                   unsigned flags, struct err *err)
 {
-	struct stat st;
-
-	if (stat(path, &st) == 0 && (size_t)st.st_size > YAMLEDIT_MAX_FILE)
-		return err_set(err, ERR_INVALID,
-		               "%s: file larger than %zu bytes", path,
-		               (size_t)YAMLEDIT_MAX_FILE);
-	return file_read(out, path, err);
+	return fsroot_read(root, path, flags, YAMLEDIT_MAX_FILE, out, err);
 }
 
 int
-yamledit_file_finish(const char *path, const char *label, const char *old,
-                     size_t oldlen, const struct buf *newbytes,
+yamledit_file_finish(const struct fsroot *root, const char *path,
+                     const char *label, const char *old, size_t oldlen,
+                     const struct buf *newbytes,
                      const struct yamledit_opts *opts, struct err *err)
 {
+	int rc;
+
 	if (newbytes->len == oldlen && memcmp(newbytes->ptr, old, oldlen) == 0)
 		return 0;
 	if (opts && opts->dry_run) {
@@ -1410,9 +1224,12 @@ yamledit_file_finish(const char *path, const char *label, const char *old,
 		    yamledit_diff(opts->diff, label, old, oldlen, newbytes->ptr,
 		                  newbytes->len) < 0)
 			return err_set(err, ERR_NOMEM, "out of memory");
-		return 0;
+		return 1;
 	}
-	return file_write_atomic(path, newbytes->ptr, newbytes->len, 0644, err);
+	/* the path is canonical: a link on the way is a race, refuse it */
+	rc = fsroot_write(root, path, FSROOT_NOFOLLOW, newbytes->ptr,
+	                  newbytes->len, 0644, err);
+	return rc < 0 ? rc : 1;
 }
 
 int

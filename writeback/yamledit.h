@@ -232,33 +232,45 @@ int yamledit_edits_apply(struct yamledit_edits *e,
                          const char *what, struct err *err);
 
 /*
- * Appends a unified diff (Myers, on lines; 3 lines of context; "--- a/label"
- * and "+++ b/label") of old against new to out.  0 or -ERR_NOMEM.
+ * Appends a unified diff (libgit2's, on lines; 3 lines of context;
+ * "--- a/label" and "+++ b/label", "@@ -A,B +C,D @@") of old against new
+ * to out; nothing when they are equal.  0 or -ERR_NOMEM.  Needs
+ * git_libgit2_init() (main() calls it).
  */
 int yamledit_diff(struct buf *out, const char *label, const char *old,
                   size_t oldlen, const char *new_, size_t newlen);
 
+struct fsroot;
+struct pool;
+
 /*
  * Options common to the three editors: dry_run writes nothing and, when
  * diff is set, appends a unified diff of every file that would change.
+ * pool (borrowed; NULL runs everything in the caller) is where an editor
+ * that works on many files at once (setters) fans out.
  */
 struct yamledit_opts {
 	bool dry_run;
 	struct buf *diff;
+	struct pool *pool;
 };
 
 #define YAMLEDIT_OPTS_INIT                                                     \
 	{                                                                      \
-		false, NULL                                                    \
+		false, NULL, NULL                                              \
 	}
 
 /*
- * Finishes one file: nothing when new bytes equal old (the file is not
- * touched); with opts->dry_run the diff is appended; otherwise the file is
- * written with file_write_atomic (mode kept).
+ * Finishes file path (relative to root, canonical: not through a link)
+ * whose bytes were old: nothing when new bytes equal old (the file is not
+ * touched); with opts->dry_run the diff (headers naming label) is
+ * appended to opts->diff; otherwise the file is written with
+ * fsroot_write() (atomic, mode kept).  Returns 1 when the file was (or
+ * would be) written, 0 when it was left alone, or a negative ERR_*.
  */
-int yamledit_file_finish(const char *path, const char *label, const char *old,
-                         size_t oldlen, const struct buf *newbytes,
+int yamledit_file_finish(const struct fsroot *root, const char *path,
+                         const char *label, const char *old, size_t oldlen,
+                         const struct buf *newbytes,
                          const struct yamledit_opts *opts, struct err *err);
 
 /*
@@ -270,7 +282,11 @@ struct wb_changes;
 int yamledit_changes_format(struct buf *out, const struct wb_changes *changes,
                             bool json);
 
-/* Reads path (at most YAMLEDIT_MAX_FILE bytes) into out. */
-int yamledit_file_read(struct buf *out, const char *path, struct err *err);
+/*
+ * Reads regular file path beneath root (at most YAMLEDIT_MAX_FILE bytes;
+ * fsroot rules and flags) into out.  Errors as fsroot_read().
+ */
+int yamledit_file_read(struct buf *out, const struct fsroot *root,
+                       const char *path, unsigned flags, struct err *err);
 
 #endif

@@ -5,9 +5,11 @@
 #include "cli.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/fsroot.h"
 #include "writeback/helm.h"
 
 #include <getopt.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +51,8 @@ cmd_helm(int argc, char **argv)
 	struct wb_changes changes = WB_CHANGES_INIT;
 	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
+	struct fsroot *root = NULL;
+	char *dircopy = NULL, *namecopy = NULL;
 	int json = 0, rc = CLI_OK;
 
 	if ((rc = cli_edit_args(&argc, &argv, "helm", "set-values", helm_help,
@@ -77,8 +81,17 @@ cmd_helm(int argc, char **argv)
 		}
 	}
 	yo.diff = &diff;
-	if (helm_set_values(argv[optind], NULL, vals, n, &yo, &changes, &err) <
-	    0) {
+	/* FILE's directory is the root: the file may be a link to another
+	 * file beside it, not to one anywhere on the machine */
+	dircopy = strdup(argv[optind]);
+	namecopy = strdup(argv[optind]);
+	if (dircopy == NULL || namecopy == NULL) {
+		rc = CLI_FAILED;
+		goto out;
+	}
+	if (fsroot_open(&root, dirname(dircopy), 0, &err) < 0 ||
+	    helm_set_values(root, basename(namecopy), argv[optind], vals, n,
+	                    &yo, &changes, &err) < 0) {
 		fprintf(stderr, "ferry helm: %s\n", err.msg);
 		rc = CLI_FAILED;
 		goto out;
@@ -86,6 +99,9 @@ cmd_helm(int argc, char **argv)
 	if (cli_edit_print(yo.dry_run, json, &diff, &changes) != CLI_OK)
 		rc = CLI_FAILED;
 out:
+	fsroot_free(root);
+	free(dircopy);
+	free(namecopy);
 	for (size_t i = 0; i < n; i++)
 		free(copies[i]);
 	free(copies);

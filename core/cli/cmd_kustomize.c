@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/fsroot.h"
 #include "writeback/kustomize.h"
 
 #include <getopt.h>
@@ -57,6 +58,7 @@ cmd_kustomize(int argc, char **argv)
 	struct wb_changes changes = WB_CHANGES_INIT;
 	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
+	struct fsroot *root = NULL;
 	int json = 0, rc = CLI_OK;
 
 	if ((rc = cli_edit_args(&argc, &argv, "kustomize", "set-image",
@@ -86,8 +88,9 @@ cmd_kustomize(int argc, char **argv)
 		}
 	}
 	yo.diff = &diff;
-	if (kustomize_set_images(argv[optind], imgs, n, &yo, &changes, &err) <
-	    0) {
+	/* DIR is the root: nothing outside it is read or written */
+	if (fsroot_open(&root, argv[optind], 0, &err) < 0 ||
+	    kustomize_set_images(root, ".", imgs, n, &yo, &changes, &err) < 0) {
 		fprintf(stderr, "ferry kustomize: %s\n", err.msg);
 		rc = CLI_FAILED;
 		goto out;
@@ -95,6 +98,7 @@ cmd_kustomize(int argc, char **argv)
 	if (cli_edit_print(yo.dry_run, json, &diff, &changes) != CLI_OK)
 		rc = CLI_FAILED;
 out:
+	fsroot_free(root);
 	for (size_t i = 0; i < n; i++)
 		free(copies[i]);
 	free(copies);

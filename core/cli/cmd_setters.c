@@ -6,11 +6,18 @@
 #include "cli.h"
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/fsroot.h"
+#include "base/pool.h"
 #include "writeback/setters.h"
 
 #include <getopt.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* Threads that read, edit and write files beside the calling one. */
+#define SETTERS_CLI_THREADS 4
 
 static const char setters_help[] =
         "Usage: ferry setters apply --policy NS:NAME=IMAGE[:TAG][@DIGEST]\n"
@@ -63,6 +70,11 @@ cmd_setters(int argc, char **argv)
 	struct wb_changes changes = WB_CHANGES_INIT;
 	struct buf diff = BUF_INIT;
 	struct err err = ERR_INIT;
+	struct fsroot *root = NULL;
+	struct pool *pool = NULL;
+	char *dircopy = NULL, *namecopy = NULL;
+	const char *dir, *sub = ".";
+	struct stat st;
 	int c, json = 0, rc = CLI_OK, r;
 
 	if ((rc = cli_verb(&argc, &argv, "setters", "apply", setters_help)) >=
@@ -117,8 +129,28 @@ cmd_setters(int argc, char **argv)
 		rc = cli_usage_error("setters", "give at least one --policy");
 		goto out;
 	}
+	dir = argv[optind];
 	yo.diff = &diff;
-	r = setters_apply(argv[optind], ".", pol, npol, &yo, &changes, &err);
+	/* PATH is the root nothing is edited outside of; a single file is
+	 * edited beneath its own directory */
+	if (stat(argv[optind], &st) == 0 && !S_ISDIR(st.st_mode)) {
+		dircopy = strdup(argv[optind]);
+		namecopy = strdup(argv[optind]);
+		if (dircopy == NULL || namecopy == NULL) {
+			rc = CLI_FAILED;
+			goto out;
+		}
+		dir = dirname(dircopy);
+		sub = basename(namecopy);
+	}
+	if (fsroot_open(&root, dir, 0, &err) < 0 ||
+	    pool_new(&pool, SETTERS_CLI_THREADS, &err) < 0) {
+		fprintf(stderr, "ferry setters: %s\n", err.msg);
+		rc = CLI_FAILED;
+		goto out;
+	}
+	yo.pool = pool;
+	r = setters_apply(root, sub, pol, npol, &yo, &changes, &err);
 	if (r < 0) {
 		fprintf(stderr, "ferry setters: %s\n", err.msg);
 		rc = CLI_FAILED;
@@ -126,6 +158,10 @@ cmd_setters(int argc, char **argv)
 	if (cli_edit_print(yo.dry_run, json, &diff, &changes) != CLI_OK)
 		rc = CLI_FAILED;
 out:
+	pool_free(pool);
+	fsroot_free(root);
+	free(dircopy);
+	free(namecopy);
 	for (size_t i = 0; i < npol; i++)
 		free(copies[i]);
 	free(copies);

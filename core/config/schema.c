@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/fsroot.h"
 #include "base/regex.h"
 #include "base/util.h"
 #include "policy/filter.h"
@@ -61,6 +62,8 @@ enum {
 	FL_DNS = 1 << 7,    /* a Kubernetes object name (DNS subdomain) */
 	FL_SEMVER = 1 << 8, /* a Masterminds semver constraint */
 	FL_FILTER = 1 << 9, /* also compiles as the policy's tag filter */
+	/* a path beneath the clone, as fsroot takes it (no "..", relative) */
+	FL_RELPATH = 1 << 10,
 };
 
 struct field {
@@ -409,7 +412,7 @@ static const struct field iua_git_fields[] = {
 
 static const struct field update_fields[] = {
 	FENUM(IUA, "strategy", update.strategy, strategies, 0),
-	FSTR(IUA, "path", update.path, 0),
+	FSTR(IUA, "path", update.path, FL_RELPATH),
 	FEND,
 };
 
@@ -960,6 +963,18 @@ check_dns_name(struct dctx *c, const yaml_node_t *n, const char *s)
 		     s);
 }
 
+/* The editors' own rule (fsroot.h), so validate and run agree: nothing
+ * outside the clone is ever named. */
+static void
+check_relpath(struct dctx *c, const yaml_node_t *n, const char *path)
+{
+	struct err e = ERR_INIT;
+
+	if (fsroot_path_check(path, &e) < 0)
+		diag(c, n, "%s; it names a directory inside the repository",
+		     e.msg);
+}
+
 /* The same parser the policy runs with, so validate and run agree. */
 static void
 check_semver(struct dctx *c, const yaml_node_t *n, const char *range)
@@ -1016,6 +1031,8 @@ check_string(struct dctx *c, const yaml_node_t *n, const struct field *f,
 		check_image(c, n, s);
 	if (f->flags & FL_GITURL)
 		check_git_url(c, n, s);
+	if (f->flags & FL_RELPATH)
+		check_relpath(c, n, s);
 }
 
 /* ---- decoding ---- */

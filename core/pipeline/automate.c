@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/fsroot.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "policy/policy.h"
@@ -239,67 +240,9 @@ wb_ctx_init(struct wb_ctx *c, const struct config *cfg, struct state *st,
 /*
  * ferry's Kustomization strategy: the images[] entry whose name or newName
  * is the policy's image gets newTag (or digest); an entry named after the
- * image is added when none matches.  Reads the kustomization file to find
- * the entry's name (*out NULL when none matches, or there is no
- * kustomization file: the editor then reports that), then edits with the
- * byte-exact kustomize editor.
+ * image is added when none matches (kustomize_image_entry finds it), then
+ * the byte-exact kustomize editor writes it.
  */
-static int
-kustomization_entry_name(char **out, const char *dir, const char *image,
-                         struct err *err)
-{
-	static const char *const names[] = { "kustomization.yaml",
-		                             "kustomization.yml",
-		                             "Kustomization" };
-	struct buf path = BUF_INIT, src = BUF_INIT;
-	struct yamledit_doc doc = YAMLEDIT_DOC_INIT;
-	int images, item, rc = 0;
-
-	*out = NULL;
-	for (size_t i = 0; i < 3; i++) {
-		buf_reset(&path);
-		buf_addf(&path, "%s/%s", dir, names[i]);
-		if (!buf_ok(&path)) {
-			rc = err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if (access(path.ptr, F_OK) != 0)
-			continue;
-		if ((rc = yamledit_file_read(&src, path.ptr, err)) < 0 ||
-		    (rc = yamledit_parse(&doc, src.ptr, src.len, path.ptr,
-		                         err)) < 0)
-			goto out;
-		images = doc.ndocs ? yamledit_map_get(&doc, doc.roots[0],
-		                                      "images")
-		                   : -1;
-		for (size_t k = 0;
-		     images >= 0 &&
-		     (item = yamledit_seq_get(&doc, images, k)) >= 0;
-		     k++) {
-			int name = yamledit_map_get(&doc, item, "name");
-			int new_name = yamledit_map_get(&doc, item, "newName");
-			const char *nv =
-			        name >= 0 ? doc.nodes[name].value : NULL;
-			const char *nnv = new_name >= 0
-			                          ? doc.nodes[new_name].value
-			                          : NULL;
-			if (nv && (strcmp(nv, image) == 0 ||
-			           (nnv && strcmp(nnv, image) == 0))) {
-				if ((*out = strdup(nv)) == NULL)
-					rc = err_set(err, ERR_NOMEM,
-					             "out of memory");
-				break;
-			}
-		}
-		break;
-	}
-out:
-	yamledit_release(&doc);
-	buf_release(&path);
-	buf_release(&src);
-	return rc;
-}
-
 static int
 apply_edits(struct pipeline_automation *ar, struct wb_ctx *c,
             const char *workdir, bool dry_run, struct pool *pool,
@@ -309,26 +252,28 @@ apply_edits(struct pipeline_automation *ar, struct wb_ctx *c,
 	        &c->auto_obj->u.imageupdateautomation;
 	const char *path = iua->update.path ? iua->update.path : ".";
 	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
+	struct fsroot *root = NULL;
 	int rc = 0;
 
-	(void)pool; /* TODO(lead): hand it to the editors */
 	yo.dry_run = dry_run;
 	yo.diff = diff;
+	yo.pool = pool;
 	wb_changes_release(&ar->changes);
 	while (*path == '.' && path[1] == '/')
 		path += 2;
 	if (strcmp(path, ".") == 0 || strcmp(path, "./") == 0)
 		path = "";
+	/* every editor reads and writes through the clone's root only */
+	if ((rc = fsroot_open(&root, workdir, 0, err)) < 0)
+		return rc;
 	if (iua->update.strategy &&
 	    strcmp(iua->update.strategy, "Kustomization") == 0) {
-		struct buf dir = BUF_INIT;
-		buf_addf(&dir, "%s%s", workdir, path);
 		for (size_t i = 0; i < c->npolicies && rc == 0; i++) {
 			struct kustomize_image ki = { 0 };
 			char *entry = NULL;
-			if ((rc = kustomization_entry_name(&entry, dir.ptr,
-			                                   c->policies[i].image,
-			                                   err)) < 0)
+			rc = kustomize_image_entry(&entry, root, path,
+			                           c->policies[i].image, err);
+			if (rc < 0)
 				break;
 			ki.name = entry ? entry : c->policies[i].image;
 			ki.new_name = entry && strcmp(entry,
@@ -341,23 +286,15 @@ apply_edits(struct pipeline_automation *ar, struct wb_ctx *c,
 			} else {
 				ki.new_tag = c->policies[i].tag;
 			}
-			rc = kustomize_set_images(dir.ptr, &ki, 1, &yo,
+			rc = kustomize_set_images(root, path, &ki, 1, &yo,
 			                          &ar->changes, err);
 			free(entry);
 		}
-		buf_release(&dir);
-		return rc;
+	} else {
+		rc = setters_apply(root, path, c->policies, c->npolicies, &yo,
+		                   &ar->changes, err);
 	}
-	/* setters_apply wants a root without the trailing '/'. */
-	{
-		struct buf root = BUF_INIT;
-		buf_puts(&root, workdir);
-		if (root.len > 1 && root.ptr[root.len - 1] == '/')
-			buf_truncate(&root, root.len - 1);
-		rc = setters_apply(root.ptr, *path ? path : ".", c->policies,
-		                   c->npolicies, &yo, &ar->changes, err);
-		buf_release(&root);
-	}
+	fsroot_free(root);
 	return rc;
 }
 
@@ -725,6 +662,9 @@ pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 	co.ssh_signing_key = c.ssh_key;
 	co.gpg_key = c.gpg_key;
 	co.gpg_passphrase = c.gpg_passphrase;
+	/* Stage only what the editors wrote. */
+	co.paths = (const char *const *)out->changes.files;
+	co.npaths = out->changes.nfiles;
 	rc = gitrepo_commit(repo, &co, out->commit, err);
 	if (rc < 0)
 		goto out;

@@ -21,6 +21,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/fsroot.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "writeback/helm.h"
@@ -277,6 +278,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf path = BUF_INIT, oldb = BUF_INIT, newb = BUF_INIT,
 	           arg = BUF_INIT;
 	struct wb_changes ch = WB_CHANGES_INIT;
+	struct fsroot *root = NULL;
 	struct err e = ERR_INIT;
 	const uint8_t *nl;
 	int mode, rc = -1;
@@ -308,7 +310,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unlink(p.ptr);
 		buf_release(&p);
 	}
-	if (file_write_atomic(path.ptr, oldb.ptr, oldb.len, 0644, &e) < 0)
+	if (file_write_atomic(path.ptr, oldb.ptr, oldb.len, 0644, &e) < 0 ||
+	    fsroot_open(&root, dir, 0, &e) < 0)
 		abort();
 
 	if (mode == 0) {
@@ -324,12 +327,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			setters_policy_parse(&pol[0], pa.ptr, &e);
 		}
 		setters_policy_parse(&pol[1], q, &e);
-		rc = setters_apply(dir, ".", pol, 2, NULL, &ch, &e);
+		rc = setters_apply(root, ".", pol, 2, NULL, &ch, &e);
 		buf_release(&pa);
 	} else if (mode == 1) {
 		struct kustomize_image im;
 		if (kustomize_image_parse(&im, arg.ptr, &e) == 0) {
-			rc = kustomize_set_images(dir, &im, 1, NULL, &ch, &e);
+			rc = kustomize_set_images(root, ".", &im, 1, NULL, &ch,
+			                          &e);
 			if (rc == 0) {
 				if (file_read(&newb, path.ptr, &e) < 0)
 					abort();
@@ -339,8 +343,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		struct helm_value hv;
 		if (helm_value_parse(&hv, arg.ptr, &e) == 0) {
-			rc = helm_set_values(path.ptr, NULL, &hv, 1, NULL, &ch,
-			                     &e);
+			rc = helm_set_values(root, names[2], NULL, &hv, 1, NULL,
+			                     &ch, &e);
 			if (rc == 0) {
 				if (file_read(&newb, path.ptr, &e) < 0)
 					abort();
@@ -363,6 +367,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_lines_kept(&oldb, &newb, &ch);
 	}
 	wb_changes_release(&ch);
+	fsroot_free(root);
 	buf_release(&path);
 	buf_release(&oldb);
 	buf_release(&newb);

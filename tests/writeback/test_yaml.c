@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <git2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/fsroot.h"
+#include "base/pool.h"
 #include "base/util.h"
 #include "writeback/helm.h"
 #include "writeback/kustomize.h"
@@ -137,6 +140,49 @@ read_file(const char *dir, const char *name)
 	assert_int_equal(file_read(&d, p.ptr, &e), 0);
 	buf_release(&p);
 	return buf_detach(&d);
+}
+
+/* The editors work beneath a root; the tests name a directory. */
+static int
+setters_in(const char *dir, const char *sub, const struct setters_policy *pol,
+           size_t n, const struct yamledit_opts *o, struct wb_changes *ch,
+           struct err *e)
+{
+	struct fsroot *r = NULL;
+	int rc = fsroot_open(&r, dir, 0, e);
+
+	if (rc == 0)
+		rc = setters_apply(r, sub, pol, n, o, ch, e);
+	fsroot_free(r);
+	return rc;
+}
+
+static int
+kustomize_in(const char *dir, const struct kustomize_image *im, size_t n,
+             const struct yamledit_opts *o, struct wb_changes *ch,
+             struct err *e)
+{
+	struct fsroot *r = NULL;
+	int rc = fsroot_open(&r, dir, 0, e);
+
+	if (rc == 0)
+		rc = kustomize_set_images(r, ".", im, n, o, ch, e);
+	fsroot_free(r);
+	return rc;
+}
+
+static int
+helm_in(const char *dir, const char *file, const char *label,
+        const struct helm_value *v, size_t n, const struct yamledit_opts *o,
+        struct wb_changes *ch, struct err *e)
+{
+	struct fsroot *r = NULL;
+	int rc = fsroot_open(&r, dir, 0, e);
+
+	if (rc == 0)
+		rc = helm_set_values(r, file, label, v, n, o, ch, e);
+	fsroot_free(r);
+	return rc;
 }
 
 /* Every file of got equals the one in want (when there) or in orig. */
@@ -446,7 +492,7 @@ test_setters__fixture_tree_matches_expected_byte_for_byte(void **state)
 	(void)state;
 	n = load_policies(pfile, pol, 16, &store);
 	copy_tree(orig, dir);
-	rc = setters_apply(dir, ".", pol, n, NULL, &ch, &e);
+	rc = setters_in(dir, ".", pol, n, NULL, &ch, &e);
 	/* broken.yaml does not parse: reported, left alone, others done */
 	assert_int_equal(rc, -ERR_INVALID);
 	assert_non_null(strstr(e.msg, "broken.yaml"));
@@ -479,7 +525,7 @@ test_setters__flux_peer_cases_match_expected(void **state)
 		fail_msg("Flux peer cases missing at %s", pfile);
 	n = load_policies(pfile, pol, 8, &store);
 	copy_tree(orig, dir);
-	assert_int_equal(setters_apply(dir, ".", pol, n, NULL, &ch, &e), 0);
+	assert_int_equal(setters_in(dir, ".", pol, n, NULL, &ch, &e), 0);
 	assert_tree(dir, want, orig, "");
 	assert_int_equal(ch.n, 7);
 	/* the change Flux's test lists */
@@ -524,7 +570,7 @@ test_setters__up_to_date_file_is_not_written(void **state)
 	buf_addf(&path, "%s/a.yaml", dir);
 	assert_int_equal(utimes(path.ptr, old), 0);
 	assert_int_equal(stat(path.ptr, &before), 0);
-	assert_int_equal(setters_apply(dir, ".", &web_policy, 1, NULL, &ch, &e),
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, NULL, &ch, &e),
 	                 0);
 	assert_int_equal(ch.n, 0);
 	assert_int_equal(stat(path.ptr, &after), 0);
@@ -552,8 +598,7 @@ test_setters__dry_run_writes_nothing_and_returns_the_diff(void **state)
 
 	(void)state;
 	write_file(dir, "a.yaml", text);
-	assert_int_equal(setters_apply(dir, ".", &web_policy, 1, &o, &ch, &e),
-	                 0);
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, &o, &ch, &e), 0);
 	assert_int_equal(ch.n, 1);
 	assert_int_equal(ch.v[0].line, 2);
 	p = read_file(dir, "a.yaml");
@@ -582,7 +627,7 @@ test_setters__changes_carry_object_identity(void **state)
 	(void)state;
 	n = load_policies(pfile, pol, 16, &store);
 	copy_tree(orig, dir);
-	setters_apply(dir, ".", pol, n, NULL, &ch, &e);
+	setters_in(dir, ".", pol, n, NULL, &ch, &e);
 	for (size_t i = 0; i < ch.n; i++) {
 		if (strcmp(ch.v[i].file, "multidoc.yaml") != 0)
 			continue;
@@ -630,16 +675,24 @@ test_setters__does_not_follow_symlinks_out_of_the_root(void **state)
 	buf_addf(&c, "%s/linkdir", root);
 	assert_int_equal(symlink(a.ptr, b.ptr), 0);
 	assert_int_equal(symlink(out, c.ptr), 0);
-	/* a link inside the root to a file the walk also reaches: one edit */
+	/* a link inside the root to a file the walk also reaches: one edit;
+	 * an absolute link is refused even when it points inside */
 	buf_reset(&a);
 	buf_reset(&b);
 	buf_addf(&a, "%s/inside.yaml", root);
 	buf_addf(&b, "%s/inlink.yaml", root);
-	assert_int_equal(symlink(a.ptr, b.ptr), 0);
-	assert_int_equal(
-	        setters_apply(root, ".", &web_policy, 1, NULL, &ch, &e), 0);
+	assert_int_equal(symlink("inside.yaml", b.ptr), 0);
+	buf_reset(&c);
+	buf_addf(&c, "%s/abslink.yaml", root);
+	assert_int_equal(symlink(a.ptr, c.ptr), 0);
+	buf_reset(&c);
+	buf_addf(&c, "%s/linkdir", root);
+	assert_int_equal(setters_in(root, ".", &web_policy, 1, NULL, &ch, &e),
+	                 0);
 	assert_int_equal(ch.n, 1);
 	assert_string_equal(ch.v[0].file, "inside.yaml");
+	assert_int_equal(ch.nfiles, 1);
+	assert_string_equal(ch.files[0], "inside.yaml");
 	{
 		struct stat st;
 		assert_int_equal(lstat(b.ptr, &st), 0);
@@ -650,14 +703,14 @@ test_setters__does_not_follow_symlinks_out_of_the_root(void **state)
 	free(p);
 	/* the update path itself may not leave the root */
 	assert_int_equal(
-	        setters_apply(root, "../x", &web_policy, 1, NULL, &ch, &e),
+	        setters_in(root, "../x", &web_policy, 1, NULL, &ch, &e),
 	        -ERR_INVALID);
 	assert_non_null(strstr(e.msg, ".."));
 	assert_int_equal(
-	        setters_apply(root, "linkdir", &web_policy, 1, NULL, &ch, &e),
+	        setters_in(root, "linkdir", &web_policy, 1, NULL, &ch, &e),
 	        -ERR_INVALID);
 	assert_int_equal(
-	        setters_apply(root, "/etc", &web_policy, 1, NULL, &ch, &e),
+	        setters_in(root, "/etc", &web_policy, 1, NULL, &ch, &e),
 	        -ERR_INVALID);
 	buf_release(&a);
 	buf_release(&b);
@@ -689,7 +742,7 @@ test_setters__only_walks_the_update_path(void **state)
 	write_file(root, "yes/a.yaml", text);
 	write_file(root, "no/a.yaml", text);
 	assert_int_equal(
-	        setters_apply(root, "./yes", &web_policy, 1, NULL, &ch, &e), 0);
+	        setters_in(root, "./yes", &web_policy, 1, NULL, &ch, &e), 0);
 	assert_int_equal(ch.n, 1);
 	assert_string_equal(ch.v[0].file, "yes/a.yaml");
 	p = read_file(root, "no/a.yaml");
@@ -715,7 +768,7 @@ test_setters__reports_a_marker_on_a_block_scalar_and_keeps_the_file(
 
 	(void)state;
 	write_file(dir, "a.yaml", text);
-	assert_int_equal(setters_apply(dir, ".", &web_policy, 1, NULL, &ch, &e),
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, NULL, &ch, &e),
 	                 -ERR_INVALID);
 	assert_non_null(strstr(e.msg, "block scalars"));
 	p = read_file(dir, "a.yaml");
@@ -739,7 +792,7 @@ test_setters__keeps_the_file_mode(void **state)
 	           "image: x:1 # {\"$imagepolicy\": \"apps:web:tag\"}\n");
 	buf_addf(&path, "%s/a.yml", dir);
 	assert_int_equal(chmod(path.ptr, 0600), 0);
-	assert_int_equal(setters_apply(dir, ".", &web_policy, 1, NULL, &ch, &e),
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, NULL, &ch, &e),
 	                 0);
 	assert_int_equal(stat(path.ptr, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
@@ -772,7 +825,303 @@ test_setters__policy_argument_splits_image_tag_and_digest(void **state)
 	assert_int_equal(setters_policy_parse(&p, d, &e), -ERR_INVALID);
 }
 
+static void
+test_setters__a_pool_gives_the_result_of_the_caller_alone(void **state)
+{
+	char *orig = fixture("tests/writeback/fixtures/setters/original");
+	char *want = fixture("tests/writeback/fixtures/setters/expected");
+	char *pfile = fixture("tests/writeback/fixtures/setters/policies");
+	char *a = tmpdir(), *b = tmpdir(), *store = NULL;
+	struct setters_policy pol[16];
+	struct wb_changes ca = WB_CHANGES_INIT, cb = WB_CHANGES_INIT;
+	struct buf da = BUF_INIT, db = BUF_INIT;
+	struct yamledit_opts oa = YAMLEDIT_OPTS_INIT, ob = YAMLEDIT_OPTS_INIT;
+	struct pool *pool = NULL;
+	struct err e = ERR_INIT;
+	size_t n;
+
+	(void)state;
+	n = load_policies(pfile, pol, 16, &store);
+	copy_tree(orig, a);
+	copy_tree(orig, b);
+	assert_int_equal(pool_new(&pool, 3, &e), 0);
+	ob.pool = pool;
+	assert_int_equal(setters_in(a, ".", pol, n, &oa, &ca, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(setters_in(b, ".", pol, n, &ob, &cb, &e),
+	                 -ERR_INVALID);
+	assert_tree(a, want, orig, "");
+	assert_tree(b, want, orig, "");
+	assert_int_equal(ca.n, cb.n);
+	for (size_t i = 0; i < ca.n; i++) {
+		assert_string_equal(ca.v[i].file, cb.v[i].file);
+		assert_int_equal(ca.v[i].line, cb.v[i].line);
+		assert_string_equal(ca.v[i].setter, cb.v[i].setter);
+	}
+	assert_int_equal(ca.nfiles, cb.nfiles);
+	for (size_t i = 0; i < ca.nfiles; i++)
+		assert_string_equal(ca.files[i], cb.files[i]);
+	/* and the dry-run diffs come in the same order */
+	wb_changes_release(&ca);
+	wb_changes_release(&cb);
+	rm_tree(a);
+	rm_tree(b);
+	copy_tree(orig, a);
+	copy_tree(orig, b);
+	oa.dry_run = ob.dry_run = true;
+	oa.diff = &da;
+	ob.diff = &db;
+	setters_in(a, ".", pol, n, &oa, &ca, &e);
+	setters_in(b, ".", pol, n, &ob, &cb, &e);
+	assert_true(da.len > 0);
+	assert_string_equal(da.ptr, db.ptr);
+	pool_free(pool);
+	buf_release(&da);
+	buf_release(&db);
+	wb_changes_release(&ca);
+	wb_changes_release(&cb);
+	rm_tree(a);
+	rm_tree(b);
+	free(a);
+	free(b);
+	free(store);
+	free(orig);
+	free(want);
+	free(pfile);
+}
+
+/*
+ * A tree with a way out: root/deploy/linkdir -> ../../outside (a
+ * directory beside the root holding files with private lines), and
+ * root/nested/inner -> ../deploy, which stays inside but leads to the
+ * link that does not.
+ */
+struct escape {
+	char *top, root[256], outside[256];
+};
+
+static void
+escape_init(struct escape *x)
+{
+	static const char marked[] =
+	        "# private line\n"
+	        "image: ghcr.io/org/web:1.9 # {\"$imagepolicy\": "
+	        "\"apps:web\"}\n";
+	static const char kust[] = "# private line\n"
+	                           "images:\n- name: app\n  newTag: '1'\n";
+	struct buf p = BUF_INIT;
+
+	x->top = tmpdir();
+	snprintf(x->root, sizeof(x->root), "%s/root", x->top);
+	snprintf(x->outside, sizeof(x->outside), "%s/outside", x->top);
+	assert_int_equal(mkdir(x->root, 0755), 0);
+	assert_int_equal(mkdir(x->outside, 0755), 0);
+	write_file(x->outside, "app.yaml", marked);
+	write_file(x->outside, "kustomization.yaml", kust);
+	write_file(x->outside, "values.yaml", "# private line\ntag: '1'\n");
+	buf_addf(&p, "%s/deploy", x->root);
+	assert_int_equal(mkdir(p.ptr, 0755), 0);
+	buf_reset(&p);
+	buf_addf(&p, "%s/nested", x->root);
+	assert_int_equal(mkdir(p.ptr, 0755), 0);
+	buf_reset(&p);
+	buf_addf(&p, "%s/deploy/linkdir", x->root);
+	assert_int_equal(symlink("../../outside", p.ptr), 0);
+	buf_reset(&p);
+	buf_addf(&p, "%s/nested/inner", x->root);
+	assert_int_equal(symlink("../deploy", p.ptr), 0);
+	buf_reset(&p);
+	buf_addf(&p, "%s/deploy/values.yaml", x->root);
+	assert_int_equal(symlink("../../outside/values.yaml", p.ptr), 0);
+	buf_reset(&p);
+	buf_addf(&p, "%s/deploy/kustomization.yaml", x->root);
+	assert_int_equal(symlink("linkdir/kustomization.yaml", p.ptr), 0);
+	buf_release(&p);
+}
+
+/* Nothing outside changed, and no diff or message shows its content. */
+static void
+escape_check(struct escape *x, const struct buf *diff, const struct err *e)
+{
+	char *p = read_file(x->outside, "app.yaml");
+
+	assert_non_null(strstr(p, "web:1.9 #"));
+	free(p);
+	p = read_file(x->outside, "kustomization.yaml");
+	assert_non_null(strstr(p, "newTag: '1'"));
+	free(p);
+	p = read_file(x->outside, "values.yaml");
+	assert_string_equal(p, "# private line\ntag: '1'\n");
+	free(p);
+	assert_null(strstr(diff->ptr, "private"));
+	assert_null(strstr(e->msg, "private"));
+}
+
+static void
+escape_release(struct escape *x)
+{
+	rm_tree(x->top);
+	free(x->top);
+}
+
+static void
+test_setters__update_path_through_a_link_leading_outside_is_refused(
+        void **state)
+{
+	static const char *const paths[] = {
+		"deploy/linkdir",          "nested/inner/linkdir",
+		"deploy/linkdir/app.yaml", "../outside",
+		"deploy/../../outside",    NULL
+	};
+	struct escape x;
+	struct buf diff = BUF_INIT;
+	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	escape_init(&x);
+	for (int dry = 0; dry < 2; dry++) {
+		o.dry_run = dry;
+		o.diff = &diff;
+		for (int i = 0; paths[i]; i++) {
+			struct wb_changes ch = WB_CHANGES_INIT;
+			assert_int_equal(setters_in(x.root, paths[i],
+			                            &web_policy, 1, &o, &ch,
+			                            &e),
+			                 -ERR_INVALID);
+			assert_int_equal(ch.n, 0);
+			escape_check(&x, &diff, &e);
+		}
+		/* a walk of the whole root does not enter them either */
+		{
+			struct wb_changes ch = WB_CHANGES_INIT;
+			assert_int_equal(setters_in(x.root, ".", &web_policy, 1,
+			                            &o, &ch, &e),
+			                 0);
+			assert_int_equal(ch.n, 0);
+			escape_check(&x, &diff, &e);
+		}
+	}
+	assert_string_equal(diff.ptr, "");
+	buf_release(&diff);
+	escape_release(&x);
+}
+
+static void
+test_setters__a_linked_file_inside_is_edited_once_at_its_target(void **state)
+{
+	static const char text[] =
+	        "image: ghcr.io/org/web:1.9 # {\"$imagepolicy\": "
+	        "\"apps:web\"}\n";
+	char *root = tmpdir(), *p;
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
+	struct buf d = BUF_INIT;
+	struct stat st;
+
+	(void)state;
+	buf_addf(&d, "%s/shared", root);
+	assert_int_equal(mkdir(d.ptr, 0755), 0);
+	buf_reset(&d);
+	buf_addf(&d, "%s/deploy", root);
+	assert_int_equal(mkdir(d.ptr, 0755), 0);
+	write_file(root, "shared/app.yaml", text);
+	buf_reset(&d);
+	buf_addf(&d, "%s/deploy/app.yaml", root);
+	assert_int_equal(symlink("../shared/app.yaml", d.ptr), 0);
+	/* only the link is under the update path: its target is written */
+	assert_int_equal(
+	        setters_in(root, "deploy", &web_policy, 1, NULL, &ch, &e), 0);
+	assert_int_equal(ch.n, 1);
+	assert_string_equal(ch.v[0].file, "deploy/app.yaml");
+	assert_int_equal(ch.nfiles, 1);
+	assert_string_equal(ch.files[0], "shared/app.yaml");
+	assert_int_equal(lstat(d.ptr, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	p = read_file(root, "shared/app.yaml");
+	assert_non_null(strstr(p, "web:1.10 #"));
+	free(p);
+	buf_release(&d);
+	wb_changes_release(&ch);
+	rm_tree(root);
+	free(root);
+}
+
 /* ---- kustomize ---- */
+
+static void
+test_kustomize__refuses_a_directory_or_file_leading_outside(void **state)
+{
+	static const char *const dirs[] = { "deploy/linkdir",
+		                            "nested/inner/linkdir",
+		                            "../outside", "deploy", NULL };
+	char arg[] = "app:2";
+	struct kustomize_image im;
+	struct escape x;
+	struct buf diff = BUF_INIT;
+	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
+	struct fsroot *r = NULL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	escape_init(&x);
+	assert_int_equal(kustomize_image_parse(&im, arg, &e), 0);
+	assert_int_equal(fsroot_open(&r, x.root, 0, &e), 0);
+	for (int dry = 0; dry < 2; dry++) {
+		o.dry_run = dry;
+		o.diff = &diff;
+		for (int i = 0; dirs[i]; i++) {
+			struct wb_changes ch = WB_CHANGES_INIT;
+			char *entry = NULL;
+			/* deploy/kustomization.yaml is itself a link out */
+			int want = strcmp(dirs[i], "deploy") == 0
+			                   ? -ERR_NOTFOUND
+			                   : -ERR_INVALID;
+			assert_int_equal(kustomize_set_images(r, dirs[i], &im,
+			                                      1, &o, &ch, &e),
+			                 want);
+			escape_check(&x, &diff, &e);
+			assert_int_equal(kustomize_image_entry(
+			                         &entry, r, dirs[i], "app", &e),
+			                 want == -ERR_NOTFOUND ? 0 : want);
+			assert_null(entry);
+			assert_int_equal(ch.n, 0);
+		}
+	}
+	assert_string_equal(diff.ptr, "");
+	fsroot_free(r);
+	buf_release(&diff);
+	escape_release(&x);
+}
+
+static void
+test_kustomize__image_entry_is_found_by_name_or_new_name(void **state)
+{
+	char *dir = tmpdir();
+	struct fsroot *r = NULL;
+	struct err e = ERR_INIT;
+	char *entry = NULL;
+
+	(void)state;
+	write_file(dir, "kustomization.yaml",
+	           "images:\n- name: app\n  newName: ghcr.io/org/app\n"
+	           "- name: ghcr.io/org/db\n  newTag: '1'\n");
+	assert_int_equal(fsroot_open(&r, dir, 0, &e), 0);
+	assert_int_equal(
+	        kustomize_image_entry(&entry, r, ".", "ghcr.io/org/app", &e),
+	        0);
+	assert_string_equal(entry, "app");
+	free(entry);
+	assert_int_equal(
+	        kustomize_image_entry(&entry, r, "", "ghcr.io/org/db", &e), 0);
+	assert_string_equal(entry, "ghcr.io/org/db");
+	free(entry);
+	assert_int_equal(kustomize_image_entry(&entry, r, ".", "other", &e), 0);
+	assert_null(entry);
+	fsroot_free(r);
+	rm_tree(dir);
+	free(dir);
+}
 
 static void
 test_kustomize__image_argument_parses_like_kustomize_edit_set_image(
@@ -840,8 +1189,7 @@ test_kustomize__fixture_cases_match_expected_byte_for_byte(void **state)
 		     p = strtok_r(NULL, "\n", &want))
 			assert_int_equal(kustomize_image_parse(&im[n++], p, &e),
 			                 0);
-		assert_int_equal(
-		        kustomize_set_images(dir, im, n, NULL, &ch, &e), 0);
+		assert_int_equal(kustomize_in(dir, im, n, NULL, &ch, &e), 0);
 		assert_true(ch.n > 0);
 		for (int k = 0; names[k]; k++) {
 			struct buf w = BUF_INIT, g = BUF_INIT;
@@ -862,8 +1210,7 @@ test_kustomize__fixture_cases_match_expected_byte_for_byte(void **state)
 		}
 		/* a second run finds nothing to do */
 		wb_changes_release(&ch);
-		assert_int_equal(
-		        kustomize_set_images(dir, im, n, NULL, &ch, &e), 0);
+		assert_int_equal(kustomize_in(dir, im, n, NULL, &ch, &e), 0);
 		assert_int_equal(ch.n, 0);
 		free(args);
 		rm_tree(dir);
@@ -895,9 +1242,8 @@ test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file(void **state)
 		char *dir = tmpdir(), *p;
 		struct wb_changes ch = WB_CHANGES_INIT;
 		write_file(dir, "kustomization.yaml", bad[i]);
-		assert_int_equal(
-		        kustomize_set_images(dir, &im, 1, NULL, &ch, &e),
-		        -ERR_INVALID);
+		assert_int_equal(kustomize_in(dir, &im, 1, NULL, &ch, &e),
+		                 -ERR_INVALID);
 		p = read_file(dir, "kustomization.yaml");
 		assert_string_equal(p, bad[i]);
 		free(p);
@@ -907,9 +1253,8 @@ test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file(void **state)
 	{
 		char *dir = tmpdir();
 		struct wb_changes ch = WB_CHANGES_INIT;
-		assert_int_equal(
-		        kustomize_set_images(dir, &im, 1, NULL, &ch, &e),
-		        -ERR_NOTFOUND);
+		assert_int_equal(kustomize_in(dir, &im, 1, NULL, &ch, &e),
+		                 -ERR_NOTFOUND);
 		rm_tree(dir);
 		free(dir);
 	}
@@ -944,7 +1289,7 @@ test_helm__sets_existing_and_creates_missing_keys(void **state)
 	assert_int_equal(helm_value_parse(&v[2], a3, &e), 0);
 	assert_int_equal(helm_value_parse(&v[3], a4, &e), 0);
 	assert_int_equal(
-	        helm_set_values(path.ptr, "values.yaml", v, 4, NULL, &ch, &e),
+	        helm_in(dir, "values.yaml", "values.yaml", v, 4, NULL, &ch, &e),
 	        0);
 	p = read_file(dir, "values.yaml");
 	assert_string_equal(p, want);
@@ -981,7 +1326,7 @@ test_helm__refuses_missing_indexes_flow_mappings_and_bad_values(void **state)
 		v.key = keys[i];
 		v.value = "b:2";
 		assert_int_equal(
-		        helm_set_values(path.ptr, NULL, &v, 1, NULL, &ch, &e),
+		        helm_in(dir, "values.yaml", NULL, &v, 1, NULL, &ch, &e),
 		        -ERR_INVALID);
 	}
 	p = read_file(dir, "values.yaml");
@@ -994,6 +1339,63 @@ test_helm__refuses_missing_indexes_flow_mappings_and_bad_values(void **state)
 	buf_release(&path);
 	rm_tree(dir);
 	free(dir);
+}
+
+static void
+test_helm__a_values_file_linked_outside_is_refused_inside_followed(void **state)
+{
+	char a1[] = "tag=2";
+	struct helm_value v;
+	struct escape x;
+	struct buf diff = BUF_INIT, d = BUF_INIT;
+	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct fsroot *r = NULL;
+	struct err e = ERR_INIT;
+	char *p;
+
+	(void)state;
+	escape_init(&x);
+	assert_int_equal(helm_value_parse(&v, a1, &e), 0);
+	assert_int_equal(fsroot_open(&r, x.root, 0, &e), 0);
+	o.diff = &diff;
+	for (int dry = 0; dry < 2; dry++) {
+		o.dry_run = dry;
+		assert_int_equal(helm_set_values(r, "deploy/values.yaml", NULL,
+		                                 &v, 1, &o, &ch, &e),
+		                 -ERR_INVALID);
+		escape_check(&x, &diff, &e);
+		assert_int_equal(helm_set_values(r,
+		                                 "deploy/linkdir/values.yaml",
+		                                 NULL, &v, 1, &o, &ch, &e),
+		                 -ERR_INVALID);
+		escape_check(&x, &diff, &e);
+		assert_int_equal(helm_set_values(r, "../outside/values.yaml",
+		                                 NULL, &v, 1, &o, &ch, &e),
+		                 -ERR_INVALID);
+		escape_check(&x, &diff, &e);
+	}
+	assert_int_equal(ch.n, 0);
+	/* a link that stays inside: the target is written, the link kept */
+	write_file(x.root, "nested/values.yaml", "tag: '1'\n");
+	buf_addf(&d, "%s/deploy/prod.yaml", x.root);
+	assert_int_equal(symlink("../nested/values.yaml", d.ptr), 0);
+	o.dry_run = false;
+	assert_int_equal(helm_set_values(r, "deploy/prod.yaml", NULL, &v, 1, &o,
+	                                 &ch, &e),
+	                 0);
+	assert_int_equal(ch.n, 1);
+	assert_string_equal(ch.v[0].file, "deploy/prod.yaml");
+	assert_int_equal(ch.nfiles, 1);
+	assert_string_equal(ch.files[0], "nested/values.yaml");
+	p = read_file(x.root, "nested/values.yaml");
+	assert_string_equal(p, "tag: '2'\n");
+	free(p);
+	fsroot_free(r);
+	buf_release(&d);
+	buf_release(&diff);
+	wb_changes_release(&ch);
+	escape_release(&x);
 }
 
 int
@@ -1032,16 +1434,33 @@ main(void)
 		cmocka_unit_test(
 		        test_setters__policy_argument_splits_image_tag_and_digest),
 		cmocka_unit_test(
+		        test_setters__a_pool_gives_the_result_of_the_caller_alone),
+		cmocka_unit_test(
+		        test_setters__update_path_through_a_link_leading_outside_is_refused),
+		cmocka_unit_test(
+		        test_setters__a_linked_file_inside_is_edited_once_at_its_target),
+		cmocka_unit_test(
 		        test_kustomize__image_argument_parses_like_kustomize_edit_set_image),
 		cmocka_unit_test(
 		        test_kustomize__fixture_cases_match_expected_byte_for_byte),
 		cmocka_unit_test(
 		        test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file),
 		cmocka_unit_test(
+		        test_kustomize__refuses_a_directory_or_file_leading_outside),
+		cmocka_unit_test(
+		        test_kustomize__image_entry_is_found_by_name_or_new_name),
+		cmocka_unit_test(
 		        test_helm__sets_existing_and_creates_missing_keys),
 		cmocka_unit_test(
 		        test_helm__refuses_missing_indexes_flow_mappings_and_bad_values),
+		cmocka_unit_test(
+		        test_helm__a_values_file_linked_outside_is_refused_inside_followed),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc;
+
+	git_libgit2_init(); /* the diff is libgit2's */
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	git_libgit2_shutdown();
+	return rc;
 }

@@ -268,7 +268,8 @@ setters_file(const struct walk *w, struct item *it)
 	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
 	struct err *e = &it->err;
 	char setter[SETTERS_MAX_NAME];
-	int rc = 0;
+	const char *obj[4] = { "", "", "", "" };
+	int rc = 0, obj_doc = -1;
 
 	/* the path is canonical, so a link on the way is a race: refuse */
 	rc = yamledit_file_read(&src, w->root, it->path, FSROOT_NOFOLLOW, e);
@@ -305,10 +306,17 @@ setters_file(const struct walk *w, struct item *it)
 		memset(&ch, 0, sizeof(ch));
 		ch.file = it->label;
 		ch.line = nd->line + 1;
-		yamledit_doc_object(
-		        &doc, nd->doc, (const char **)&ch.api_version,
-		        (const char **)&ch.kind, (const char **)&ch.namespace_,
-		        (const char **)&ch.name);
+		/* One lookup per document, not per change: each lookup
+		 * walks the document's root mapping. */
+		if (nd->doc != obj_doc) {
+			yamledit_doc_object(&doc, nd->doc, &obj[0], &obj[1],
+			                    &obj[2], &obj[3]);
+			obj_doc = nd->doc;
+		}
+		ch.api_version = (char *)obj[0];
+		ch.kind = (char *)obj[1];
+		ch.namespace_ = (char *)obj[2];
+		ch.name = (char *)obj[3];
 		ch.old_value = nd->value;
 		ch.new_value = (char *)val;
 		ch.setter = setter;

@@ -128,6 +128,7 @@ node_add(struct yamledit_doc *doc, int parent, int *child_count)
 	memset(nd, 0, sizeof(*nd));
 	nd->parent = parent;
 	nd->first_child = nd->last_child = nd->next_sibling = -1;
+	nd->prev_sibling = -1;
 	nd->doc = (int)doc->ndocs - 1;
 	if (parent >= 0) {
 		struct yamledit_node *p = &doc->nodes[parent];
@@ -135,6 +136,7 @@ node_add(struct yamledit_doc *doc, int parent, int *child_count)
 			doc->nodes[p->last_child].next_sibling = idx;
 		else
 			p->first_child = idx;
+		nd->prev_sibling = p->last_child;
 		p->last_child = idx;
 		nd->is_key =
 		        p->type == YAMLEDIT_MAPPING && (*child_count % 2) == 0;
@@ -421,14 +423,13 @@ yamledit_key_of(const struct yamledit_doc *doc, int value)
 {
 	int p = doc->nodes[value].parent;
 
+	/* A mapping's children alternate key, value: a value's key is the
+	 * sibling before it.  (A walk from the first child made editing a
+	 * mapping of N keys cost N^2.) */
 	if (p < 0 || doc->nodes[p].type != YAMLEDIT_MAPPING ||
 	    doc->nodes[value].is_key)
 		return -1;
-	for (int k = doc->nodes[p].first_child; k >= 0;
-	     k = doc->nodes[k].next_sibling)
-		if (doc->nodes[k].next_sibling == value)
-			return k;
-	return -1;
+	return doc->nodes[value].prev_sibling;
 }
 
 int
@@ -993,7 +994,8 @@ verify(const struct yamledit_edits *e, const size_t *ns,
 	unsigned char *inserted = calloc(nd->n + 1, 1);
 	int *pair = calloc(od->n + 1, sizeof(int));
 	int *target_of = calloc(od->n + 1, sizeof(int));
-	size_t i = 0, j = 0, k;
+	size_t i = 0, j = 0, k, kb;
+	ptrdiff_t delta;
 	int rc = 0;
 
 	if (!dropped || !inserted || !pair || !target_of) {
@@ -1013,19 +1015,23 @@ verify(const struct yamledit_edits *e, const size_t *ns,
 		if (e->v[k].target >= 0)
 			target_of[e->v[k].target] = (int)k;
 	}
-	for (j = 0; j < nd->n; j++) {
+	/* The new nodes and the spliced texts (sorted, disjoint) both come
+	 * in document order: one walk over each, not nodes x edits. */
+	for (j = 0, k = 0; j < nd->n; j++) {
 		const struct yamledit_node *n = &nd->nodes[j];
-		for (k = 0; k < e->n; k++) {
-			if (e->v[k].target >= 0 || e->v[k].text_len == 0)
+		while (k < e->n && ns[k] + e->v[k].text_len <= n->start &&
+		       !(e->v[k].text_len == 0 && ns[k] == n->start))
+			k++;
+		for (size_t q = k; q < e->n && ns[q] <= n->start; q++) {
+			if (e->v[q].target >= 0 || e->v[q].text_len == 0)
 				continue;
-			if (n->start >= ns[k] &&
-			    n->start < ns[k] + e->v[k].text_len &&
+			if (n->start < ns[q] + e->v[q].text_len &&
 			    (!empty_plain(n) ||
 			     (n->parent >= 0 && inserted[n->parent])))
 				inserted[j] = 1;
 		}
 	}
-	for (i = 0, j = 0;; i++, j++) {
+	for (i = 0, j = 0, kb = 0, delta = 0;; i++, j++) {
 		const struct yamledit_node *o, *n;
 		size_t mapped;
 		while (i < od->n && dropped[i])
@@ -1043,15 +1049,17 @@ verify(const struct yamledit_edits *e, const size_t *ns,
 			rc = moved(err, what, o->line);
 			goto out;
 		}
-		mapped = o->start;
-		for (k = 0; k < e->n; k++) {
-			const struct yamledit_splice *s = &e->v[k];
-			bool before = s->start == s->end ? s->start <= o->start
-			                                 : s->end <= o->start;
-			if (before)
-				mapped = mapped + s->text_len -
-				         (s->end - s->start);
+		/* The edits before this node (a prefix of the sorted edits,
+		 * growing as the nodes go on) shift it by their size
+		 * change. */
+		while (kb < e->n && (e->v[kb].start == e->v[kb].end
+		                             ? e->v[kb].start <= o->start
+		                             : e->v[kb].end <= o->start)) {
+			delta += (ptrdiff_t)e->v[kb].text_len -
+			         (ptrdiff_t)(e->v[kb].end - e->v[kb].start);
+			kb++;
 		}
+		mapped = (size_t)((ptrdiff_t)o->start + delta);
 		if (!empty_plain(o) && !empty_plain(n) && mapped != n->start) {
 			rc = moved(err, what, o->line);
 			goto out;

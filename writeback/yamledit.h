@@ -77,6 +77,7 @@ struct yamledit_node {
 	int first_child; /* mapping: key, value, key, value...; -1 if none */
 	int last_child;
 	int next_sibling; /* -1 at the end */
+	int prev_sibling; /* -1 at the start: a mapping value's key */
 	int doc;          /* 0-based document number */
 	bool is_key;      /* a mapping key */
 	char *value;      /* scalar value (NUL-terminated), else NULL */

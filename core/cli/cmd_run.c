@@ -16,6 +16,7 @@
 #include "base/pool.h"
 #include "base/util.h"
 #include "daemon/daemon.h"
+#include "fleet/etcd.h"
 #include "config/loader.h"
 #include "pipeline/pipeline.h"
 #include "state/state.h"
@@ -87,6 +88,16 @@ static const char run_help[] =
         "  --retry-max D         longest retry after failures (default 5m)\n"
         "  --control-socket PATH where 'ferry get' and friends connect\n"
         "                        (default STATE_DIR/ferry.sock)\n"
+        "Fleet options (several daemons sharing the work through etcd):\n"
+        "  --etcd-endpoints URLS comma-separated etcd client URLs\n"
+        "                        (FERRY_ETCD_ENDPOINTS); without them the daemon\n"
+        "                        runs alone and owns everything\n"
+        "  --cluster-name NAME   the fleet's key prefix /ferry/NAME/ (default ferry)\n"
+        "  --member-id ID        this member's name (default HOSTNAME-PID)\n"
+        "  --lease-ttl D         how long a silent member keeps its work (default\n"
+        "                        10s); failover takes about this long\n"
+        "  --etcd-cacert FILE, --etcd-cert FILE, --etcd-key FILE   TLS, as etcdctl\n"
+        "  --etcd-user USER[:PASSWORD]   etcd authentication (FERRY_ETCD_PASSWORD)\n"
         "  -h, --help            show this help\n"
         "\n"
         "Exit codes: 0 every object succeeded (--once) or a clean shutdown,\n"
@@ -364,12 +375,70 @@ daemon_option(const char *cmd, int c, const char *arg, struct daemon_options *o)
 		               "30s or 5m",
 		               arg),
 		       -1;
-	if (c == 'T')
+	if (c == 'l') {
+		if (ns < 1000000000LL)
+			return cli_usage_error(cmd, "--lease-ttl: at least 1s"),
+			       -1;
+		o->lease_ttl = ns / 1000000000LL;
+	} else if (c == 'T')
 		o->shutdown_timeout_ms = ns / 1000000;
 	else if (c == 'r')
 		o->backoff_min_ms = ns / 1000000;
 	else
 		o->backoff_max_ms = ns / 1000000;
+	return 0;
+}
+
+/*
+ * --etcd-endpoints (or FERRY_ETCD_ENDPOINTS) split at commas into eps,
+ * and --etcd-user NAME[:PASSWORD] (FERRY_ETCD_PASSWORD) split, into the
+ * daemon's options.  The strings live in the caller's buffers.
+ */
+static int
+etcd_fleet(const char *cmd, const char *arg, struct daemon_options *o,
+           const char **eps, char *buf, size_t bufsz, char *ubuf, size_t ubufsz)
+{
+	const char *env = getenv("FERRY_ETCD_ENDPOINTS");
+	size_t n = 0;
+	char *p, *save = NULL;
+
+	if (arg == NULL && env && *env)
+		arg = env;
+	if (o->etcd_user) {
+		char *colon;
+		if (snprintf(ubuf, ubufsz, "%s", o->etcd_user) >= (int)ubufsz)
+			return cli_usage_error(cmd, "--etcd-user is too long"),
+			       -1;
+		if ((colon = strchr(ubuf, ':')) != NULL) {
+			*colon = '\0';
+			o->etcd_password = colon + 1;
+		} else {
+			o->etcd_password = getenv("FERRY_ETCD_PASSWORD");
+		}
+		o->etcd_user = ubuf;
+	}
+	if (arg == NULL) {
+		if (o->cluster || o->member_id || o->lease_ttl || o->etcd_user)
+			return cli_usage_error(cmd, "the fleet options need "
+			                            "--etcd-endpoints"),
+			       -1;
+		return 0;
+	}
+	if (snprintf(buf, bufsz, "%s", arg) >= (int)bufsz)
+		return cli_usage_error(cmd, "--etcd-endpoints is too long"), -1;
+	for (p = strtok_r(buf, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (n == ETCD_MAX_ENDPOINTS)
+			return cli_usage_error(cmd, "at most %d etcd endpoints",
+			                       ETCD_MAX_ENDPOINTS),
+			       -1;
+		eps[n++] = p;
+	}
+	if (n == 0)
+		return cli_usage_error(cmd, "--etcd-endpoints: give URLs such "
+		                            "as http://127.0.0.1:2379"),
+		       -1;
+	o->etcd_endpoints = eps;
+	o->netcd_endpoints = n;
 	return 0;
 }
 
@@ -421,6 +490,14 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ "retry-min", required_argument, NULL, 'r' },
 		{ "retry-max", required_argument, NULL, 'R' },
 		{ "control-socket", required_argument, NULL, 'U' },
+		{ "etcd-endpoints", required_argument, NULL, 'E' },
+		{ "cluster-name", required_argument, NULL, 'N' },
+		{ "member-id", required_argument, NULL, 'M' },
+		{ "lease-ttl", required_argument, NULL, 'l' },
+		{ "etcd-cacert", required_argument, NULL, 'a' },
+		{ "etcd-cert", required_argument, NULL, 'c' },
+		{ "etcd-key", required_argument, NULL, 'k' },
+		{ "etcd-user", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
@@ -436,6 +513,8 @@ run_or_plan(int argc, char **argv, bool plan)
 	struct pool *pool = NULL;
 	struct err err = ERR_INIT;
 	struct daemon_options dopts = DAEMON_OPTIONS_INIT;
+	const char *etcd_arg = NULL, *endpoints[ETCD_MAX_ENDPOINTS];
+	char ep_buf[4096], user_buf[512];
 	bool daemon_opt = false;
 	int c, json = 0, once = 0, rc;
 
@@ -477,10 +556,39 @@ run_or_plan(int argc, char **argv, bool plan)
 			dopts.control_socket = optarg;
 			daemon_opt = true;
 			break;
+		case 'E':
+			etcd_arg = optarg;
+			daemon_opt = true;
+			break;
+		case 'N':
+			dopts.cluster = optarg;
+			daemon_opt = true;
+			break;
+		case 'M':
+			dopts.member_id = optarg;
+			daemon_opt = true;
+			break;
+		case 'a':
+			dopts.etcd_cacert = optarg;
+			daemon_opt = true;
+			break;
+		case 'c':
+			dopts.etcd_cert = optarg;
+			daemon_opt = true;
+			break;
+		case 'k':
+			dopts.etcd_key = optarg;
+			daemon_opt = true;
+			break;
+		case 'u':
+			dopts.etcd_user = optarg;
+			daemon_opt = true;
+			break;
 		case 'W':
 		case 'T':
 		case 'r':
 		case 'R':
+		case 'l':
 			if (daemon_option(cmd, c, optarg, &dopts) < 0)
 				return CLI_USAGE;
 			daemon_opt = true;
@@ -506,6 +614,9 @@ run_or_plan(int argc, char **argv, bool plan)
 	if (!plan && !once) {
 		if (json)
 			return cli_usage_error(cmd, "-o belongs to --once");
+		if (etcd_fleet(cmd, etcd_arg, &dopts, endpoints, ep_buf,
+		               sizeof(ep_buf), user_buf, sizeof(user_buf)) < 0)
+			return CLI_USAGE;
 		return run_daemon(paths, npaths, state_arg, &dopts);
 	}
 	if ((rc = load_config(cmd, paths, npaths, &cfg)) != CLI_OK)

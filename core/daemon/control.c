@@ -127,7 +127,8 @@ copy_ready(cJSON *out, const cJSON *doc)
 }
 
 static cJSON *
-object_status(struct daemon *d, const struct config_object *o)
+object_status(struct daemon *d, const struct snapshot *s,
+              const struct config_object *o)
 {
 	static const char *const fields[] = {
 		"image",
@@ -146,6 +147,7 @@ object_status(struct daemon *d, const struct config_object *o)
 	cJSON *out = cJSON_CreateObject(), *doc = NULL;
 	struct err e = ERR_INIT;
 	bool spec_suspend = false;
+	char owner[64];
 	int64_t next;
 
 	if (out == NULL)
@@ -176,7 +178,19 @@ object_status(struct daemon *d, const struct config_object *o)
 	if (next >= 0)
 		cJSON_AddNumberToObject(out, "nextRunSeconds",
 		                        (double)(next / 1000));
-	if (state_get(d->st, config_kind_name(o->kind), o->metadata.namespace,
+	/* In a fleet: who owns it, and, for what another member owns, the
+	 * shared copy of its status (policies and automations). */
+	daemon_owner(d, s, o, owner);
+	if (owner[0]) {
+		cJSON_AddStringToObject(out, "owner", owner);
+		if (strcmp(owner, fleet_member(d->fleet)) != 0 &&
+		    o->kind != CONFIG_IMAGEREPOSITORY)
+			fleet_state_get(d->fleet, config_kind_name(o->kind),
+			                o->metadata.namespace, o->metadata.name,
+			                &doc, &e);
+	}
+	if (doc != NULL ||
+	    state_get(d->st, config_kind_name(o->kind), o->metadata.namespace,
 	              o->metadata.name, &doc, &e) == 0) {
 		copy_ready(out, doc);
 		for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
@@ -243,10 +257,13 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 			if ((ns && strcmp(ns, o->metadata.namespace) != 0) ||
 			    (name && strcmp(name, o->metadata.name) != 0))
 				continue;
-			cJSON_AddItemToArray(list, object_status(d, o));
+			cJSON_AddItemToArray(list, object_status(d, s, o));
 		}
 	}
 	cJSON_AddNumberToObject(doc, "generation", (double)s->generation);
+	if (d->fleet)
+		cJSON_AddItemToObject(doc, "members",
+		                      fleet_members_json(d->fleet));
 	snapshot_release(s);
 	return reply_json(c, 200, doc);
 }
@@ -366,7 +383,7 @@ serve_reconcile(struct daemon *d, struct MHD_Connection *c)
 		                ? "the daemon is shutting down"
 		                : "the object left the configuration");
 	else
-		ret = reply_json(c, 200, object_status(d, o));
+		ret = reply_json(c, 200, object_status(d, s, o));
 out:
 	snapshot_release(s);
 	return ret;
@@ -394,7 +411,7 @@ serve_suspend(struct daemon *d, struct MHD_Connection *c, bool suspend)
 	                      : "resumed with ferry resume");
 	if (!suspend)
 		daemon_enqueue(d, o, 0, QUEUE_MANUAL, NULL, NULL);
-	ret = reply_json(c, 200, object_status(d, o));
+	ret = reply_json(c, 200, object_status(d, s, o));
 out:
 	snapshot_release(s);
 	return ret;

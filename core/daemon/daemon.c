@@ -613,6 +613,7 @@ run_item(struct daemon *d, struct queue_item *it)
 	const struct config_object *o = config_find(
 	        s->cfg, (enum config_kind)it->kind, it->namespace_, it->name);
 	struct pipeline_ctx ctx = PIPELINE_CTX_INIT;
+	struct fleet_fence_ctx fence = { d, s };
 	int64_t next, t0 = queue_now_ms();
 	unsigned next_reason = QUEUE_INTERVAL;
 	int rc = 0;
@@ -628,11 +629,17 @@ run_item(struct daemon *d, struct queue_item *it)
 		log_debug(MOD, "suspended", "object", it->name);
 		goto done;
 	}
+	/* In a fleet, only the member that owns the object runs it. */
+	if (!daemon_fleet_gate(d, s, o, &next, &next_reason))
+		goto done;
+	daemon_fleet_pull(d, s, o);
 	atomic_fetch_add(&d->busy, 1);
 	ctx.cfg = s->cfg;
 	ctx.st = d->st;
 	ctx.registry = d->registry;
 	ctx.pool = d->pool;
+	ctx.before_push = daemon_fleet_fence;
+	ctx.before_push_payload = &fence;
 	switch (o->kind) {
 	case CONFIG_IMAGEREPOSITORY:
 		rc = run_repository(d, &ctx, s, o, it, &next);
@@ -647,6 +654,7 @@ run_item(struct daemon *d, struct queue_item *it)
 		break;
 	}
 	atomic_fetch_sub(&d->busy, 1);
+	daemon_fleet_share(d, s, o);
 	metrics_observe(d->metrics, "ferry_reconcile_duration_seconds",
 	                (double)(queue_now_ms() - t0) / 1000.0,
 	                config_kind_name(o->kind), NULL);
@@ -741,6 +749,14 @@ gauge_running(void *payload)
 	return (double)queue_running(((struct daemon *)payload)->q);
 }
 
+static double
+gauge_etcd_requests(void *payload)
+{
+	struct daemon *d = payload;
+
+	return d->fleet ? (double)fleet_requests(d->fleet) : 0;
+}
+
 static int
 metrics_declare(struct daemon *d)
 {
@@ -791,6 +807,11 @@ metrics_declare(struct daemon *d)
 		rc = metrics_gauge_fn(m, "ferry_queue_running",
 		                      "Objects being run now.", gauge_running,
 		                      d);
+	if (rc == 0)
+		rc = metrics_gauge_fn(m, "ferry_fleet_etcd_requests",
+		                      "etcd requests made since the start (0 "
+		                      "without a fleet).",
+		                      gauge_etcd_requests, d);
 	if (rc == 0)
 		metrics_set(m, "ferry_build_info", 1, FERRY_VERSION, NULL);
 	return rc;
@@ -903,6 +924,8 @@ daemon_run(const struct daemon_options *opts, struct err *err)
 	if ((rc = registry_client_new(&d->registry, &ro, err)) < 0 ||
 	    (rc = pool_new(&d->pool, (unsigned)d->o.workers, err)) < 0)
 		goto out;
+	if ((rc = daemon_fleet_start(d, err)) < 0)
+		goto out;
 	if ((rc = control_start(&d->control, d, err)) < 0 ||
 	    (rc = server_start(&d->http, d, err)) < 0)
 		goto out;
@@ -918,7 +941,8 @@ daemon_run(const struct daemon_options *opts, struct err *err)
 	atomic_store(&d->ready, true);
 	log_info(MOD, "started", "version", FERRY_VERSION, "workers",
 	         log_num(n, d->o.workers), "listen", d->o.listen, "state_dir",
-	         d->o.state_dir);
+	         d->o.state_dir, "member",
+	         d->fleet ? fleet_member(d->fleet) : "alone");
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
@@ -952,6 +976,9 @@ out:
 		/* The threads still hold the daemon: leave it to the exit. */
 		return rc;
 	}
+	/* The runs are over: leave the fleet (the lease goes, and with it
+	 * every unit, so the other members take over at once). */
+	daemon_fleet_stop(d);
 	pool_free(d->pool);
 	registry_client_free(d->registry);
 	state_free(d->st);

@@ -51,11 +51,21 @@ struct daemon_options {
 	int64_t shutdown_timeout_ms; /* 0: DAEMON_DEFAULT_SHUTDOWN_MS */
 	int64_t backoff_min_ms;      /* 0: DAEMON_DEFAULT_BACKOFF_MIN_MS */
 	int64_t backoff_max_ms;      /* 0: DAEMON_DEFAULT_BACKOFF_MAX_MS */
+	/* A fleet of daemons through etcd (core/fleet/fleet.h); without
+	   endpoints the daemon runs alone and owns everything. */
+	const char *const *etcd_endpoints;
+	size_t netcd_endpoints;
+	const char *cluster;   /* NULL: "ferry" */
+	const char *member_id; /* NULL: hostname-pid */
+	const char *etcd_cacert, *etcd_cert, *etcd_key;
+	const char *etcd_user, *etcd_password;
+	int64_t lease_ttl; /* seconds; 0: 10 */
 };
 
 #define DAEMON_OPTIONS_INIT                                                    \
 	{                                                                      \
-		NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0              \
+		NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0,    \
+		        NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0            \
 	}
 
 /*

@@ -22,6 +22,7 @@
 #include "base/pool.h"
 #include "config/loader.h"
 #include "events/events.h"
+#include "fleet/fleet.h"
 #include "metrics/metrics.h"
 #include "pipeline/pipeline.h"
 #include "queue/queue.h"
@@ -63,6 +64,7 @@ struct daemon {
 	struct server *http;
 	struct control *control;
 	struct receiver_dedup *dedup; /* webhook deliveries seen lately */
+	struct fleet *fleet;          /* NULL: alone, owning everything */
 	pthread_t workers[DAEMON_MAX_WORKERS];
 	int nworkers;
 	atomic_int busy; /* workers inside a run */
@@ -101,6 +103,59 @@ int daemon_suspend(struct daemon *d, enum config_kind kind, const char *ns,
  */
 bool daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
                          const char *repository);
+
+/* ---- the fleet (member.c); every call is a no-op without one ---- */
+
+/* Connects to etcd and joins the fleet when endpoints are given. */
+int daemon_fleet_start(struct daemon *d, struct err *err);
+void daemon_fleet_stop(struct daemon *d);
+
+/*
+ * The unit o belongs to for ownership: "git:<url>" for an automation (one
+ * owner per Git remote), "repo:<ns>/<name>" for an ImageRepository and the
+ * policies on it.  Appends to out.
+ */
+int daemon_unit(struct buf *out, const struct snapshot *s,
+                const struct config_object *o);
+
+/*
+ * May this member run o now?  false with *next (and *next_reason) set
+ * when another member owns it, the previous owner still holds it, or etcd
+ * cannot be reached.
+ */
+bool daemon_fleet_gate(struct daemon *d, const struct snapshot *s,
+                       const struct config_object *o, int64_t *next,
+                       unsigned *next_reason);
+
+/* Before an automation runs: the shared documents it reads (its policies'
+ * latestRef, its own last push) into the local state. */
+void daemon_fleet_pull(struct daemon *d, const struct snapshot *s,
+                       const struct config_object *o);
+
+/* After a run: the documents a takeover needs, into etcd (an automation's
+ * fenced on its remote). */
+void daemon_fleet_share(struct daemon *d, const struct snapshot *s,
+                        const struct config_object *o);
+
+/* The pipeline's before_push: payload is a struct fleet_fence_ctx. */
+struct fleet_fence_ctx {
+	struct daemon *d;
+	const struct snapshot *s;
+};
+int daemon_fleet_fence(void *payload, const struct config_object *automation,
+                       struct err *err);
+
+/*
+ * Asks for o's run on the member that owns it: here, or handed over
+ * through etcd.  What webhooks call.
+ */
+int daemon_route(struct daemon *d, const struct snapshot *s,
+                 const struct config_object *o, unsigned reason,
+                 const char *hint);
+
+/* The member that owns o (for ferry get), into out; "" alone. */
+void daemon_owner(struct daemon *d, const struct snapshot *s,
+                  const struct config_object *o, char out[64]);
 
 /* Object kinds the daemon reconciles, for names in URLs and the CLI. */
 const char *daemon_kind_name(enum config_kind kind);

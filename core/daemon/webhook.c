@@ -107,8 +107,7 @@ trigger_resources(struct daemon *d, struct snapshot *s,
 			const struct config_object *o =
 			        config_get(s->cfg, kinds[k], i);
 			if (receiver_names(rec, o) &&
-			    daemon_enqueue(d, o, 0, QUEUE_WEBHOOK, NULL,
-			                   NULL) == 0)
+			    daemon_route(d, s, o, QUEUE_WEBHOOK, NULL) == 0)
 				n++;
 		}
 	return n;
@@ -129,7 +128,7 @@ trigger_event(struct daemon *d, struct snapshot *s,
 			continue;
 		if (!daemon_repo_matches(s, i, ev->host, ev->repository))
 			continue;
-		if (daemon_enqueue(d, o, 0, QUEUE_WEBHOOK, ev->tag, NULL) == 0)
+		if (daemon_route(d, s, o, QUEUE_WEBHOOK, ev->tag) == 0)
 			n++;
 	}
 	return n;

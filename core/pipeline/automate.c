@@ -685,6 +685,11 @@ pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 	po.branch = c.push_branch;
 	po.force = c.force;
 	po.refspec = iua->git.push.refspec;
+	if (ctx->before_push &&
+	    (rc = ctx->before_push(ctx->before_push_payload, obj, err)) < 0) {
+		err_prefix(err, "not pushing");
+		goto out;
+	}
 	rc = gitrepo_push(repo, &po, &c.auth, err);
 	if (rc == 0) {
 		out->status = PIPELINE_PUSHED;

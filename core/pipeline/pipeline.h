@@ -60,11 +60,17 @@ struct pipeline_ctx {
 	                      no commit, no push */
 	int max_push_attempts; /* 0: PIPELINE_MAX_PUSH_ATTEMPTS */
 	long backoff_ms; /* first conflict backoff; 0: PIPELINE_BACKOFF_MS */
+	/* Called right before a push (the fleet's fencing): a negative
+	   return refuses the push, which then fails with err.  May be NULL. */
+	int (*before_push)(void *payload,
+	                   const struct config_object *automation,
+	                   struct err *err);
+	void *before_push_payload;
 };
 
 #define PIPELINE_CTX_INIT                                                      \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, false, 0, 0                            \
+		NULL, NULL, NULL, NULL, false, 0, 0, NULL, NULL                \
 	}
 
 /* An object of the configuration, by name.  Strings borrowed. */

@@ -393,7 +393,14 @@ print_table(const cJSON *list)
 	static const char *const heads[] = { "LAST SCAN", "LATEST IMAGE",
 		                             "LAST PUSH" };
 	const cJSON *o;
+	bool fleet = false;
 
+	/* In a fleet every object has an owner: show it. */
+	cJSON_ArrayForEach(o, list)
+	{
+		if (json_get_string(o, "owner"))
+			fleet = true;
+	}
 	for (size_t k = 0; k < 3; k++) {
 		bool any = false;
 		cJSON_ArrayForEach(o, list)
@@ -403,16 +410,20 @@ print_table(const cJSON *list)
 			if (strcmp(str(o, "kind"), kinds[k]) != 0)
 				continue;
 			if (!any)
-				printf("%s%-40s %-40s %-9s %-7s %s\n",
+				printf("%s%-40s %-40s %s%-9s %-7s %s\n",
 				       k && cJSON_GetArraySize(list) ? "\n"
 				                                     : "",
-				       kinds[k], heads[k], "SUSPENDED", "READY",
-				       "MESSAGE");
+				       kinds[k], heads[k],
+				       fleet ? "OWNER      " : "", "SUSPENDED",
+				       "READY", "MESSAGE");
 			any = true;
 			snprintf(name, sizeof(name), "%s/%s",
 			         str(o, "namespace"), str(o, "name"));
 			what_text(what, sizeof(what), o);
-			printf("%-40s %-40s %-9s %-7s %.*s\n", name, what,
+			printf("%-40s %-40s ", name, what);
+			if (fleet)
+				printf("%-10.10s ", str(o, "owner"));
+			printf("%-9s %-7s %.*s\n",
 			       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 			               o, "suspended"))
 			               ? "True"
@@ -420,6 +431,25 @@ print_table(const cJSON *list)
 			       str(o, "ready"), (int)strcspn(msg, "\n"), msg);
 		}
 	}
+}
+
+/* A fleet's members, after the table. */
+static void
+print_members(const cJSON *doc)
+{
+	const cJSON *m;
+	bool first = true;
+
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, "members"))
+	{
+		printf("%s%s%s", first ? "\nMembers: " : ", ", str(m, "id"),
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "self"))
+		               ? " (this one)"
+		               : "");
+		first = false;
+	}
+	if (!first)
+		printf("\n");
 }
 
 static void
@@ -503,6 +533,7 @@ get_or_act(int argc, char **argv, const char *cmd, const char *help,
 			goto out;
 		}
 		print_table(list);
+		print_members(doc);
 	}
 	rc = CLI_OK;
 	/* reconcile reports the run's outcome in its exit code */

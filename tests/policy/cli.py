@@ -84,6 +84,20 @@ expect("digest strategy", (rc, out), (0, "latest\n"))
 rc, _, _ = ferry(["--strategy", "digest", "1.0"])
 expect("digest strategy needs --digest-tag", rc, 2)
 
+# issue 16: Masterminds 3.4+ as Flux and Argo CD pin it (the unit tests in
+# test_policy.c name the upstream changes)
+rc, out, _ = ferry(["--semver", ">=1.0.0-0 <2.0.0", "1.0.0", "1.1.0-rc.1"])
+expect("a prerelease bound admits prereleases to its AND group",
+       (rc, out), (0, "1.1.0-rc.1\n"))
+rc, out, _ = ferry(["--semver", ">= 1.0.0  <= 2.0.0-beta", "1.0.1-beta"])
+expect("an upper bound with a prerelease admits them too",
+       (rc, out), (0, "1.0.1-beta\n"))
+rc, out, _ = ferry(["--semver", "!=4.1.0", "5.1.0-alpha.1"])
+expect("!= admits no prerelease", (rc, out), (3, ""))
+rc, out, _ = ferry(["--semver", "1.0.0 - 2.0.0 <=2.0.0", "1.5.0"])
+expect("a hyphen range followed by a comparison",
+       (rc, out), (0, "1.5.0\n"))
+
 for f in failures:
     print("FAIL: " + f, file=sys.stderr)
 sys.exit(1 if failures else 0)

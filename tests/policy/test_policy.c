@@ -325,9 +325,91 @@ test_policy_semver__prereleases_need_a_prerelease_in_the_range(void **state)
 	assert_true(sat(">=1.0.0-0", "1.1.0-rc.1"));
 	assert_true(sat("^1.x-0", "1.1.0-rc.1"));
 	assert_true(sat("2.x-0", "2.0.0-beta"));
-	/* the rule is per comparison, as in Masterminds 3.2.0 */
-	assert_false(sat(">=1.0.0-0 <2.0.0", "1.5.0-rc.1"));
 	assert_true(sat(">=1.0.0-0 <2.0.0-0", "1.5.0-rc.1"));
+}
+
+/*
+ * Masterminds 3.4.0, #267 (commit abab1c2 "Handle pre-releases on all in
+ * an and group"): one comparison with a prerelease admits prereleases to
+ * its whole AND group, and to no other OR group.  The rows marked "#267"
+ * are that commit's TestConstraintsCheck rows; 3.2.0 (the oracle) checked
+ * each comparison on its own and answers false to the first one.
+ */
+static void
+test_policy_semver__a_prerelease_in_an_and_group_admits_prereleases_to_the_group(
+        void **state)
+{
+	(void)state;
+	assert_true(sat(">=1.0.0-0 <2.0.0", "1.1.0-rc.1")); /* issue 16 */
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta", "1.0.1-beta")); /* #267 */
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta", "1.0.1"));      /* #267 */
+	assert_false(sat(">= 1.0.0  <= 2.0.0-beta", "3.0.0"));     /* #267 */
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta || > 3", "1.0.1-beta"));
+	assert_false(sat(">= 1.0.0  <= 2.0.0-beta || > 3", "3.0.1-beta"));
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta != 1.0.1 || > 3",
+	                "1.0.1-beta")); /* #267 */
+	assert_false(sat(">= 1.0.0  <= 2.0.0-beta != 1.0.1-beta || > 3",
+	                 "1.0.1-beta"));                        /* #267 */
+	assert_true(sat(">= 1.0.0-0  <= 2.0.0", "1.0.1-beta")); /* #267 */
+	/* the group's bounds still hold, compared by semver precedence */
+	assert_true(sat(">=1.0.0-0 <2.0.0", "2.0.0-rc.1"));
+	assert_false(sat(">=1.0.0-0 <2.0.0", "0.9.0-rc.1"));
+	/* commas, tilde, caret and wildcards take part like the others */
+	assert_true(sat(">=1.0.0-0, ~1.2.3", "1.2.9-rc.1"));
+	assert_true(sat("^1.2 <1.5.0-0", "1.4.0-alpha"));
+	assert_true(sat("1.x >=0.0.0-0", "1.7.0-beta.2"));
+	assert_false(sat("1.x >=0.0.0-0", "2.0.0-beta.2"));
+	/* an OR group without a prerelease keeps refusing them */
+	assert_false(sat("<1.0.0 || >=2.0.0-0", "0.9.0-rc.1"));
+	assert_true(sat("<1.0.0 || >=2.0.0-0", "2.0.1-rc.1"));
+}
+
+/*
+ * Masterminds 3.4.0, #267 (TestConstraintCheck row {"!=4.1.0",
+ * "5.1.0-alpha.1", false}): '!=' applies the prerelease rule like every
+ * other operator; 3.2.0 applied it only to wildcard versions such as
+ * "!=4.1", so "!=4.1.0" let any prerelease through.
+ */
+static void
+test_policy_semver__not_equal_admits_no_prerelease_without_one_in_its_group(
+        void **state)
+{
+	(void)state;
+	assert_false(sat("!=4.1.0", "5.1.0-alpha.1"));
+	assert_false(sat("!=4.1", "5.1.0-alpha.1"));
+	assert_true(sat("!=4.1.0", "5.1.0"));
+	assert_true(sat("!=4.1-alpha", "4.1.0"));
+	assert_false(sat("!=4.1-alpha", "4.1.1-alpha"));
+	assert_true(sat("!=4.1.0-0", "5.1.0-alpha.1"));
+	assert_true(sat("!=4.1.0 >=1.0.0-0", "5.1.0-alpha.1"));
+	assert_false(sat("!=4.1.0 >=1.0.0-0", "4.1.0"));
+}
+
+/*
+ * Masterminds 3.2.1, #199 (commit b1bb761 "Fix issue with - ranges being
+ * transformed to something imparsible"): the rewrite of "A - B" ends in a
+ * space, so what follows the range is a comparison of its own.  3.2.0
+ * glued it to B: "1.0.0 - 2.0.0 <=2.0.0" did not parse and "1 - 2 3" read
+ * as ">= 1, <= 23".
+ */
+static void
+test_policy_semver__a_hyphen_range_may_be_followed_by_more_comparisons(
+        void **state)
+{
+	(void)state;
+	assert_true(sat("1.0.0 - 2.0.0 <=2.0.0", "1.5.0"));  /* #199 */
+	assert_true(sat("1.0.0 - 2.0.0, <=2.0.0", "1.5.0")); /* #199 */
+	assert_true(sat("1.0.0 - 2.0.0 <=1.6", "1.6.9"));
+	assert_false(sat("1.0.0 - 2.0.0 <=1.6", "1.7.0"));
+	assert_false(sat("1 - 2 3", "10.0.0"));
+	assert_false(sat("1 - 2 3", "2.5.0"));
+	assert_true(sat("1 - 2 x", "1.5.0"));
+	assert_true(range_valid("2 - 3 4.0.0 - 5.1"));
+	assert_false(sat("2 - 3 4.0.0 - 5.1", "2.5.0"));
+	assert_true(sat("1.2 - 1.4.5 !=1.3.0", "1.3.1"));
+	assert_false(sat("1.2 - 1.4.5 !=1.3.0", "1.3.0"));
+	assert_true(sat("1 - 2 ||3", "3.0.0"));
+	assert_false(range_valid("1 - 2 -3"));
 }
 
 static void
@@ -764,6 +846,12 @@ main(void)
 		        test_policy_semver__and_with_spaces_or_commas_and_or_with_bars),
 		cmocka_unit_test(
 		        test_policy_semver__prereleases_need_a_prerelease_in_the_range),
+		cmocka_unit_test(
+		        test_policy_semver__a_prerelease_in_an_and_group_admits_prereleases_to_the_group),
+		cmocka_unit_test(
+		        test_policy_semver__not_equal_admits_no_prerelease_without_one_in_its_group),
+		cmocka_unit_test(
+		        test_policy_semver__a_hyphen_range_may_be_followed_by_more_comparisons),
 		cmocka_unit_test(
 		        test_policy_semver__invalid_ranges_are_rejected),
 		cmocka_unit_test(

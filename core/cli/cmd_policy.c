@@ -45,9 +45,10 @@ static const char policy_help[] =
         "Argo CD Image Updater:\n"
         "  --strategy NAME         semver (lenient; --semver gives the constraint,\n"
         "                          default '*'), newest-build (stdin lines are\n"
-        "                          TAG<TAB>RFC3339-time), alphabetical, digest\n"
+        "                          TAG<TAB>RFC3339-time), alphabetical, digest;\n"
+        "                          in any case, as Argo CD reads them ('Semver')\n"
         "  --digest-tag TAG        with --strategy digest: the mutable tag to follow\n"
-        "  --allow-tags VALUE      'regexp:<RE>' or 'any'\n"
+        "  --allow-tags VALUE      'regexp:<RE>' or 'any' (the words in any case)\n"
         "  --ignore-tags GLOBS     comma-separated filepath.Match globs (repeatable)\n"
         "  Filters run in this order: allow-tags, ignore-tags (on the tag),\n"
         "  pattern and extract; the policy then judges the extracted value.\n"
@@ -143,26 +144,14 @@ add_ignore(struct policy_cli *c, char *arg)
 static int
 parse_strategy(struct policy_cli *c, const char *arg)
 {
+	struct err e = ERR_INIT;
+
 	c->have_strategy = true;
 	c->kinds++;
-	if (strcmp(arg, "semver") == 0) {
-		c->o.kind = POLICY_SEMVER;
-		c->o.loose = true;
-	} else if (strcmp(arg, "newest-build") == 0 ||
-	           strcmp(arg, "latest") == 0) {
-		c->o.kind = POLICY_NEWEST_BUILD;
-	} else if (strcmp(arg, "alphabetical") == 0 ||
-	           strcmp(arg, "name") == 0) {
-		c->o.kind = POLICY_ALPHABETICAL;
-		c->o.order = POLICY_ASC;
-	} else if (strcmp(arg, "digest") == 0) {
-		c->o.kind = POLICY_DIGEST;
-	} else {
-		return cli_usage_error("policy test",
-		                       "strategy '%s': expected semver, "
-		                       "newest-build, alphabetical or digest",
-		                       arg);
-	}
+	if (policy_argocd_strategy_parse(&c->o.kind, arg, strlen(arg), &e) < 0)
+		return cli_usage_error("policy test", "%s", e.msg);
+	c->o.loose = c->o.kind == POLICY_SEMVER;
+	c->o.order = POLICY_ASC;
 	return 0;
 }
 

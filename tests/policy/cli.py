@@ -98,6 +98,16 @@ rc, out, _ = ferry(["--semver", "1.0.0 - 2.0.0 <=2.0.0", "1.5.0"])
 expect("a hyphen range followed by a comparison",
        (rc, out), (0, "1.5.0\n"))
 
+# Argo CD lower-cases strategy names and allow-tags words
+rc, out, _ = ferry(["--strategy", "Semver", "--allow-tags", "RegExp:^v",
+                    "v1.0", "2.0", "v1.5"])
+expect("Argo CD words in any case", (rc, out), (0, "v1.5\n"))
+rc, out, _ = ferry(["--strategy", "ALPHABETICAL", "--allow-tags", "ANY",
+                    "a", "b"])
+expect("ANY allows every tag", (rc, out), (0, "b\n"))
+rc, _, err = ferry(["--strategy", "semverx", "1.0"])
+expect("unknown strategy exits 2", (rc, "semverx" in err), (2, True))
+
 for f in failures:
     print("FAIL: " + f, file=sys.stderr)
 sys.exit(1 if failures else 0)

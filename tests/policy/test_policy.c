@@ -736,6 +736,80 @@ test_policy_select__allow_tags_and_ignore_tags_filter_first(void **state)
 	assert_string_equal(pick(&o, tags), "9.0.0");
 }
 
+/*
+ * Argo CD Image Updater reads its option words through strings.ToLower
+ * (registry-scanner pkg/image options.go: ParseMatch for allow-tags,
+ * ParseUpdateStrategy for update-strategy); options_test.go's
+ * TestParseMatch passes "ANY" and "RegExp:[aA-zZ]".
+ */
+static void
+test_policy_select__allow_tags_words_are_case_insensitive_as_in_argocd(
+        void **state)
+{
+	struct policy_options o = POLICY_OPTIONS_INIT;
+	const char *tags[] = { "v1.0.0", "2.0.0", "v1.5.0", NULL };
+
+	(void)state;
+	o.semver_range = "*";
+	o.loose = true;
+	o.allow_tags = "RegExp:^v";
+	assert_string_equal(pick(&o, tags), "v1.5.0");
+	o.allow_tags = "REGEXP:^[0-9]";
+	assert_string_equal(pick(&o, tags), "2.0.0");
+	o.allow_tags = "ANY";
+	assert_string_equal(pick(&o, tags), "2.0.0");
+	o.allow_tags = "Any";
+	assert_string_equal(pick(&o, tags), "2.0.0");
+	/* only the words: the pattern after the first ':' keeps its case */
+	o.allow_tags = "regexp:^V";
+	assert_null(pick(&o, tags));
+}
+
+static void
+test_policy_argocd__strategy_names_are_case_insensitive(void **state)
+{
+	enum policy_kind k = POLICY_ALPHABETICAL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(policy_argocd_strategy_parse(&k, "Semver", 6, &e), 0);
+	assert_int_equal(k, POLICY_SEMVER);
+	assert_int_equal(
+	        policy_argocd_strategy_parse(&k, "NEWEST-BUILD", 12, &e), 0);
+	assert_int_equal(k, POLICY_NEWEST_BUILD);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "Latest", 6, &e), 0);
+	assert_int_equal(k, POLICY_NEWEST_BUILD);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "Name", 4, &e), 0);
+	assert_int_equal(k, POLICY_ALPHABETICAL);
+	/* "D\u0130GEST": unicode.ToLower(U+0130) is 'i' */
+	assert_int_equal(
+	        policy_argocd_strategy_parse(&k, "D\xc4\xb0GEST", 7, &e), 0);
+	assert_int_equal(k, POLICY_DIGEST);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "semver ", 7, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "'semver '"));
+	assert_int_equal(policy_argocd_strategy_parse(&k, "semve", 5, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "", 0, &e),
+	                 -ERR_INVALID);
+}
+
+static void
+test_policy_argocd__lower_equal_follows_go_tolower(void **state)
+{
+	(void)state;
+	assert_true(policy_lower_equal("AnY", 3, "any"));
+	assert_true(policy_lower_equal("\xe2\x84\xaaind", 6, "kind"));
+	assert_false(policy_lower_equal("any", 2, "any"));
+	assert_false(policy_lower_equal("anyx", 4, "any"));
+	/* U+017F (long s) is already lower case: ToLower keeps it */
+	assert_false(policy_lower_equal("\xc5\xbf"
+	                                "emver",
+	                                7, "semver"));
+	assert_false(policy_lower_equal("\xff", 1, "a"));
+	assert_true(policy_lower_equal("", 0, ""));
+}
+
 static void
 test_policy_select__bad_allow_tags_and_globs_are_errors(void **state)
 {
@@ -747,6 +821,10 @@ test_policy_select__bad_allow_tags_and_globs_are_errors(void **state)
 	(void)state;
 	o.semver_range = "*";
 	o.allow_tags = "tags:1";
+	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
+	o.allow_tags = "regexp";
+	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
+	o.allow_tags = " any";
 	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
 	o.allow_tags = "regexp:(";
 	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
@@ -890,6 +968,12 @@ main(void)
 		        test_policy_select__newest_build_ties_are_ordered_by_name),
 		cmocka_unit_test(
 		        test_policy_select__allow_tags_and_ignore_tags_filter_first),
+		cmocka_unit_test(
+		        test_policy_select__allow_tags_words_are_case_insensitive_as_in_argocd),
+		cmocka_unit_test(
+		        test_policy_argocd__strategy_names_are_case_insensitive),
+		cmocka_unit_test(
+		        test_policy_argocd__lower_equal_follows_go_tolower),
 		cmocka_unit_test(
 		        test_policy_select__bad_allow_tags_and_globs_are_errors),
 		cmocka_unit_test(

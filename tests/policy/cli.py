@@ -108,6 +108,31 @@ expect("ANY allows every tag", (rc, out), (0, "b\n"))
 rc, _, err = ferry(["--strategy", "semverx", "1.0"])
 expect("unknown strategy exits 2", (rc, "semverx" in err), (2, True))
 
+# --help tells how ties and tags starting with '-' work, and both are true
+rc, out, _ = ferry(["--help"])
+expect("help: ties by value go to the later tag",
+       "the later tag in the input wins" in out, True)
+expect("help: no claim that order never matters",
+       "does not depend on the order" in out, False)
+rc, out, _ = ferry(["--alphabetical", "asc", "--pattern", "^(a)",
+                    "--extract", "$1", "a-1", "a-2"])
+expect("same value: the later tag wins", (rc, out), (0, "a-2\n"))
+rc, out, _ = ferry(["--alphabetical", "asc", "--pattern", "^(a)",
+                    "--extract", "$1", "a-2", "a-1"])
+expect("same value, other order: the later tag wins", (rc, out),
+       (0, "a-1\n"))
+rc, out, _ = ferry(["--alphabetical", "asc", "b", "a", "c"])
+rc2, out2, _ = ferry(["--alphabetical", "asc", "c", "b", "a"])
+expect("distinct values: order does not matter", (out, out2),
+       ("c\n", "c\n"))
+rc, out, err = ferry(["--alphabetical", "desc", "-rc1", "rc2"])
+expect("a tag starting with '-' reads as an option",
+       (rc, "after '--'" in err), (2, True))
+rc, out, _ = ferry(["--alphabetical", "desc", "--", "-rc1", "rc2"])
+expect("after '--' it is a tag", (rc, out), (0, "-rc1\n"))
+rc, out, _ = ferry(["--alphabetical", "desc"], "-rc1\nrc2\n")
+expect("on stdin it is a tag", (rc, out), (0, "-rc1\n"))
+
 for f in failures:
     print("FAIL: " + f, file=sys.stderr)
 sys.exit(1 if failures else 0)

@@ -344,6 +344,77 @@ test_template__executes_a_parsed_template_many_times(void **state)
 	template_free(t);
 }
 
+/*
+ * Go's parse.newNumber reads a character constant with
+ * strconv.UnquoteChar: "\\x" and octal escapes are byte values up to 255,
+ * not UTF-8 bytes (issue 16: '\\xFF' printed as U+FFFD's 65533).
+ */
+static void
+test_template__reads_character_constants_past_0x7f_as_go_does(void **state)
+{
+	(void)state;
+	expect("{{print '\\xFF'}} {{printf \"%c\" '\\xe9'}} {{'\\200'}} "
+	       "{{'\\377'}} {{'\\U0001F600'}}",
+	       "{}", false, "255 \xc3\xa9 128 255 128512");
+	expect_error("{{'\\400'}}", "{}", false, "", "msg:1: invalid syntax");
+	expect_error("{{'\\\"'}}", "{}", false, "", "msg:1: invalid syntax");
+	expect_error("{{''}}", "{}", false, "", "msg:1: invalid syntax");
+	expect_error("{{'ab'}}", "{}", false, "",
+	             "malformed character constant: 'ab'");
+}
+
+/*
+ * Imaginary and complex constants are complex128 values (parse.newNumber,
+ * exec.idealConstant) and print as fmt's fmtComplex does: each part with
+ * the verb, the imaginary one always signed.
+ */
+static void
+test_template__prints_imaginary_and_complex_constants(void **state)
+{
+	(void)state;
+	expect("{{print 1i}} {{1+2i}} {{-1.5e3i}} {{0i}} {{printf \"%T\" 1i}}",
+	       "{}", false, "(0+1i) (1+2i) (0-1500i) (0+0i) complex128");
+	expect("{{printf \"%.2f|%8.1f|%d\" 3i 1-1i 1i}}", "{}", false,
+	       "(0.00+3.00i)|(     1.0    -1.0i)|%!d(complex128=(0+1i))");
+	expect("{{if 0i}}a{{else}}b{{end}} {{eq 1i 1i}}", "{}", false,
+	       "b true");
+	expect_error("{{lt 1i 2i}}", "{}", false, "",
+	             "error calling lt: invalid type for comparison");
+	expect_error("{{1+i}}", "{}", false, "",
+	             "msg:1: syntax error scanning complex number");
+	expect_error("{{1e4000+1i}}", "{}", false, "",
+	             "strconv.ParseFloat: parsing \"1e4000\": value out of "
+	             "range");
+}
+
+/* parse/lex.go lexNumber: "bad number syntax: %q" of what it scanned. */
+static void
+test_template__names_malformed_numbers_as_go_does(void **state)
+{
+	(void)state;
+	expect_error("{{+-2}}", "{}", false, "",
+	             "template: msg:1: bad number syntax: \"+-2\"");
+	expect_error("{{1+2}}", "{}", false, "",
+	             "template: msg:1: bad number syntax: \"1+2\"");
+	expect_error("{{3x}}", "{}", false, "",
+	             "template: msg:1: bad number syntax: \"3x\"");
+	expect_error("{{0x1i}}", "{}", false, "",
+	             "template: msg:1: illegal number syntax: \"0x1i\"");
+	expect_error("{{089}}", "{}", false, "",
+	             "template: msg:1: integer overflow: \"089\"");
+	/* ParseFloat reports no error for an underflow to zero */
+	expect("{{1e-400}}", "{}", false, "0");
+}
+
+/* fmt's %b of a float is strconv's 'b' format. */
+static void
+test_template__prints_floats_with_the_b_verb(void **state)
+{
+	(void)state;
+	expect("{{printf \"%b %b %b\" 1.0 -0.5 5e-324}}", "{}", false,
+	       "4503599627370496p-52 -4503599627370496p-53 1p-1074");
+}
+
 int
 main(void)
 {
@@ -381,6 +452,13 @@ main(void)
 		cmocka_unit_test(test_template__bounds_range_iterations),
 		cmocka_unit_test(
 		        test_template__executes_a_parsed_template_many_times),
+		cmocka_unit_test(
+		        test_template__reads_character_constants_past_0x7f_as_go_does),
+		cmocka_unit_test(
+		        test_template__prints_imaginary_and_complex_constants),
+		cmocka_unit_test(
+		        test_template__names_malformed_numbers_as_go_does),
+		cmocka_unit_test(test_template__prints_floats_with_the_b_verb),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

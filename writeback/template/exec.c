@@ -325,6 +325,12 @@ ideal_constant(struct texec *x, const struct tnode *n)
 	bool hex, rune_int;
 
 	at(x, n);
+	if (n->is_complex) {
+		struct template_value *v = mk(x, TV_COMPLEX);
+		v->u.c.re = n->re;
+		v->u.c.im = n->im;
+		return v;
+	}
 	if (*s == '+' || *s == '-')
 		s++;
 	hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&

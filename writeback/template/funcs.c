@@ -139,6 +139,8 @@ kind_name(tval v)
 		return "map";
 	case TV_STRUCT:
 		return "struct";
+	case TV_COMPLEX:
+		return "complex128";
 	default:
 		return "invalid";
 	}
@@ -337,7 +339,7 @@ FN(printf)
 }
 
 /* The kinds eq and lt compare. */
-enum bkind { BK_INVALID, BK_BOOL, BK_INT, BK_FLOAT, BK_STRING };
+enum bkind { BK_INVALID, BK_BOOL, BK_INT, BK_FLOAT, BK_STRING, BK_COMPLEX };
 
 static enum bkind
 basic_kind(tval v)
@@ -353,6 +355,8 @@ basic_kind(tval v)
 		return BK_FLOAT;
 	case TV_STRING:
 		return BK_STRING;
+	case TV_COMPLEX:
+		return BK_COMPLEX;
 	default:
 		return BK_INVALID;
 	}
@@ -379,6 +383,8 @@ deep_equal(tval a, tval b, size_t *budget)
 		return a->u.i == b->u.i;
 	case TV_FLOAT:
 		return a->u.f == b->u.f;
+	case TV_COMPLEX:
+		return a->u.c.re == b->u.c.re && a->u.c.im == b->u.c.im;
 	case TV_STRING:
 		return a->u.s.n == b->u.s.n &&
 		       memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
@@ -429,6 +435,9 @@ eq_values(tval a1, tval a2, bool *truth, struct buf *msg)
 		return 0;
 	case BK_FLOAT:
 		*truth = a1->u.f == a2->u.f;
+		return 0;
+	case BK_COMPLEX:
+		*truth = a1->u.c.re == a2->u.c.re && a1->u.c.im == a2->u.c.im;
 		return 0;
 	case BK_STRING:
 		*truth = a1->u.s.n == a2->u.s.n &&
@@ -504,6 +513,7 @@ lt_values(tval a1, tval a2, bool *truth, struct buf *msg)
 		return fail(msg, "incompatible types for comparison");
 	switch (k1) {
 	case BK_BOOL:
+	case BK_COMPLEX:
 		return fail(msg, "invalid type for comparison");
 	case BK_INT:
 		*truth = a1->u.i < a2->u.i;

@@ -38,6 +38,7 @@ enum tv_kind {
 	TV_LIST,
 	TV_MAP,
 	TV_STRUCT,
+	TV_COMPLEX, /* complex128: only from constants such as 1i */
 };
 
 /* Element type of a list, for Go type names ([]string, []interface {}). */
@@ -58,6 +59,9 @@ struct template_value {
 		bool b;
 		int64_t i;
 		double f;
+		struct {
+			double re, im;
+		} c;
 		struct {
 			const char *p;
 			size_t n;
@@ -192,7 +196,8 @@ struct tnode {
 	const char *name; /* template name */
 	/* bool/number */
 	bool b;
-	bool is_int, is_float;
+	bool is_int, is_float, is_complex;
+	double re, im; /* is_complex */
 	int64_t i;
 	double f;
 	const struct tfunc *fn; /* identifier */

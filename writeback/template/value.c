@@ -245,6 +245,8 @@ tv_type_name(tval v)
 		                        : "map[string]interface {}";
 	case TV_STRUCT:
 		return v->u.st.type_name;
+	case TV_COMPLEX:
+		return "complex128";
 	default:
 		return "<nil>";
 	}
@@ -272,6 +274,8 @@ tv_truth(tval v)
 		return v->u.m.n > 0;
 	case TV_STRUCT:
 		return true;
+	case TV_COMPLEX:
+		return v->u.c.re != 0 || v->u.c.im != 0;
 	}
 	return false;
 }

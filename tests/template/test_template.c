@@ -415,6 +415,104 @@ test_template__prints_floats_with_the_b_verb(void **state)
 	       "4503599627370496p-52 -4503599627370496p-53 1p-1074");
 }
 
+/*
+ * The call builtin.  No data value is a function (see call_builtin in
+ * exec.c), so call fails as Go fails on a non-function.  Go 1.24's
+ * evalCall passes the first argument's text to funcs.go call, which says
+ * "non-function .name of type string"; Go 1.19 (the oracle) said
+ * "non-function of type string".
+ */
+static void
+test_template__call_fails_on_values_that_are_not_functions_as_go_does(
+        void **state)
+{
+	static const char data[] = "{\"name\":\"x\",\"n\":1,\"z\":null}";
+
+	(void)state;
+	expect_error("a{{call .name}}", data, false, "a",
+	             "msg:1:3: executing \"msg\" at <call .name>: error "
+	             "calling call: non-function .name of type string");
+	expect_error("{{call .n 1 2}}", data, false, "",
+	             "error calling call: non-function .n of type float64");
+	expect_error("{{.name | call}}", data, false, "",
+	             "error calling call: non-function x of type string");
+	expect_error("{{.n | call}}", data, false, "",
+	             "non-function <float64 Value> of type float64");
+	expect_error("{{call (print 1)}}", data, false, "",
+	             "non-function print 1 of type string");
+	expect_error("{{call .z}}", data, false, "",
+	             "error calling call: call of nil");
+	expect_error("{{call .missing}}", data, false, "",
+	             "error calling call: call of nil");
+	expect_error("{{call nil}}", data, false, "",
+	             "error calling call: call of nil");
+	expect_error("{{call}}", data, false, "",
+	             "wrong number of args for call: want at least 1 got 0");
+	/* arguments are evaluated first, and their errors come first */
+	expect_error("{{call .name (index .name 9)}}", data, false, "",
+	             "error calling index: index out of range: 9");
+}
+
+/*
+ * Go 1.24 ranges over an integer (release notes: "Templates now support
+ * range-over-func and range-over-int"; issue 66107, message fixed in
+ * 69708).  Go 1.19 says "range can't iterate over 3".  A JSON number is a
+ * float64 and still cannot be ranged over.
+ */
+static void
+test_template__ranges_over_an_integer_as_go_1_24_does(void **state)
+{
+	(void)state;
+	expect("{{range 3}}{{.}}{{end}} {{range $i := 2}}[{{$i}}]{{end}}", "{}",
+	       false, "012 [0][1]");
+	expect("{{range len .}}{{.}}{{end}}", "[7,8]", false, "01");
+	expect("{{range 0}}x{{else}}none{{end}} {{range -2}}x{{else}}no{{end}}",
+	       "{}", false, "none no");
+	expect("{{range 9}}{{if eq . 3}}{{break}}{{end}}{{.}}{{end}}", "{}",
+	       false, "012");
+	expect_error("{{range $i, $e := 3}}{{end}}", "{}", false, "",
+	             "at <3>: can't use 3 to iterate over more than one "
+	             "variable");
+	expect_error("{{range .n}}{{end}}", "{\"n\":3}", false, "",
+	             "range can't iterate over 3");
+}
+
+/*
+ * Range variables given with '=' are set by name, the index first when
+ * there are two (oneIteration's IsAssign branch in the Go 1.22+ sources).
+ * Go 1.19 set the top of the variable stack instead, so a variable
+ * declared after $x was overwritten: the first case printed "12 [1 2] 2".
+ */
+static void
+test_template__range_assigns_its_variables_by_name(void **state)
+{
+	(void)state;
+	expect("{{$x := 0}}{{$y := 5}}{{range $x = .}}{{$y}}{{end}} {{$x}} "
+	       "{{$y}}",
+	       "[1,2]", false, "55 2 5");
+	expect("{{$i := 0}}{{$x := 0}}{{$y := 5}}{{range $i, $x = .}}{{end}}"
+	       "{{$i}} {{$x}} {{$y}}",
+	       "[1,2]", false, "1 2 5");
+}
+
+/* Go 1.24's funcs.go eq and lt name both types; 1.19 named neither. */
+static void
+test_template__names_the_types_that_cannot_be_compared(void **state)
+{
+	(void)state;
+	expect_error("{{eq \"a\" 1}}", "{}", false, "",
+	             "error calling eq: incompatible types for comparison: "
+	             "string and int");
+	expect_error("{{lt 1 .x}}", "{\"x\":1}", false, "",
+	             "error calling lt: incompatible types for comparison: "
+	             "int and float64");
+	expect_error("{{eq .l 1}}", "{\"l\":[]}", false, "",
+	             "incompatible types for comparison: []interface {} and "
+	             "int");
+	expect_error("{{lt .l 1}}", "{\"l\":[]}", false, "",
+	             "error calling lt: invalid type for comparison");
+}
+
 int
 main(void)
 {
@@ -459,6 +557,14 @@ main(void)
 		cmocka_unit_test(
 		        test_template__names_malformed_numbers_as_go_does),
 		cmocka_unit_test(test_template__prints_floats_with_the_b_verb),
+		cmocka_unit_test(
+		        test_template__call_fails_on_values_that_are_not_functions_as_go_does),
+		cmocka_unit_test(
+		        test_template__ranges_over_an_integer_as_go_1_24_does),
+		cmocka_unit_test(
+		        test_template__range_assigns_its_variables_by_name),
+		cmocka_unit_test(
+		        test_template__names_the_types_that_cannot_be_compared),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 /*
- * funcs.c - the functions templates call: Go's builtins (and or
+ * funcs.c - the functions templates call: Go's builtins (and or call
  * not len index slice print printf println eq ne lt le gt ge html js
- * urlquery) and the sprig hermetic functions commit templates use (lower
- * upper title trim trimPrefix trimSuffix replace contains hasPrefix
- * hasSuffix repeat substr trunc quote squote cat indent nindent join
- * splitList list first last uniq sortAlpha default empty coalesce toString
- * sha256sum b64enc), with Go's argument types and error texts (including
- * the runtime panics sprig's functions turn into errors).
+ * urlquery; call itself is in exec.c, which knows the argument nodes) and the
+ * sprig hermetic functions commit templates use (lower upper title trim
+ * trimPrefix trimSuffix replace contains hasPrefix hasSuffix repeat substr
+ * trunc quote squote cat indent nindent join splitList list first last uniq
+ * sortAlpha default empty coalesce toString sha256sum b64enc), with Go's
+ * argument types and error texts (including the runtime panics sprig's
+ * functions turn into errors).
  *
  * Case mapping (lower, upper, title) covers ASCII, Latin-1, Latin
  * Extended-A, Greek and Cyrillic; other letters pass through unchanged.
@@ -423,7 +424,10 @@ eq_values(tval a1, tval a2, bool *truth, struct buf *msg)
 	*truth = false;
 	if (k1 != k2) {
 		if (!is_nil(a1) && !is_nil(a2))
-			return fail(msg, "incompatible types for comparison");
+			return fail(
+			        msg,
+			        "incompatible types for comparison: %s and %s",
+			        tv_type_name(a1), tv_type_name(a2));
 		return 0;
 	}
 	switch (k1) {
@@ -510,7 +514,8 @@ lt_values(tval a1, tval a2, bool *truth, struct buf *msg)
 	if (k1 == BK_INVALID || k2 == BK_INVALID)
 		return fail(msg, "invalid type for comparison");
 	if (k1 != k2)
-		return fail(msg, "incompatible types for comparison");
+		return fail(msg, "incompatible types for comparison: %s and %s",
+		            tv_type_name(a1), tv_type_name(a2));
 	switch (k1) {
 	case BK_BOOL:
 	case BK_COMPLEX:
@@ -1498,6 +1503,7 @@ FN(b64enc)
 
 static const struct tfunc funcs[] = {
 	{ "and", fn_not, { V }, 1, true, V, false },
+	{ "call", fn_not, { V }, 1, true, V, false }, /* see eval_call */
 	{ "or", fn_not, { V }, 1, true, V, false },
 	{ "not", fn_not, { V }, 1, false, V, false },
 	{ "len", fn_len, { V }, 1, false, V, false },

@@ -9,16 +9,22 @@
  * A template is parsed once (template_parse) and executed many times
  * (template_execute) against a tree of data values.  The language is Go's:
  * text and {{actions}}, trim markers, comments, pipelines, variables,
- * if/else if/else, range (lists and maps, maps in sorted key order, one or
- * two variables, else, break, continue), with/else, define/template/block,
- * Go's builtin functions and, when asked for, the sprig functions commit
- * templates use (see funcs.c for the list).  An unknown function is a
- * parse error.
+ * if/else if/else, range (lists, maps in sorted key order, and integers as
+ * in Go 1.24; one or two variables, declared or assigned; else, break,
+ * continue), with/else, define/template/block, Go's builtin functions and,
+ * when asked for, the sprig functions commit templates use (see funcs.c
+ * for the list).  An unknown function is a parse error.  Where Go 1.19 and
+ * the Go 1.24 that Flux and Argo CD are built with differ, this follows
+ * 1.24.
  *
- * Data values (struct template_value) are nil, bool, int, float64, string,
- * list, map (keys sorted; string keys, or struct keys for Flux's
- * ObjectIdentifier) and struct (named fields, optionally a String() text
- * printed in its place).  They live in a struct template_data arena that
+ * No data value is a function (JSON has none, and neither model has a
+ * field of function type), so the call builtin reports Go's errors for a
+ * value that is not a function.
+ *
+ * Data values (struct template_value) are nil, bool, int, float64,
+ * complex128 (constants only), string, list, map (keys sorted; string
+ * keys, or struct keys for Flux's ObjectIdentifier) and struct (named
+ * fields, optionally a String() text printed in its place).  They live in a struct template_data arena that
  * owns every value built in it; values from different arenas may be mixed
  * in one tree as long as every arena outlives the use.
  *

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -513,6 +514,37 @@ test_template__names_the_types_that_cannot_be_compared(void **state)
 	             "error calling lt: invalid type for comparison");
 }
 
+/*
+ * Go's slice checks indexes against cap(), and encoding/json builds an
+ * array by appending to make([]any, 0), so a 3-element array has cap 4
+ * and "slice .l 1 4" ends in a nil.  The capacities past 32 elements
+ * follow Go 1.22's allocation headers (runtime msize.go roundupsize): 33
+ * elements get cap 71 where Go 1.19 (the oracle) gave 64.
+ */
+static void
+test_template__slices_json_arrays_up_to_their_go_capacity(void **state)
+{
+	char json[256] = "[0";
+
+	(void)state;
+	expect("{{slice . 1 4}} {{slice . 0 2 4 | len}} {{slice (slice . 1 2) "
+	       "0 3}}",
+	       "[1,2,3]", false, "[2 3 <nil>] 2 [2 3 <nil>]");
+	expect_error("{{slice . 0 5}}", "[1,2,3]", false, "",
+	             "error calling slice: index out of range: 5");
+	for (int i = 1; i <= 33; i++) {
+		size_t n = strlen(json);
+		snprintf(json + n, sizeof(json) - n, i < 33 ? ",%d" : "]", i);
+	}
+	expect("{{len (slice . 0 71)}}", json, false, "71");
+	expect_error("{{slice . 0 72}}", json, false, "",
+	             "index out of range: 72");
+	/* sprig's uniq appends too; list makes exactly its length */
+	expect("{{slice (uniq .) 0 4}}", "[1,2,3]", true, "[1 2 3 <nil>]");
+	expect_error("{{slice (list 1 2) 0 3}}", "{}", true, "",
+	             "error calling slice:");
+}
+
 int
 main(void)
 {
@@ -565,6 +597,8 @@ main(void)
 		        test_template__range_assigns_its_variables_by_name),
 		cmocka_unit_test(
 		        test_template__names_the_types_that_cannot_be_compared),
+		cmocka_unit_test(
+		        test_template__slices_json_arrays_up_to_their_go_capacity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

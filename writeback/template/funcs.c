@@ -264,10 +264,16 @@ FN(index)
 	return 0;
 }
 
+/*
+ * Go's slice checks indexes against cap(), not len(): a list decoded from
+ * JSON has the capacity append gave it (tv_append_cap), and slicing into
+ * it yields zero values ("slice .l 0 4" of a 3-element list ends in
+ * <nil>).
+ */
 FN(slice)
 {
 	tval item = a[0];
-	size_t len, idx[3];
+	size_t len, cap, idx[3];
 	size_t ni = n - 1;
 
 	if (is_nil(item))
@@ -277,19 +283,20 @@ FN(slice)
 	if (item->kind == TV_STRING) {
 		if (ni == 3)
 			return fail(msg, "cannot 3-index slice a string");
-		len = item->u.s.n;
+		len = cap = item->u.s.n;
 	} else if (item->kind == TV_LIST) {
 		len = item->u.l.n;
+		cap = item->u.l.gocap > len ? item->u.l.gocap : len;
 	} else {
 		return fail(msg, "can't slice item of type %s",
 		            tv_type_name(item));
 	}
 	idx[0] = 0;
 	idx[1] = len;
-	idx[2] = len;
+	idx[2] = cap;
 	for (size_t i = 0; i < ni; i++) {
 		int64_t k;
-		if (index_arg(a[i + 1], len, &k, msg) < 0)
+		if (index_arg(a[i + 1], cap, &k, msg) < 0)
 			return -1;
 		idx[i] = (size_t)k;
 	}
@@ -307,9 +314,36 @@ FN(slice)
 		if (r == NULL)
 			return nomem(msg);
 		r->u.l.elem = item->u.l.elem;
-		r->u.l.v = item->u.l.v + idx[0];
 		r->u.l.n = idx[1] - idx[0];
 		r->u.l.cap = r->u.l.n;
+		size_t avail = item->u.l.avail > len ? item->u.l.avail : len;
+
+		r->u.l.gocap = (ni == 3 ? idx[2] : cap) - idx[0];
+		if (idx[1] <= avail) {
+			/* the backing array is shared, as in Go */
+			r->u.l.v = item->u.l.v + idx[0];
+			r->u.l.avail = avail - idx[0];
+			if (r->u.l.avail > r->u.l.gocap)
+				r->u.l.avail = r->u.l.gocap;
+		} else {
+			/* past the elements there: the zero values of the
+			 * element type, up to the new cap */
+			struct template_value *zero;
+			size_t m = r->u.l.gocap;
+			r->u.l.v = tarena_alloc(texec_arena(x),
+			                        m * sizeof(*r->u.l.v));
+			zero = item->u.l.elem == TV_ELEM_STRING
+			               ? tv_string(texec_arena(x), "", 0)
+			               : tv_new(texec_arena(x), TV_NIL);
+			if (r->u.l.v == NULL || zero == NULL)
+				return nomem(msg);
+			zero->in_iface = item->u.l.elem != TV_ELEM_STRING;
+			for (size_t i = 0; i < m; i++)
+				r->u.l.v[i] = idx[0] + i < avail
+				                      ? item->u.l.v[idx[0] + i]
+				                      : zero;
+			r->u.l.avail = m;
+		}
 		*out = r;
 	}
 	return 0;
@@ -1386,6 +1420,8 @@ FN(uniq)
 		                          (struct template_value *)e) < 0)
 			return nomem(msg);
 	}
+	/* sprig appends to []interface{}{} */
+	l->u.l.gocap = tv_append_cap(l->u.l.n);
 	*out = l;
 	return 0;
 }
@@ -1408,6 +1444,11 @@ FN(sortAlpha)
 	if (!is_nil(a[0]) && a[0]->kind == TV_LIST) {
 		if (strslice(x, a[0], l, msg) < 0)
 			return -1;
+		/* strslice returns a []string as it is, and makes any other
+		 * list with room for every element, nils included */
+		l->u.l.gocap = a[0]->u.l.elem == TV_ELEM_STRING
+		                       ? a[0]->u.l.gocap
+		                       : a[0]->u.l.n;
 		if (l->u.l.n > 1)
 			qsort(l->u.l.v, l->u.l.n, sizeof(*l->u.l.v), str_cmp);
 	} else {

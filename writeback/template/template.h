@@ -24,9 +24,10 @@
  * Data values (struct template_value) are nil, bool, int, float64,
  * complex128 (constants only), string, list, map (keys sorted; string
  * keys, or struct keys for Flux's ObjectIdentifier) and struct (named
- * fields, optionally a String() text printed in its place).  They live in a struct template_data arena that
- * owns every value built in it; values from different arenas may be mixed
- * in one tree as long as every arena outlives the use.
+ * fields, optionally a String() text printed in its place).  They live
+ * in a struct template_data arena that owns every value built in it;
+ * values from different arenas may be mixed in one tree as long as every
+ * arena outlives the use.
  *
  * Errors read like Go's: "template: msg:3: unexpected EOF" when parsing,
  * "template: msg:3:5: executing \"msg\" at <.Foo>: ..." when executing.
@@ -158,8 +159,11 @@ int template_struct_set_removed(struct template_data *d,
 
 /*
  * Builds a value from JSON as Go's encoding/json does into interface{}:
- * objects become maps, arrays lists, numbers float64.  *out is owned by d.
- * 0 or -ERR_NOMEM.
+ * objects become maps, arrays lists, numbers float64.  A list gets the
+ * cap() encoding/json's appends give it (Go 1.22 and later), which the
+ * slice builtin may reach past the list's length, as in Go; lists built
+ * with template_list_append have cap() equal to their length.  *out is
+ * owned by d.  0 or -ERR_NOMEM.
  */
 int template_value_from_json(struct template_data *d, const cJSON *json,
                              struct template_value **out, struct err *err);

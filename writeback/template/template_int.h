@@ -68,8 +68,12 @@ struct template_value {
 		} s;
 		struct {
 			struct template_value **v;
-			size_t n, cap;
+			size_t n, cap; /* cap: room in v */
 			enum tv_elem elem;
+			/* Go's cap(), which slice may reach past n; 0 means
+			 * n.  v holds avail (>= n; 0 means n) elements of
+			 * the backing array, those past it are zero values */
+			size_t gocap, avail;
 		} l;
 		struct {
 			struct template_value **k, **v; /* sorted by key */
@@ -100,6 +104,15 @@ struct template_value *tv_new(struct tarena *a, enum tv_kind kind);
 struct template_value *tv_string(struct tarena *a, const char *p, size_t n);
 int tv_list_push(struct tarena *a, struct template_value *l,
                  struct template_value *v);
+/*
+ * cap() of a slice of 16-byte elements holding pointers ([]interface {},
+ * []string) that append grew one element at a time from empty to n
+ * elements, as encoding/json decodes an array and sprig's uniq builds its
+ * result: Go's growslice with the size classes and the 8-byte allocation
+ * header of Go 1.22 and later.  Go 1.19 had no header, so its capacities
+ * differ for slices of 33 to some 2000 elements.
+ */
+size_t tv_append_cap(size_t n);
 /* Compares two map keys (strings or structs of strings/numbers). */
 int tv_key_cmp(tval a, tval b);
 /* Index of key in m, or -1. */

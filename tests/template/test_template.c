@@ -545,6 +545,31 @@ test_template__slices_json_arrays_up_to_their_go_capacity(void **state)
 	             "error calling slice:");
 }
 
+/*
+ * Go 1.23 release notes: "Templates now support the new 'else with'
+ * action" (parse.go parseControl reads {{with a}}_{{else with b}}_{{end}}
+ * as {{with a}}_{{else}}{{with b}}_{{end}}{{end}}).  Go 1.19 (the oracle)
+ * said "unexpected <with> in else".
+ */
+static void
+test_template__chains_else_with_as_go_1_23_does(void **state)
+{
+	static const char data[] = "{\"a\":0,\"b\":\"B\"}";
+
+	(void)state;
+	expect("{{with .a}}A{{else with .b}}[{{.}}]{{end}}", data, false,
+	       "[B]");
+	expect("{{with .a}}A{{else with .c}}C{{else with .b}}{{.}}{{end}}",
+	       data, false, "B");
+	expect("{{with .a}}A{{else with .c}}C{{else}}none{{end}}", data, false,
+	       "none");
+	/* only a with chains a with, and only an if an if */
+	expect_error("{{if .a}}A{{else with .b}}{{.}}{{end}}", data, false, "",
+	             "template: msg:1: unexpected <with> in input");
+	expect_error("{{with .a}}A{{else if .b}}{{.}}{{end}}", data, false, "",
+	             "template: msg:1: unexpected <if> in input");
+}
+
 int
 main(void)
 {
@@ -599,6 +624,8 @@ main(void)
 		        test_template__names_the_types_that_cannot_be_compared),
 		cmocka_unit_test(
 		        test_template__slices_json_arrays_up_to_their_go_capacity),
+		cmocka_unit_test(
+		        test_template__chains_else_with_as_go_1_23_does),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1786,8 +1786,7 @@ definition_body(struct parser *p, const char *context)
 static struct tnode *if_control(struct parser *p);
 
 static struct tnode *
-parse_control(struct parser *p, bool allow_else_if, const char *context,
-              enum tnode_type type)
+parse_control(struct parser *p, const char *context, enum tnode_type type)
 {
 	size_t saved_vars = p->n_vars;
 	struct tnode *n, *next_node, *pipe;
@@ -1802,10 +1801,16 @@ parse_control(struct parser *p, bool allow_else_if, const char *context,
 	if (type == TN_RANGE)
 		p->range_depth--;
 	if (next_node->type == TN_ELSE) {
-		if (allow_else_if && peek(p)->typ == TI_IF) {
+		/* "{{else if}}" in an if and, since Go 1.23, "{{else with}}"
+		 * in a with: the rest of the chain is the else list */
+		enum titem chain = type == TN_IF     ? TI_IF
+		                   : type == TN_WITH ? TI_WITH
+		                                     : TI_EOF;
+		if (chain != TI_EOF && peek(p)->typ == chain) {
 			next(p);
 			n->else_list = new_node(p, TN_LIST, next_node->pos, 0);
-			append_kid(p, n->else_list, if_control(p));
+			append_kid(p, n->else_list,
+			           parse_control(p, context, type));
 		} else {
 			n->else_list = item_list(p, &next_node);
 			if (next_node->type != TN_END)
@@ -1820,7 +1825,7 @@ parse_control(struct parser *p, bool allow_else_if, const char *context,
 static struct tnode *
 if_control(struct parser *p)
 {
-	return parse_control(p, true, "if", TN_IF);
+	return parse_control(p, "if", TN_IF);
 }
 
 static struct tnode *
@@ -1858,7 +1863,7 @@ action(struct parser *p)
 	}
 	case TI_ELSE: {
 		struct tok *pk = peek_nonspace(p);
-		if (pk->typ == TI_IF)
+		if (pk->typ == TI_IF || pk->typ == TI_WITH)
 			return new_node(p, TN_ELSE, pk->pos, pk->line);
 		pk = next_nonspace(p);
 		if (pk->typ != TI_RDELIM)
@@ -1874,9 +1879,9 @@ action(struct parser *p)
 	case TI_IF:
 		return if_control(p);
 	case TI_RANGE:
-		return parse_control(p, false, "range", TN_RANGE);
+		return parse_control(p, "range", TN_RANGE);
 	case TI_WITH:
-		return parse_control(p, false, "with", TN_WITH);
+		return parse_control(p, "with", TN_WITH);
 	case TI_TEMPLATE: {
 		struct tok *nt = next_nonspace(p);
 		const char *name = template_name(p, nt, "template clause");

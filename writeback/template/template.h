@@ -9,13 +9,13 @@
  * A template is parsed once (template_parse) and executed many times
  * (template_execute) against a tree of data values.  The language is Go's:
  * text and {{actions}}, trim markers, comments, pipelines, variables,
- * if/else if/else, range (lists, maps in sorted key order, and integers as
- * in Go 1.24; one or two variables, declared or assigned; else, break,
- * continue), with/else, define/template/block, Go's builtin functions and,
- * when asked for, the sprig functions commit templates use (see funcs.c
- * for the list).  An unknown function is a parse error.  Where Go 1.19 and
- * the Go 1.24 that Flux and Argo CD are built with differ, this follows
- * 1.24.
+ * if/else if/else, with/else with/else (Go 1.23), range (lists, maps in
+ * sorted key order, and integers as in Go 1.24; one or two variables,
+ * declared or assigned; else, break, continue), define/template/block,
+ * Go's builtin functions and, when asked for, the sprig functions commit
+ * templates use (see funcs.c for the list).  An unknown function is a
+ * parse error.  Where Go 1.19 and the Go 1.24 that Flux and Argo CD are
+ * built with differ, this follows 1.24.
  *
  * No data value is a function (JSON has none, and neither model has a
  * field of function type), so the call builtin reports Go's errors for a

@@ -532,6 +532,8 @@ test_template__slices_json_arrays_up_to_their_go_capacity(void **state)
 	       "[1,2,3]", false, "[2 3 <nil>] 2 [2 3 <nil>]");
 	expect_error("{{slice . 0 5}}", "[1,2,3]", false, "",
 	             "error calling slice: index out of range: 5");
+	/* an empty list has no elements to point into */
+	expect("{{slice . 0 0}} {{slice . 0}}", "[]", false, "[] []");
 	for (int i = 1; i <= 33; i++) {
 		size_t n = strlen(json);
 		snprintf(json + n, sizeof(json) - n, i < 33 ? ",%d" : "]", i);

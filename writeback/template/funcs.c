@@ -320,8 +320,10 @@ FN(slice)
 
 		r->u.l.gocap = (ni == 3 ? idx[2] : cap) - idx[0];
 		if (idx[1] <= avail) {
-			/* the backing array is shared, as in Go */
-			r->u.l.v = item->u.l.v + idx[0];
+			/* the backing array is shared, as in Go (an empty
+			 * list may have none) */
+			r->u.l.v = item->u.l.v != NULL ? item->u.l.v + idx[0]
+			                               : NULL;
 			r->u.l.avail = avail - idx[0];
 			if (r->u.l.avail > r->u.l.gocap)
 				r->u.l.avail = r->u.l.gocap;

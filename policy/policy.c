@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/rfc3339.h"
+#include "base/utf8.h"
 #include "policy/filter.h"
 #include "policy/semver.h"
 
@@ -67,21 +68,85 @@ policy_free(struct policy *p)
 	free(p);
 }
 
+bool
+policy_lower_equal(const char *s, size_t len, const char *word)
+{
+	size_t i = 0, k = 0, n = strlen(word);
+
+	while (i < len) {
+		size_t size;
+		int32_t r = utf8_decode(s + i, len - i, &size);
+
+		/* unicode.ToLower's simple mappings onto ASCII letters */
+		if (r >= 'A' && r <= 'Z')
+			r += 'a' - 'A';
+		else if (r == 0x130) /* LATIN CAPITAL LETTER I WITH DOT ABOVE */
+			r = 'i';
+		else if (r == 0x212a) /* KELVIN SIGN */
+			r = 'k';
+		if (k >= n || r != (unsigned char)word[k])
+			return false;
+		i += size;
+		k++;
+	}
+	return k == n;
+}
+
+int
+policy_argocd_strategy_parse(enum policy_kind *out, const char *s, size_t len,
+                             struct err *err)
+{
+	/* registry-scanner pkg/image ParseUpdateStrategy */
+	static const struct {
+		const char *name;
+		enum policy_kind kind;
+	} names[] = {
+		{ "semver", POLICY_SEMVER },
+		{ "latest", POLICY_NEWEST_BUILD },
+		{ "newest-build", POLICY_NEWEST_BUILD },
+		{ "name", POLICY_ALPHABETICAL },
+		{ "alphabetical", POLICY_ALPHABETICAL },
+		{ "digest", POLICY_DIGEST },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (policy_lower_equal(s, len, names[i].name)) {
+			*out = names[i].kind;
+			return 0;
+		}
+	}
+	return err_set(err, ERR_INVALID,
+	               "strategy '%.*s': expected semver, newest-build, "
+	               "alphabetical or digest",
+	               (int)(len > 200 ? 200 : len), s);
+}
+
+/*
+ * Argo CD's ParseMatch (registry-scanner pkg/image): "" and "any" in any
+ * case allow every tag; otherwise the text up to the first ':' names the
+ * function, in any case, and only "regexp" is one.  Argo CD matches no tag
+ * when the value is malformed; ferry refuses it instead.
+ */
 static int
 set_allow(struct policy *p, const char *allow, struct err *err)
 {
-	static const char prefix[] = "regexp:";
-	size_t n = sizeof(prefix) - 1;
+	const char *colon;
+	size_t len;
 	int rc;
 
-	if (allow == NULL || allow[0] == '\0' || strcmp(allow, "any") == 0)
+	if (allow == NULL)
 		return 0;
-	if (strncmp(allow, prefix, n) != 0)
+	len = strlen(allow);
+	if (len == 0 || policy_lower_equal(allow, len, "any"))
+		return 0;
+	colon = memchr(allow, ':', len);
+	if (colon == NULL ||
+	    !policy_lower_equal(allow, (size_t)(colon - allow), "regexp"))
 		return err_set(
 		        err, ERR_INVALID,
 		        "allow-tags '%s': expected 'any' or 'regexp:<RE>'",
 		        allow);
-	rc = filter_new(&p->allow, allow + n, strlen(allow + n), NULL, 0, err);
+	rc = filter_new(&p->allow, colon + 1, strlen(colon + 1), NULL, 0, err);
 	if (rc < 0)
 		return err_prefix(err, "allow-tags");
 	return 0;

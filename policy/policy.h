@@ -6,7 +6,8 @@
  * core maps ImagePolicy and Argo CD annotations onto them) and then judges
  * tags one at a time, keeping only the best so far, so a million tags cost
  * no more memory than one.  For each tag, in order:
- *   1. allow_tags ("regexp:RE" or "any") must match the tag  (Argo CD);
+ *   1. allow_tags ("regexp:RE" or "any", the words in any case, as
+ *      Argo CD lower-cases them) must match the tag          (Argo CD);
  *   2. no ignore_tags glob may match the tag                 (Argo CD);
  *   3. pattern must match; the value is the extract expansion or the whole
  *      tag                                                   (Flux);
@@ -146,6 +147,23 @@ struct policy_tag {
 int policy_select(const struct policy *p, const struct policy_tag *tags,
                   size_t n, size_t *index_out, policy_explain_fn explain,
                   void *payload, struct err *err);
+
+/*
+ * True when len bytes of s, lower-cased as Go's strings.ToLower does (so
+ * U+0130 reads as 'i' and U+212A as 'k'), equal word (lower-case ASCII).
+ * This is how Argo CD Image Updater compares its option words.
+ */
+bool policy_lower_equal(const char *s, size_t len, const char *word);
+
+/*
+ * An Argo CD Image Updater update-strategy value into *out, compared as
+ * its ParseUpdateStrategy does (policy_lower_equal): semver, newest-build
+ * (old name latest), alphabetical (old name name), digest.  -ERR_INVALID
+ * for anything else: Argo CD falls back to semver with a warning, ferry
+ * reports it.
+ */
+int policy_argocd_strategy_parse(enum policy_kind *out, const char *s,
+                                 size_t len, struct err *err);
 
 /*
  * Go strconv.ParseFloat(s, 64) syntax: decimal or hexadecimal (with 'p'

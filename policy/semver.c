@@ -3,8 +3,8 @@
  * constraints, written as small hand parsers (no regular expression runs per
  * tag).  The constraint parser reproduces what Masterminds' regular
  * expressions accept, including their quirks (the hyphen-range rewrite, the
- * parts after a wildcard being ignored, the prerelease rule checked per
- * comparison), because users paste ranges that work in Flux and Argo CD.
+ * parts after a wildcard being ignored, the prerelease rule checked per AND
+ * group), because users paste ranges that work in Flux and Argo CD.
  *
  * It does not implement Masterminds' Validate() messages or String().
  */
@@ -37,6 +37,7 @@ struct con_item {
 struct con_group {
 	struct con_item *items;
 	size_t n;
+	bool has_pre; /* some item's version carries a prerelease */
 };
 
 struct semver_constraint {
@@ -473,6 +474,10 @@ rewrite_ranges(struct buf *out, const char *s, size_t len)
 		buf_add(&t, s + a_start, a_end - a_start);
 		buf_puts(&t, ", <= ");
 		buf_add(&t, s + b_start, b_end - b_start);
+		/* Masterminds 3.2.1 (#199, commit b1bb761) ends the rewrite
+		 * with a space, so that a constraint after the range stays a
+		 * separate item instead of being glued to B */
+		buf_putc(&t, ' ');
 		hit = memmem(out->ptr, out->len, s + p, end - p);
 		if (hit != NULL && buf_ok(&t)) {
 			size_t at = (size_t)(hit - out->ptr);
@@ -715,7 +720,7 @@ semver_constraint_new(struct semver_constraint **out, const char *s, size_t len,
 			goto out;
 		for (size_t j = 0; j < c->groups[k].n; j++)
 			if (c->groups[k].items[j].con.pre_len > 0)
-				c->has_pre = true;
+				c->has_pre = c->groups[k].has_pre = true;
 		p = end + 2;
 	}
 	*out = c;
@@ -834,36 +839,37 @@ check_caret(const struct semver_version *v, const struct con_item *c)
 	return v->patch == k->patch;
 }
 
+/*
+ * One comparison.  include_pre is Masterminds 3.4's group rule (#267,
+ * commit abab1c2): a version with a prerelease passes no comparison of an
+ * AND group unless some comparison of that group carries a prerelease;
+ * every operator applies it, '!=' included.
+ */
 static bool
-item_check(const struct con_item *c, const struct semver_version *v)
+item_check(const struct con_item *c, const struct semver_version *v,
+           bool include_pre)
 {
-	/* The prerelease rule, applied by every Masterminds operator except
-	 * '!=' (which applies it only to wildcard versions). */
-	bool pre_blocked = v->pre_len > 0 && c->con.pre_len == 0;
-
+	if (v->pre_len > 0 && !include_pre)
+		return false;
 	switch (c->op) {
 	case OP_NOT_EQUAL:
-		if (c->dirty && pre_blocked)
-			return false;
 		return check_not_equal(v, c);
 	case OP_TILDE_OR_EQUAL:
-		if (pre_blocked)
-			return false;
 		if (c->dirty)
 			return check_tilde(v, c);
 		return semver_version_compare(v, &c->con) == 0;
 	case OP_GREATER:
-		return !pre_blocked && check_greater(v, c);
+		return check_greater(v, c);
 	case OP_LESS:
-		return !pre_blocked && semver_version_compare(v, &c->con) < 0;
+		return semver_version_compare(v, &c->con) < 0;
 	case OP_GREATER_EQUAL:
-		return !pre_blocked && semver_version_compare(v, &c->con) >= 0;
+		return semver_version_compare(v, &c->con) >= 0;
 	case OP_LESS_EQUAL:
-		return !pre_blocked && check_less_equal(v, c);
+		return check_less_equal(v, c);
 	case OP_TILDE:
-		return !pre_blocked && check_tilde(v, c);
+		return check_tilde(v, c);
 	case OP_CARET:
-		return !pre_blocked && check_caret(v, c);
+		return check_caret(v, c);
 	}
 	return false;
 }
@@ -876,7 +882,8 @@ semver_constraint_check(const struct semver_constraint *c,
 		bool ok = true;
 
 		for (size_t j = 0; j < c->groups[i].n && ok; j++)
-			ok = item_check(&c->groups[i].items[j], v);
+			ok = item_check(&c->groups[i].items[j], v,
+			                c->groups[i].has_pre);
 		if (ok)
 			return true;
 	}

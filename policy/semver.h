@@ -20,12 +20,16 @@
  * ignored.  A numeric identifier too large for 64 bits compares as text,
  * as Masterminds does.
  *
- * Constraints follow Masterminds/semver v3 (3.2.0) NewConstraint and Check
- * exactly: operators = != > < >= => <= =< ~ ~> ^ (and none), wildcards
- * x X * in any part, partial versions, hyphen ranges "A - B", AND with
- * whitespace or a comma, OR with "||", and the prerelease rule: a version
- * with a prerelease satisfies a comparison only when that comparison's own
- * version carries a prerelease (">=1.0.0-0").  The empty string is invalid.
+ * Constraints follow Masterminds/semver v3 NewConstraint and Check as of
+ * 3.4 and 3.5 (the versions Argo CD Image Updater and Flux pin): operators
+ * = != > < >= => <= =< ~ ~> ^ (and none), wildcards x X * in any part,
+ * partial versions, hyphen ranges "A - B" (which may be followed by more
+ * comparisons: "1 - 2 <=1.5"), AND with whitespace or a comma, OR with
+ * "||", and the prerelease rule: a version with a prerelease satisfies an
+ * AND group only when some comparison of that group carries a prerelease
+ * (">=1.0.0-0 <2.0.0" admits 1.1.0-rc.1, "!=4.1.0" admits no prerelease).
+ * Masterminds 3.2.0 applied the rule per comparison, and '!=' only to
+ * wildcards.  The empty string is invalid.
  *
  * Invariants: a struct semver_version borrows its pre/meta pointers from the
  * text it was parsed from; it stays valid as long as that text.

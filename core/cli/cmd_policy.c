@@ -20,18 +20,23 @@ static const char policy_help[] =
         "\n"
         "Picks the tag a Flux ImagePolicy or an Argo CD Image Updater strategy\n"
         "would pick.  Tags come from the arguments, or from stdin one per line\n"
-        "when there are none.  Prints the winning tag (always the original tag,\n"
-        "even when --extract rewrote it) and exits 0; exits 3 when no tag\n"
-        "qualifies and 2 when a range, pattern or option is invalid.\n"
-        "Among tags of equal rank the byte-wise greatest wins, so the answer\n"
-        "does not depend on the order of the input.\n"
+        "when there are none; a tag that starts with '-' goes after '--' or on\n"
+        "stdin (otherwise it reads as an option).  Prints the winning tag\n"
+        "(always the original tag, even when --extract rewrote it) and exits 0;\n"
+        "exits 3 when no tag qualifies and 2 when a range, pattern or option is\n"
+        "invalid.\n"
+        "Among tags of equal rank the one with the byte-wise greatest value\n"
+        "wins.  Two tags with the same value (--extract can map several tags\n"
+        "to one) are a tie that the later tag in the input wins, as in Flux;\n"
+        "only then does the order of the input matter.\n"
         "\n"
         "Choose one policy: --semver, --alphabetical, --numerical or --strategy.\n"
         "\n"
         "Flux ImagePolicy:\n"
         "  --semver RANGE          semver.range: a Masterminds range such as\n"
         "                          '>=1.0.0 <2.0.0', '^1.2', '~1.2.x', '1.2 - 1.4.5',\n"
-        "                          '>=1.0.0-0' (the -0 admits prereleases);\n"
+        "                          '>=1.0.0-0 <2.0.0' (a bound with a prerelease\n"
+        "                          admits prereleases to its AND group);\n"
         "                          tags need three dot-separated parts\n"
         "  --loose                 with --semver: Argo CD's lenient parsing\n"
         "                          ('1.2' reads as 1.2.0, 'v1' as 1.0.0)\n"
@@ -45,9 +50,10 @@ static const char policy_help[] =
         "Argo CD Image Updater:\n"
         "  --strategy NAME         semver (lenient; --semver gives the constraint,\n"
         "                          default '*'), newest-build (stdin lines are\n"
-        "                          TAG<TAB>RFC3339-time), alphabetical, digest\n"
+        "                          TAG<TAB>RFC3339-time), alphabetical, digest;\n"
+        "                          in any case, as Argo CD reads them ('Semver')\n"
         "  --digest-tag TAG        with --strategy digest: the mutable tag to follow\n"
-        "  --allow-tags VALUE      'regexp:<RE>' or 'any'\n"
+        "  --allow-tags VALUE      'regexp:<RE>' or 'any' (the words in any case)\n"
         "  --ignore-tags GLOBS     comma-separated filepath.Match globs (repeatable)\n"
         "  Filters run in this order: allow-tags, ignore-tags (on the tag),\n"
         "  pattern and extract; the policy then judges the extracted value.\n"
@@ -69,7 +75,8 @@ static const char policy_help[] =
         "  printf 'latest\\t2024-05-01T10:00:00Z\\nabc123\\t2024-05-01T10:00:00Z\\n' |\n"
         "      ferry policy test --strategy newest-build    -> latest (ties by name)\n"
         "  ferry policy test --alphabetical asc --ignore-tags 'dev-*' --explain \\\n"
-        "      2024-01 2024-02 dev-2025\n";
+        "      2024-01 2024-02 dev-2025\n"
+        "  ferry policy test --alphabetical desc -- -rc1 rc2    -> -rc1\n";
 
 struct policy_cli {
 	struct policy_options o;
@@ -143,26 +150,14 @@ add_ignore(struct policy_cli *c, char *arg)
 static int
 parse_strategy(struct policy_cli *c, const char *arg)
 {
+	struct err e = ERR_INIT;
+
 	c->have_strategy = true;
 	c->kinds++;
-	if (strcmp(arg, "semver") == 0) {
-		c->o.kind = POLICY_SEMVER;
-		c->o.loose = true;
-	} else if (strcmp(arg, "newest-build") == 0 ||
-	           strcmp(arg, "latest") == 0) {
-		c->o.kind = POLICY_NEWEST_BUILD;
-	} else if (strcmp(arg, "alphabetical") == 0 ||
-	           strcmp(arg, "name") == 0) {
-		c->o.kind = POLICY_ALPHABETICAL;
-		c->o.order = POLICY_ASC;
-	} else if (strcmp(arg, "digest") == 0) {
-		c->o.kind = POLICY_DIGEST;
-	} else {
-		return cli_usage_error("policy test",
-		                       "strategy '%s': expected semver, "
-		                       "newest-build, alphabetical or digest",
-		                       arg);
-	}
+	if (policy_argocd_strategy_parse(&c->o.kind, arg, strlen(arg), &e) < 0)
+		return cli_usage_error("policy test", "%s", e.msg);
+	c->o.loose = c->o.kind == POLICY_SEMVER;
+	c->o.order = POLICY_ASC;
 	return 0;
 }
 
@@ -361,7 +356,12 @@ policy_test(int argc, char **argv)
 			fputs(policy_help, stdout);
 			goto out;
 		default:
-			rc = cli_usage_error("policy test", "unknown option");
+			/* getopt has named the option on stderr */
+			rc = cli_usage_error(
+			        "policy test",
+			        "unknown option (a tag that starts "
+			        "with '-' goes after '--' or on "
+			        "stdin)");
 			goto out;
 		}
 	}

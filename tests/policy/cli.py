@@ -84,6 +84,55 @@ expect("digest strategy", (rc, out), (0, "latest\n"))
 rc, _, _ = ferry(["--strategy", "digest", "1.0"])
 expect("digest strategy needs --digest-tag", rc, 2)
 
+# issue 16: Masterminds 3.4+ as Flux and Argo CD pin it (the unit tests in
+# test_policy.c name the upstream changes)
+rc, out, _ = ferry(["--semver", ">=1.0.0-0 <2.0.0", "1.0.0", "1.1.0-rc.1"])
+expect("a prerelease bound admits prereleases to its AND group",
+       (rc, out), (0, "1.1.0-rc.1\n"))
+rc, out, _ = ferry(["--semver", ">= 1.0.0  <= 2.0.0-beta", "1.0.1-beta"])
+expect("an upper bound with a prerelease admits them too",
+       (rc, out), (0, "1.0.1-beta\n"))
+rc, out, _ = ferry(["--semver", "!=4.1.0", "5.1.0-alpha.1"])
+expect("!= admits no prerelease", (rc, out), (3, ""))
+rc, out, _ = ferry(["--semver", "1.0.0 - 2.0.0 <=2.0.0", "1.5.0"])
+expect("a hyphen range followed by a comparison",
+       (rc, out), (0, "1.5.0\n"))
+
+# Argo CD lower-cases strategy names and allow-tags words
+rc, out, _ = ferry(["--strategy", "Semver", "--allow-tags", "RegExp:^v",
+                    "v1.0", "2.0", "v1.5"])
+expect("Argo CD words in any case", (rc, out), (0, "v1.5\n"))
+rc, out, _ = ferry(["--strategy", "ALPHABETICAL", "--allow-tags", "ANY",
+                    "a", "b"])
+expect("ANY allows every tag", (rc, out), (0, "b\n"))
+rc, _, err = ferry(["--strategy", "semverx", "1.0"])
+expect("unknown strategy exits 2", (rc, "semverx" in err), (2, True))
+
+# --help tells how ties and tags starting with '-' work, and both are true
+rc, out, _ = ferry(["--help"])
+expect("help: ties by value go to the later tag",
+       "the later tag in the input wins" in out, True)
+expect("help: no claim that order never matters",
+       "does not depend on the order" in out, False)
+rc, out, _ = ferry(["--alphabetical", "asc", "--pattern", "^(a)",
+                    "--extract", "$1", "a-1", "a-2"])
+expect("same value: the later tag wins", (rc, out), (0, "a-2\n"))
+rc, out, _ = ferry(["--alphabetical", "asc", "--pattern", "^(a)",
+                    "--extract", "$1", "a-2", "a-1"])
+expect("same value, other order: the later tag wins", (rc, out),
+       (0, "a-1\n"))
+rc, out, _ = ferry(["--alphabetical", "asc", "b", "a", "c"])
+rc2, out2, _ = ferry(["--alphabetical", "asc", "c", "b", "a"])
+expect("distinct values: order does not matter", (out, out2),
+       ("c\n", "c\n"))
+rc, out, err = ferry(["--alphabetical", "desc", "-rc1", "rc2"])
+expect("a tag starting with '-' reads as an option",
+       (rc, "after '--'" in err), (2, True))
+rc, out, _ = ferry(["--alphabetical", "desc", "--", "-rc1", "rc2"])
+expect("after '--' it is a tag", (rc, out), (0, "-rc1\n"))
+rc, out, _ = ferry(["--alphabetical", "desc"], "-rc1\nrc2\n")
+expect("on stdin it is a tag", (rc, out), (0, "-rc1\n"))
+
 for f in failures:
     print("FAIL: " + f, file=sys.stderr)
 sys.exit(1 if failures else 0)

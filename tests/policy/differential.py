@@ -15,6 +15,18 @@ seed and asserts that every answer agrees:
   * `alphabetical` and `numerical` against the same ferry modes;
   * a range the oracle rejects (exit 2) is rejected by ferry (exit 2).
 
+Answers where Masterminds 3.4 and 3.5 (what Argo CD Image Updater and Flux
+pin, and what ferry follows) differ from the oracle's 3.2.0 are skipped,
+exactly those (see newer_semver_differs below; test_policy.c pins the newer
+answers with the upstream tests that define them):
+  * a version with a prerelease against a range with an AND group whose
+    comparisons disagree on carrying a prerelease, or whose comparisons are
+    all '!=' without one (3.4.0 #267 checks prereleases per AND group and
+    in '!=' too; 3.2.0 per comparison, and '!=' only for wildcards);
+  * a range with a hyphen range followed by more than ',', '||' or the end
+    (3.2.1 #199 ends the rewrite of "A - B" with a space; 3.2.0 glued what
+    followed to B).
+
 One deliberate difference is excluded: when an extract template turns a
 tag into the empty string and that empty value wins an alphabetical
 policy, the oracle prints "<none>" (it uses "" as "no answer") where ferry,
@@ -28,6 +40,7 @@ import concurrent.futures
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -162,6 +175,75 @@ def gen_numbers(rng, n):
     return out
 
 
+# Masterminds' regular expressions, to tell which answers 3.2.0 and 3.4+
+# may give differently (Go's \s is [\t\n\f\r ]).
+_SP = r"[\t\n\f\r ]"
+_CV = (r"v?([0-9|x|X|\*]+)(\.[0-9|x|X|\*]+)?(\.[0-9|x|X|\*]+)?"
+       r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+       r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?")
+_OPS = r"=||!=|>|<|>=|=>|<=|=<|~|~>|\^"
+_RANGE_RE = re.compile(r"%s*(%s)%s+-%s+(%s)%s*" % (_SP, _CV, _SP, _SP, _CV,
+                                                    _SP))
+_ITEM_RE = re.compile(r"(%s)%s*(%s)" % (_OPS, _SP, _CV))
+_LOOSE_RE = re.compile(r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?"
+                       r"(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?"
+                       r"(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$")
+
+
+def _is_x(part):
+    return part in ("x", "X", "*")
+
+
+def range_rewrite_differs(c):
+    """True when 3.2.0 glues the text after a hyphen range to its upper
+    bound (anything but the end, ',' or '||' follows the match)."""
+    for m in _RANGE_RE.finditer(c):
+        rest = c[m.end():]
+        if rest and not rest.startswith(",") and not rest.startswith("||"):
+            return True
+    return False
+
+
+def prerelease_rule_differs(c):
+    """True when some AND group of c mixes comparisons with and without a
+    prerelease, or consists of '!=' comparisons of full versions without
+    one: only there do 3.2.0's per-comparison rule and 3.4's per-group
+    rule answer a prerelease differently."""
+    for group in c.split("||"):
+        items = []
+        for m in _ITEM_RE.finditer(group):
+            op, major, minor, patch, pre = (m.group(1), m.group(3),
+                                            m.group(4), m.group(5),
+                                            m.group(6))
+            dirty = (_is_x(major) or not minor or _is_x(minor[1:]) or
+                     not patch or _is_x(patch[1:]))
+            items.append((op, dirty, bool(pre)))
+        if not items:
+            continue
+        pres = set(p for _, _, p in items)
+        if len(pres) > 1:
+            return True
+        if pres == {False} and all(op == "!=" and not dirty
+                                   for op, dirty, _ in items):
+            return True
+    return False
+
+
+def has_prerelease(value):
+    m = _LOOSE_RE.match(value)
+    return bool(m and m.group(4))
+
+
+def newer_semver_differs(c, value=None):
+    """Could Masterminds 3.4+ answer (c, value) differently from 3.2.0?
+    With value None: for some value (the whole range is affected)."""
+    if range_rewrite_differs(c):
+        return True
+    if value is None:
+        return False
+    return has_prerelease(value) and prerelease_rule_differs(c)
+
+
 # ferry's start-up under ASan is dominated by the leak check at exit;
 # policy-cli (tests/policy/cli.py) runs the front end with it on.
 FAST_ENV = dict(os.environ)
@@ -244,8 +326,12 @@ def main():
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=4)
     nvalid = 0
+    skipped = 0
     for i, (rc, out, err) in pool.map(oracle_check, range(len(constraints))):
         c = constraints[i]
+        if newer_semver_differs(c):
+            skipped += 1
+            continue
         if rc == 2:
             if ours[i] != ["error"]:
                 fail("range %r: oracle rejects it, ferry accepts it" % c)
@@ -263,6 +349,9 @@ def main():
             fail("range %r: %d answers vs %d" % (c, len(theirs), len(ours[i])))
             continue
         for a, b in zip(theirs, ours[i]):
+            if newer_semver_differs(c, a.split("\t")[0]):
+                skipped += 1
+                continue
             checked += 1
             if a != b:
                 fail("range %r: oracle %r, ferry %r" % (c, a, b))
@@ -371,6 +460,14 @@ def main():
     for i, (orc, oout, oerr), cli in pool.map(one, range(len(jobs))):
         job = jobs[i]
         mode, arg, loose, subset, pat, ex = job
+        # an extract template may make a prerelease out of any tag
+        if mode == "semver" and (
+                newer_semver_differs(arg) or
+                (prerelease_rule_differs(arg) and
+                 (ex and "-" in ex or
+                  any(has_prerelease(t) or "-" in t for t in subset)))):
+            skipped += 1
+            continue
         what = "%s %r%s pattern=%r extract=%r" % (
             mode, arg, " loose" if loose else "", pat, ex)
         lib, _, lib_value = lib_answers[i].partition("\t")
@@ -411,8 +508,9 @@ def main():
     pool.shutdown()
 
     print("%d tags, %d constraints (%d valid), %d policy runs, %d answers "
-          "compared" % (len(tags), len(constraints), nvalid, len(jobs),
-                        checked))
+          "compared, %d skipped where Masterminds 3.4+ differs from the "
+          "oracle's 3.2.0" % (len(tags), len(constraints), nvalid, len(jobs),
+                              checked, skipped))
     if failures:
         for f in failures[:60]:
             print("FAIL: " + f, file=sys.stderr)

@@ -325,9 +325,91 @@ test_policy_semver__prereleases_need_a_prerelease_in_the_range(void **state)
 	assert_true(sat(">=1.0.0-0", "1.1.0-rc.1"));
 	assert_true(sat("^1.x-0", "1.1.0-rc.1"));
 	assert_true(sat("2.x-0", "2.0.0-beta"));
-	/* the rule is per comparison, as in Masterminds 3.2.0 */
-	assert_false(sat(">=1.0.0-0 <2.0.0", "1.5.0-rc.1"));
 	assert_true(sat(">=1.0.0-0 <2.0.0-0", "1.5.0-rc.1"));
+}
+
+/*
+ * Masterminds 3.4.0, #267 (commit abab1c2 "Handle pre-releases on all in
+ * an and group"): one comparison with a prerelease admits prereleases to
+ * its whole AND group, and to no other OR group.  The rows marked "#267"
+ * are that commit's TestConstraintsCheck rows; 3.2.0 (the oracle) checked
+ * each comparison on its own and answers false to the first one.
+ */
+static void
+test_policy_semver__a_prerelease_in_an_and_group_admits_prereleases_to_the_group(
+        void **state)
+{
+	(void)state;
+	assert_true(sat(">=1.0.0-0 <2.0.0", "1.1.0-rc.1")); /* issue 16 */
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta", "1.0.1-beta")); /* #267 */
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta", "1.0.1"));      /* #267 */
+	assert_false(sat(">= 1.0.0  <= 2.0.0-beta", "3.0.0"));     /* #267 */
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta || > 3", "1.0.1-beta"));
+	assert_false(sat(">= 1.0.0  <= 2.0.0-beta || > 3", "3.0.1-beta"));
+	assert_true(sat(">= 1.0.0  <= 2.0.0-beta != 1.0.1 || > 3",
+	                "1.0.1-beta")); /* #267 */
+	assert_false(sat(">= 1.0.0  <= 2.0.0-beta != 1.0.1-beta || > 3",
+	                 "1.0.1-beta"));                        /* #267 */
+	assert_true(sat(">= 1.0.0-0  <= 2.0.0", "1.0.1-beta")); /* #267 */
+	/* the group's bounds still hold, compared by semver precedence */
+	assert_true(sat(">=1.0.0-0 <2.0.0", "2.0.0-rc.1"));
+	assert_false(sat(">=1.0.0-0 <2.0.0", "0.9.0-rc.1"));
+	/* commas, tilde, caret and wildcards take part like the others */
+	assert_true(sat(">=1.0.0-0, ~1.2.3", "1.2.9-rc.1"));
+	assert_true(sat("^1.2 <1.5.0-0", "1.4.0-alpha"));
+	assert_true(sat("1.x >=0.0.0-0", "1.7.0-beta.2"));
+	assert_false(sat("1.x >=0.0.0-0", "2.0.0-beta.2"));
+	/* an OR group without a prerelease keeps refusing them */
+	assert_false(sat("<1.0.0 || >=2.0.0-0", "0.9.0-rc.1"));
+	assert_true(sat("<1.0.0 || >=2.0.0-0", "2.0.1-rc.1"));
+}
+
+/*
+ * Masterminds 3.4.0, #267 (TestConstraintCheck row {"!=4.1.0",
+ * "5.1.0-alpha.1", false}): '!=' applies the prerelease rule like every
+ * other operator; 3.2.0 applied it only to wildcard versions such as
+ * "!=4.1", so "!=4.1.0" let any prerelease through.
+ */
+static void
+test_policy_semver__not_equal_admits_no_prerelease_without_one_in_its_group(
+        void **state)
+{
+	(void)state;
+	assert_false(sat("!=4.1.0", "5.1.0-alpha.1"));
+	assert_false(sat("!=4.1", "5.1.0-alpha.1"));
+	assert_true(sat("!=4.1.0", "5.1.0"));
+	assert_true(sat("!=4.1-alpha", "4.1.0"));
+	assert_false(sat("!=4.1-alpha", "4.1.1-alpha"));
+	assert_true(sat("!=4.1.0-0", "5.1.0-alpha.1"));
+	assert_true(sat("!=4.1.0 >=1.0.0-0", "5.1.0-alpha.1"));
+	assert_false(sat("!=4.1.0 >=1.0.0-0", "4.1.0"));
+}
+
+/*
+ * Masterminds 3.2.1, #199 (commit b1bb761 "Fix issue with - ranges being
+ * transformed to something imparsible"): the rewrite of "A - B" ends in a
+ * space, so what follows the range is a comparison of its own.  3.2.0
+ * glued it to B: "1.0.0 - 2.0.0 <=2.0.0" did not parse and "1 - 2 3" read
+ * as ">= 1, <= 23".
+ */
+static void
+test_policy_semver__a_hyphen_range_may_be_followed_by_more_comparisons(
+        void **state)
+{
+	(void)state;
+	assert_true(sat("1.0.0 - 2.0.0 <=2.0.0", "1.5.0"));  /* #199 */
+	assert_true(sat("1.0.0 - 2.0.0, <=2.0.0", "1.5.0")); /* #199 */
+	assert_true(sat("1.0.0 - 2.0.0 <=1.6", "1.6.9"));
+	assert_false(sat("1.0.0 - 2.0.0 <=1.6", "1.7.0"));
+	assert_false(sat("1 - 2 3", "10.0.0"));
+	assert_false(sat("1 - 2 3", "2.5.0"));
+	assert_true(sat("1 - 2 x", "1.5.0"));
+	assert_true(range_valid("2 - 3 4.0.0 - 5.1"));
+	assert_false(sat("2 - 3 4.0.0 - 5.1", "2.5.0"));
+	assert_true(sat("1.2 - 1.4.5 !=1.3.0", "1.3.1"));
+	assert_false(sat("1.2 - 1.4.5 !=1.3.0", "1.3.0"));
+	assert_true(sat("1 - 2 ||3", "3.0.0"));
+	assert_false(range_valid("1 - 2 -3"));
 }
 
 static void
@@ -654,6 +736,80 @@ test_policy_select__allow_tags_and_ignore_tags_filter_first(void **state)
 	assert_string_equal(pick(&o, tags), "9.0.0");
 }
 
+/*
+ * Argo CD Image Updater reads its option words through strings.ToLower
+ * (registry-scanner pkg/image options.go: ParseMatch for allow-tags,
+ * ParseUpdateStrategy for update-strategy); options_test.go's
+ * TestParseMatch passes "ANY" and "RegExp:[aA-zZ]".
+ */
+static void
+test_policy_select__allow_tags_words_are_case_insensitive_as_in_argocd(
+        void **state)
+{
+	struct policy_options o = POLICY_OPTIONS_INIT;
+	const char *tags[] = { "v1.0.0", "2.0.0", "v1.5.0", NULL };
+
+	(void)state;
+	o.semver_range = "*";
+	o.loose = true;
+	o.allow_tags = "RegExp:^v";
+	assert_string_equal(pick(&o, tags), "v1.5.0");
+	o.allow_tags = "REGEXP:^[0-9]";
+	assert_string_equal(pick(&o, tags), "2.0.0");
+	o.allow_tags = "ANY";
+	assert_string_equal(pick(&o, tags), "2.0.0");
+	o.allow_tags = "Any";
+	assert_string_equal(pick(&o, tags), "2.0.0");
+	/* only the words: the pattern after the first ':' keeps its case */
+	o.allow_tags = "regexp:^V";
+	assert_null(pick(&o, tags));
+}
+
+static void
+test_policy_argocd__strategy_names_are_case_insensitive(void **state)
+{
+	enum policy_kind k = POLICY_ALPHABETICAL;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	assert_int_equal(policy_argocd_strategy_parse(&k, "Semver", 6, &e), 0);
+	assert_int_equal(k, POLICY_SEMVER);
+	assert_int_equal(
+	        policy_argocd_strategy_parse(&k, "NEWEST-BUILD", 12, &e), 0);
+	assert_int_equal(k, POLICY_NEWEST_BUILD);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "Latest", 6, &e), 0);
+	assert_int_equal(k, POLICY_NEWEST_BUILD);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "Name", 4, &e), 0);
+	assert_int_equal(k, POLICY_ALPHABETICAL);
+	/* "D\u0130GEST": unicode.ToLower(U+0130) is 'i' */
+	assert_int_equal(
+	        policy_argocd_strategy_parse(&k, "D\xc4\xb0GEST", 7, &e), 0);
+	assert_int_equal(k, POLICY_DIGEST);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "semver ", 7, &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "'semver '"));
+	assert_int_equal(policy_argocd_strategy_parse(&k, "semve", 5, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(policy_argocd_strategy_parse(&k, "", 0, &e),
+	                 -ERR_INVALID);
+}
+
+static void
+test_policy_argocd__lower_equal_follows_go_tolower(void **state)
+{
+	(void)state;
+	assert_true(policy_lower_equal("AnY", 3, "any"));
+	assert_true(policy_lower_equal("\xe2\x84\xaaind", 6, "kind"));
+	assert_false(policy_lower_equal("any", 2, "any"));
+	assert_false(policy_lower_equal("anyx", 4, "any"));
+	/* U+017F (long s) is already lower case: ToLower keeps it */
+	assert_false(policy_lower_equal("\xc5\xbf"
+	                                "emver",
+	                                7, "semver"));
+	assert_false(policy_lower_equal("\xff", 1, "a"));
+	assert_true(policy_lower_equal("", 0, ""));
+}
+
 static void
 test_policy_select__bad_allow_tags_and_globs_are_errors(void **state)
 {
@@ -665,6 +821,10 @@ test_policy_select__bad_allow_tags_and_globs_are_errors(void **state)
 	(void)state;
 	o.semver_range = "*";
 	o.allow_tags = "tags:1";
+	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
+	o.allow_tags = "regexp";
+	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
+	o.allow_tags = " any";
 	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
 	o.allow_tags = "regexp:(";
 	assert_int_equal(policy_new(&p, &o, &e), -ERR_INVALID);
@@ -765,6 +925,12 @@ main(void)
 		cmocka_unit_test(
 		        test_policy_semver__prereleases_need_a_prerelease_in_the_range),
 		cmocka_unit_test(
+		        test_policy_semver__a_prerelease_in_an_and_group_admits_prereleases_to_the_group),
+		cmocka_unit_test(
+		        test_policy_semver__not_equal_admits_no_prerelease_without_one_in_its_group),
+		cmocka_unit_test(
+		        test_policy_semver__a_hyphen_range_may_be_followed_by_more_comparisons),
+		cmocka_unit_test(
 		        test_policy_semver__invalid_ranges_are_rejected),
 		cmocka_unit_test(
 		        test_policy_filter__extract_expands_like_go_expandstring),
@@ -802,6 +968,12 @@ main(void)
 		        test_policy_select__newest_build_ties_are_ordered_by_name),
 		cmocka_unit_test(
 		        test_policy_select__allow_tags_and_ignore_tags_filter_first),
+		cmocka_unit_test(
+		        test_policy_select__allow_tags_words_are_case_insensitive_as_in_argocd),
+		cmocka_unit_test(
+		        test_policy_argocd__strategy_names_are_case_insensitive),
+		cmocka_unit_test(
+		        test_policy_argocd__lower_equal_follows_go_tolower),
 		cmocka_unit_test(
 		        test_policy_select__bad_allow_tags_and_globs_are_errors),
 		cmocka_unit_test(

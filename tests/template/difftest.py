@@ -6,13 +6,34 @@ too, with the same text rendered before the error and the same message.
 
 corpus/NAME.tmpl uses corpus/NAME.json as data when it exists, else
 corpus/_data.json; names starting with "sprig_" run with --sprig on both.
-Fails (does not skip) when the oracle is missing.  Arguments: names of
+Fails (does not skip) when the oracle is missing.
+
+The oracle is Go 1.19; Flux and Argo CD are built with Go 1.24 or later,
+which ferry follows.  The cases in NEWER_GO below are where the two Go
+versions answer differently; they are skipped here, each with the reason,
+and test_template.c pins the newer answers.  Arguments: names of
 cases to run (default: all); -v prints error messages side by side.
 """
 import concurrent.futures
 import os
 import subprocess
 import sys
+
+
+# Corpus cases whose answer changed after Go 1.19 (the oracle), each with
+# the change; test_template.c pins the newer answers.
+_EQ_TYPES = ("Go 1.24's eq and lt name the two types: 'incompatible types "
+             "for comparison: string and int'; 1.19 did not")
+NEWER_GO = {
+    "else_if_with": ("Go 1.23 reads '{{else with}}' as the start of an "
+                     "else list: 'unexpected <with> in input' (1.19: "
+                     "'unexpected <with> in else')"),
+    "eq_bool_string": _EQ_TYPES,
+    "eq_float_int_literal": _EQ_TYPES,
+    "eq_int_float": _EQ_TYPES,
+    "eq_string_int": _EQ_TYPES,
+    "lt_mixed": _EQ_TYPES,
+}
 
 
 def oracle_split(out):
@@ -42,7 +63,8 @@ def main():
               % oracles)
         return 1
     corpus = os.path.join(src, "tests", "template", "corpus")
-    names = sorted(f[:-5] for f in os.listdir(corpus) if f.endswith(".tmpl"))
+    names = sorted(f[:-5] for f in os.listdir(corpus) if f.endswith(".tmpl")
+                   and f[:-5] not in NEWER_GO)
     if only:
         names = [n for n in names if n in only]
     def run(name):
@@ -101,7 +123,8 @@ def main():
                 print(report)
             if report.startswith("FAIL"):
                 failures += 1
-    print("%d cases, %d failed" % (len(names), failures))
+    print("%d cases, %d failed, %d skipped where newer Go differs from the "
+          "oracle's 1.19" % (len(names), failures, len(NEWER_GO)))
     return 1 if failures else 0
 
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -344,6 +345,233 @@ test_template__executes_a_parsed_template_many_times(void **state)
 	template_free(t);
 }
 
+/*
+ * Go's parse.newNumber reads a character constant with
+ * strconv.UnquoteChar: "\\x" and octal escapes are byte values up to 255,
+ * not UTF-8 bytes (issue 16: '\\xFF' printed as U+FFFD's 65533).
+ */
+static void
+test_template__reads_character_constants_past_0x7f_as_go_does(void **state)
+{
+	(void)state;
+	expect("{{print '\\xFF'}} {{printf \"%c\" '\\xe9'}} {{'\\200'}} "
+	       "{{'\\377'}} {{'\\U0001F600'}}",
+	       "{}", false, "255 \xc3\xa9 128 255 128512");
+	expect_error("{{'\\400'}}", "{}", false, "", "msg:1: invalid syntax");
+	expect_error("{{'\\\"'}}", "{}", false, "", "msg:1: invalid syntax");
+	expect_error("{{''}}", "{}", false, "", "msg:1: invalid syntax");
+	expect_error("{{'ab'}}", "{}", false, "",
+	             "malformed character constant: 'ab'");
+}
+
+/*
+ * Imaginary and complex constants are complex128 values (parse.newNumber,
+ * exec.idealConstant) and print as fmt's fmtComplex does: each part with
+ * the verb, the imaginary one always signed.
+ */
+static void
+test_template__prints_imaginary_and_complex_constants(void **state)
+{
+	(void)state;
+	expect("{{print 1i}} {{1+2i}} {{-1.5e3i}} {{0i}} {{printf \"%T\" 1i}}",
+	       "{}", false, "(0+1i) (1+2i) (0-1500i) (0+0i) complex128");
+	expect("{{printf \"%.2f|%8.1f|%d\" 3i 1-1i 1i}}", "{}", false,
+	       "(0.00+3.00i)|(     1.0    -1.0i)|%!d(complex128=(0+1i))");
+	expect("{{if 0i}}a{{else}}b{{end}} {{eq 1i 1i}}", "{}", false,
+	       "b true");
+	expect_error("{{lt 1i 2i}}", "{}", false, "",
+	             "error calling lt: invalid type for comparison");
+	expect_error("{{1+i}}", "{}", false, "",
+	             "msg:1: syntax error scanning complex number");
+	expect_error("{{1e4000+1i}}", "{}", false, "",
+	             "strconv.ParseFloat: parsing \"1e4000\": value out of "
+	             "range");
+}
+
+/* parse/lex.go lexNumber: "bad number syntax: %q" of what it scanned. */
+static void
+test_template__names_malformed_numbers_as_go_does(void **state)
+{
+	(void)state;
+	expect_error("{{+-2}}", "{}", false, "",
+	             "template: msg:1: bad number syntax: \"+-2\"");
+	expect_error("{{1+2}}", "{}", false, "",
+	             "template: msg:1: bad number syntax: \"1+2\"");
+	expect_error("{{3x}}", "{}", false, "",
+	             "template: msg:1: bad number syntax: \"3x\"");
+	expect_error("{{0x1i}}", "{}", false, "",
+	             "template: msg:1: illegal number syntax: \"0x1i\"");
+	expect_error("{{089}}", "{}", false, "",
+	             "template: msg:1: integer overflow: \"089\"");
+	/* ParseFloat reports no error for an underflow to zero */
+	expect("{{1e-400}}", "{}", false, "0");
+}
+
+/* fmt's %b of a float is strconv's 'b' format. */
+static void
+test_template__prints_floats_with_the_b_verb(void **state)
+{
+	(void)state;
+	expect("{{printf \"%b %b %b\" 1.0 -0.5 5e-324}}", "{}", false,
+	       "4503599627370496p-52 -4503599627370496p-53 1p-1074");
+}
+
+/*
+ * The call builtin.  No data value is a function (see call_builtin in
+ * exec.c), so call fails as Go fails on a non-function.  Go 1.24's
+ * evalCall passes the first argument's text to funcs.go call, which says
+ * "non-function .name of type string"; Go 1.19 (the oracle) said
+ * "non-function of type string".
+ */
+static void
+test_template__call_fails_on_values_that_are_not_functions_as_go_does(
+        void **state)
+{
+	static const char data[] = "{\"name\":\"x\",\"n\":1,\"z\":null}";
+
+	(void)state;
+	expect_error("a{{call .name}}", data, false, "a",
+	             "msg:1:3: executing \"msg\" at <call .name>: error "
+	             "calling call: non-function .name of type string");
+	expect_error("{{call .n 1 2}}", data, false, "",
+	             "error calling call: non-function .n of type float64");
+	expect_error("{{.name | call}}", data, false, "",
+	             "error calling call: non-function x of type string");
+	expect_error("{{.n | call}}", data, false, "",
+	             "non-function <float64 Value> of type float64");
+	expect_error("{{call (print 1)}}", data, false, "",
+	             "non-function print 1 of type string");
+	expect_error("{{call .z}}", data, false, "",
+	             "error calling call: call of nil");
+	expect_error("{{call .missing}}", data, false, "",
+	             "error calling call: call of nil");
+	expect_error("{{call nil}}", data, false, "",
+	             "error calling call: call of nil");
+	expect_error("{{call}}", data, false, "",
+	             "wrong number of args for call: want at least 1 got 0");
+	/* arguments are evaluated first, and their errors come first */
+	expect_error("{{call .name (index .name 9)}}", data, false, "",
+	             "error calling index: index out of range: 9");
+}
+
+/*
+ * Go 1.24 ranges over an integer (release notes: "Templates now support
+ * range-over-func and range-over-int"; issue 66107, message fixed in
+ * 69708).  Go 1.19 says "range can't iterate over 3".  A JSON number is a
+ * float64 and still cannot be ranged over.
+ */
+static void
+test_template__ranges_over_an_integer_as_go_1_24_does(void **state)
+{
+	(void)state;
+	expect("{{range 3}}{{.}}{{end}} {{range $i := 2}}[{{$i}}]{{end}}", "{}",
+	       false, "012 [0][1]");
+	expect("{{range len .}}{{.}}{{end}}", "[7,8]", false, "01");
+	expect("{{range 0}}x{{else}}none{{end}} {{range -2}}x{{else}}no{{end}}",
+	       "{}", false, "none no");
+	expect("{{range 9}}{{if eq . 3}}{{break}}{{end}}{{.}}{{end}}", "{}",
+	       false, "012");
+	expect_error("{{range $i, $e := 3}}{{end}}", "{}", false, "",
+	             "at <3>: can't use 3 to iterate over more than one "
+	             "variable");
+	expect_error("{{range .n}}{{end}}", "{\"n\":3}", false, "",
+	             "range can't iterate over 3");
+}
+
+/*
+ * Range variables given with '=' are set by name, the index first when
+ * there are two (oneIteration's IsAssign branch in the Go 1.22+ sources).
+ * Go 1.19 set the top of the variable stack instead, so a variable
+ * declared after $x was overwritten: the first case printed "12 [1 2] 2".
+ */
+static void
+test_template__range_assigns_its_variables_by_name(void **state)
+{
+	(void)state;
+	expect("{{$x := 0}}{{$y := 5}}{{range $x = .}}{{$y}}{{end}} {{$x}} "
+	       "{{$y}}",
+	       "[1,2]", false, "55 2 5");
+	expect("{{$i := 0}}{{$x := 0}}{{$y := 5}}{{range $i, $x = .}}{{end}}"
+	       "{{$i}} {{$x}} {{$y}}",
+	       "[1,2]", false, "1 2 5");
+}
+
+/* Go 1.24's funcs.go eq and lt name both types; 1.19 named neither. */
+static void
+test_template__names_the_types_that_cannot_be_compared(void **state)
+{
+	(void)state;
+	expect_error("{{eq \"a\" 1}}", "{}", false, "",
+	             "error calling eq: incompatible types for comparison: "
+	             "string and int");
+	expect_error("{{lt 1 .x}}", "{\"x\":1}", false, "",
+	             "error calling lt: incompatible types for comparison: "
+	             "int and float64");
+	expect_error("{{eq .l 1}}", "{\"l\":[]}", false, "",
+	             "incompatible types for comparison: []interface {} and "
+	             "int");
+	expect_error("{{lt .l 1}}", "{\"l\":[]}", false, "",
+	             "error calling lt: invalid type for comparison");
+}
+
+/*
+ * Go's slice checks indexes against cap(), and encoding/json builds an
+ * array by appending to make([]any, 0), so a 3-element array has cap 4
+ * and "slice .l 1 4" ends in a nil.  The capacities past 32 elements
+ * follow Go 1.22's allocation headers (runtime msize.go roundupsize): 33
+ * elements get cap 71 where Go 1.19 (the oracle) gave 64.
+ */
+static void
+test_template__slices_json_arrays_up_to_their_go_capacity(void **state)
+{
+	char json[256] = "[0";
+
+	(void)state;
+	expect("{{slice . 1 4}} {{slice . 0 2 4 | len}} {{slice (slice . 1 2) "
+	       "0 3}}",
+	       "[1,2,3]", false, "[2 3 <nil>] 2 [2 3 <nil>]");
+	expect_error("{{slice . 0 5}}", "[1,2,3]", false, "",
+	             "error calling slice: index out of range: 5");
+	/* an empty list has no elements to point into */
+	expect("{{slice . 0 0}} {{slice . 0}}", "[]", false, "[] []");
+	for (int i = 1; i <= 33; i++) {
+		size_t n = strlen(json);
+		snprintf(json + n, sizeof(json) - n, i < 33 ? ",%d" : "]", i);
+	}
+	expect("{{len (slice . 0 71)}}", json, false, "71");
+	expect_error("{{slice . 0 72}}", json, false, "",
+	             "index out of range: 72");
+	/* sprig's uniq appends too; list makes exactly its length */
+	expect("{{slice (uniq .) 0 4}}", "[1,2,3]", true, "[1 2 3 <nil>]");
+	expect_error("{{slice (list 1 2) 0 3}}", "{}", true, "",
+	             "error calling slice:");
+}
+
+/*
+ * Go 1.23 release notes: "Templates now support the new 'else with'
+ * action" (parse.go parseControl reads {{with a}}_{{else with b}}_{{end}}
+ * as {{with a}}_{{else}}{{with b}}_{{end}}{{end}}).  Go 1.19 (the oracle)
+ * said "unexpected <with> in else".
+ */
+static void
+test_template__chains_else_with_as_go_1_23_does(void **state)
+{
+	static const char data[] = "{\"a\":0,\"b\":\"B\"}";
+
+	(void)state;
+	expect("{{with .a}}A{{else with .b}}[{{.}}]{{end}}", data, false,
+	       "[B]");
+	expect("{{with .a}}A{{else with .c}}C{{else with .b}}{{.}}{{end}}",
+	       data, false, "B");
+	expect("{{with .a}}A{{else with .c}}C{{else}}none{{end}}", data, false,
+	       "none");
+	/* only a with chains a with, and only an if an if */
+	expect_error("{{if .a}}A{{else with .b}}{{.}}{{end}}", data, false, "",
+	             "template: msg:1: unexpected <with> in input");
+	expect_error("{{with .a}}A{{else if .b}}{{.}}{{end}}", data, false, "",
+	             "template: msg:1: unexpected <if> in input");
+}
+
 int
 main(void)
 {
@@ -381,6 +609,25 @@ main(void)
 		cmocka_unit_test(test_template__bounds_range_iterations),
 		cmocka_unit_test(
 		        test_template__executes_a_parsed_template_many_times),
+		cmocka_unit_test(
+		        test_template__reads_character_constants_past_0x7f_as_go_does),
+		cmocka_unit_test(
+		        test_template__prints_imaginary_and_complex_constants),
+		cmocka_unit_test(
+		        test_template__names_malformed_numbers_as_go_does),
+		cmocka_unit_test(test_template__prints_floats_with_the_b_verb),
+		cmocka_unit_test(
+		        test_template__call_fails_on_values_that_are_not_functions_as_go_does),
+		cmocka_unit_test(
+		        test_template__ranges_over_an_integer_as_go_1_24_does),
+		cmocka_unit_test(
+		        test_template__range_assigns_its_variables_by_name),
+		cmocka_unit_test(
+		        test_template__names_the_types_that_cannot_be_compared),
+		cmocka_unit_test(
+		        test_template__slices_json_arrays_up_to_their_go_capacity),
+		cmocka_unit_test(
+		        test_template__chains_else_with_as_go_1_23_does),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

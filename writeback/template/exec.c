@@ -325,6 +325,12 @@ ideal_constant(struct texec *x, const struct tnode *n)
 	bool hex, rune_int;
 
 	at(x, n);
+	if (n->is_complex) {
+		struct template_value *v = mk(x, TV_COMPLEX);
+		v->u.c.re = n->re;
+		v->u.c.im = n->im;
+		return v;
+	}
 	if (*s == '+' || *s == '-')
 		s++;
 	hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&
@@ -450,6 +456,53 @@ eval_arg(struct texec *x, tval dot, enum targ type, const struct tnode *n)
 	}
 }
 
+/*
+ * Go's "call" builtin (evalCall's special case and funcs.go call).  Data
+ * holds no function values: JSON has none, and the Flux and Argo CD models
+ * have no fields of function type.  So call evaluates its arguments as Go
+ * does and then fails as Go fails on a value that is not a function:
+ * "call of nil" for nil or a missing value, else "non-function NAME of
+ * type T", where NAME is the first argument as written, or for a piped
+ * value its reflect.Value String() (the text of a string, "<T Value>"
+ * otherwise).  Go 1.19 said "non-function of type T"; the name came with
+ * the later sources (emptyCall), which Flux and Argo CD are built with.
+ */
+static tval
+call_builtin(struct texec *x, tval dot, const struct tnode *node,
+             struct tnode *const *args, size_t n, tval final)
+{
+	tval fn = NULL;
+	char name[256];
+
+	for (size_t i = 0; i < n; i++) {
+		tval v = eval_arg(x, dot, TA_VALUE, args[i]);
+		if (i == 0)
+			fn = v;
+	}
+	if (n > 0) {
+		struct buf b = TBUF_INIT;
+		tnode_string(&b, args[0]);
+		snprintf(name, sizeof(name), "%s", buf_ok(&b) ? b.ptr : "");
+		buf_release(&b);
+	} else {
+		fn = final;
+		if (final == NULL)
+			snprintf(name, sizeof(name), "<invalid Value>");
+		else if (final->kind == TV_STRING)
+			snprintf(name, sizeof(name), "%.*s",
+			         (int)(final->u.s.n > 255 ? 255 : final->u.s.n),
+			         final->u.s.p);
+		else
+			snprintf(name, sizeof(name), "<%s Value>",
+			         tv_type_name(final));
+	}
+	at(x, node);
+	if (fn == NULL || fn->kind == TV_NIL)
+		xerr(x, "error calling call: call of nil");
+	xerr(x, "error calling call: non-function %s of type %s", name,
+	     tv_type_name(fn));
+}
+
 static tval
 eval_call(struct texec *x, tval dot, const struct tfunc *fn,
           const struct tnode *node, struct tnode *const *args, size_t nargs,
@@ -474,6 +527,8 @@ eval_call(struct texec *x, tval dot, const struct tfunc *fn,
 		xerr(x, "wrong number of args for %s: want %d got %zu", name,
 		     fn->n_params, num_in);
 	}
+	if (strcmp(name, "call") == 0)
+		return call_builtin(x, dot, node, args, n, final);
 	if (strcmp(name, "and") == 0 || strcmp(name, "or") == 0) {
 		bool is_or = name[0] == 'o';
 		tval v = NULL;
@@ -656,6 +711,33 @@ count_iteration(struct texec *x)
 		xnomem(x, "more range iterations than the limit");
 }
 
+/*
+ * Sets the range variables for one iteration as Go's oneIteration does:
+ * declared ones ($i, $e := ...) are the top of the stack; assigned ones
+ * ($i, $e = ...) are set by name, the index first when there are two
+ * (the IsAssign branch of the Go 1.22+ sources; 1.19 overwrote whatever
+ * variables were on top of the stack).
+ */
+static void
+range_vars(struct texec *x, const struct tnode *r, tval index, tval elem)
+{
+	const struct tnode *pipe = r->pipe;
+
+	if (pipe->n_decl > 0) {
+		if (!pipe->is_assign)
+			x->vars[x->n_vars - 1].v = elem;
+		else
+			set_var(x, pipe->decl[0]->idents[0],
+			        pipe->n_decl > 1 ? index : elem);
+	}
+	if (pipe->n_decl > 1) {
+		if (!pipe->is_assign)
+			x->vars[x->n_vars - 2].v = index;
+		else
+			set_var(x, pipe->decl[1]->idents[0], elem);
+	}
+}
+
 static int
 walk_range(struct texec *x, tval dot, const struct tnode *r)
 {
@@ -675,13 +757,29 @@ walk_range(struct texec *x, tval dot, const struct tnode *r)
 			        v->kind == TV_LIST ? v->u.l.v[i] : v->u.m.v[i];
 			count_iteration(x);
 			count++;
-			if (r->pipe->n_decl > 0)
-				x->vars[x->n_vars - 1].v = elem;
-			if (r->pipe->n_decl > 1)
-				x->vars[x->n_vars - 2].v =
-				        v->kind == TV_LIST
-				                ? mk_int(x, (int64_t)i)
-				                : v->u.m.k[i];
+			range_vars(x, r,
+			           v->kind == TV_LIST ? mk_int(x, (int64_t)i)
+			                              : v->u.m.k[i],
+			           elem);
+			st = walk(x, elem, r->list);
+			pop(x, m1);
+			if (st == WALK_BREAK)
+				break;
+		}
+		st = WALK_OK;
+	} else if (v->kind == TV_INT) {
+		/* Go 1.24 ranges over an integer n: 0 .. n-1, one variable
+		 * only (issue 66107; the 1.19 oracle refuses it) */
+		if (r->pipe->n_decl > 1)
+			xerr(x,
+			     "can't use %lld to iterate over more than one "
+			     "variable",
+			     (long long)v->u.i);
+		for (int64_t i = 0; i < v->u.i; i++) {
+			tval elem = mk_int(x, i);
+			count_iteration(x);
+			count++;
+			range_vars(x, r, NULL, elem);
 			st = walk(x, elem, r->list);
 			pop(x, m1);
 			if (st == WALK_BREAK)

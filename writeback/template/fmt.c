@@ -5,9 +5,10 @@
  * precisions, flags (# 0 + - space) and '*', fmt's error forms
  * (%!d(string=x), %!d(MISSING), %!(EXTRA ...)), and strconv.Quote.
  *
- * Not covered: %T, %p, explicit argument indexes ("%[2]d") and complex
- * numbers, which templates built from JSON cannot produce.  Unicode
- * printability for %q follows the common ranges, not Go's full tables.
+ * Complex numbers (only constants such as 1i make them) print as fmt's
+ * fmtComplex does: "(" real, imaginary with its sign, "i)".  Not covered:
+ * %p.  Unicode printability for %q follows the common ranges, not Go's
+ * full tables.
  */
 #include "writeback/template/template_int.h"
 
@@ -481,7 +482,21 @@ fmt_float(struct buf *b, const struct tfmt_spec *sp0, double f, char verb)
 		buf_putc(&t, '+');
 	else if (sp.space)
 		buf_putc(&t, ' ');
-	if (verb == 'x' || verb == 'X') {
+	if (verb == 'b') {
+		/* strconv's 'b' format: decimal mantissa, binary exponent */
+		uint64_t bits, mant;
+		int exp;
+		memcpy(&bits, &a, sizeof(bits));
+		mant = bits & (((uint64_t)1 << 52) - 1);
+		exp = (int)((bits >> 52) & 0x7ff);
+		if (exp == 0)
+			exp++;
+		else
+			mant |= (uint64_t)1 << 52;
+		exp += -1023 - 52;
+		buf_addf(&t, "%llup%s%d", (unsigned long long)mant,
+		         exp >= 0 ? "+" : "", exp);
+	} else if (verb == 'x' || verb == 'X') {
 		/* C's %a writes the exponent with one digit, Go with two */
 		char *p;
 		snprintf(cfmt, sizeof(cfmt), sp.has_prec ? "%%.%d%c" : "%%%c",
@@ -684,6 +699,7 @@ fmt_arg(struct buf *b, const struct tfmt_spec *sp, tval v, char verb, int depth)
 		bad_verb(b, sp, v, verb);
 		return;
 	case TV_FLOAT:
+	case TV_COMPLEX:
 		switch (verb) {
 		case 'v':
 		case 'b':
@@ -695,11 +711,18 @@ fmt_arg(struct buf *b, const struct tfmt_spec *sp, tval v, char verb, int depth)
 		case 'F':
 		case 'e':
 		case 'E':
-			if (verb == 'b') {
-				bad_verb(b, sp, v, verb);
-				return;
+			if (v->kind == TV_FLOAT) {
+				fmt_float(b, sp, v->u.f, verb);
+			} else {
+				/* fmtComplex: each part padded on its own,
+				 * the imaginary one always with a sign */
+				struct tfmt_spec im = *sp;
+				im.plus = true;
+				buf_putc(b, '(');
+				fmt_float(b, sp, v->u.c.re, verb);
+				fmt_float(b, &im, v->u.c.im, verb);
+				buf_puts(b, "i)");
 			}
-			fmt_float(b, sp, v->u.f, verb);
 			return;
 		}
 		bad_verb(b, sp, v, verb);

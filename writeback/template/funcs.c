@@ -1,12 +1,13 @@
 /*
- * funcs.c - the functions templates call: Go's builtins (and or
+ * funcs.c - the functions templates call: Go's builtins (and or call
  * not len index slice print printf println eq ne lt le gt ge html js
- * urlquery) and the sprig hermetic functions commit templates use (lower
- * upper title trim trimPrefix trimSuffix replace contains hasPrefix
- * hasSuffix repeat substr trunc quote squote cat indent nindent join
- * splitList list first last uniq sortAlpha default empty coalesce toString
- * sha256sum b64enc), with Go's argument types and error texts (including
- * the runtime panics sprig's functions turn into errors).
+ * urlquery; call itself is in exec.c, which knows the argument nodes) and the
+ * sprig hermetic functions commit templates use (lower upper title trim
+ * trimPrefix trimSuffix replace contains hasPrefix hasSuffix repeat substr
+ * trunc quote squote cat indent nindent join splitList list first last uniq
+ * sortAlpha default empty coalesce toString sha256sum b64enc), with Go's
+ * argument types and error texts (including the runtime panics sprig's
+ * functions turn into errors).
  *
  * Case mapping (lower, upper, title) covers ASCII, Latin-1, Latin
  * Extended-A, Greek and Cyrillic; other letters pass through unchanged.
@@ -139,6 +140,8 @@ kind_name(tval v)
 		return "map";
 	case TV_STRUCT:
 		return "struct";
+	case TV_COMPLEX:
+		return "complex128";
 	default:
 		return "invalid";
 	}
@@ -261,10 +264,16 @@ FN(index)
 	return 0;
 }
 
+/*
+ * Go's slice checks indexes against cap(), not len(): a list decoded from
+ * JSON has the capacity append gave it (tv_append_cap), and slicing into
+ * it yields zero values ("slice .l 0 4" of a 3-element list ends in
+ * <nil>).
+ */
 FN(slice)
 {
 	tval item = a[0];
-	size_t len, idx[3];
+	size_t len, cap, idx[3];
 	size_t ni = n - 1;
 
 	if (is_nil(item))
@@ -274,19 +283,20 @@ FN(slice)
 	if (item->kind == TV_STRING) {
 		if (ni == 3)
 			return fail(msg, "cannot 3-index slice a string");
-		len = item->u.s.n;
+		len = cap = item->u.s.n;
 	} else if (item->kind == TV_LIST) {
 		len = item->u.l.n;
+		cap = item->u.l.gocap > len ? item->u.l.gocap : len;
 	} else {
 		return fail(msg, "can't slice item of type %s",
 		            tv_type_name(item));
 	}
 	idx[0] = 0;
 	idx[1] = len;
-	idx[2] = len;
+	idx[2] = cap;
 	for (size_t i = 0; i < ni; i++) {
 		int64_t k;
-		if (index_arg(a[i + 1], len, &k, msg) < 0)
+		if (index_arg(a[i + 1], cap, &k, msg) < 0)
 			return -1;
 		idx[i] = (size_t)k;
 	}
@@ -304,9 +314,38 @@ FN(slice)
 		if (r == NULL)
 			return nomem(msg);
 		r->u.l.elem = item->u.l.elem;
-		r->u.l.v = item->u.l.v + idx[0];
 		r->u.l.n = idx[1] - idx[0];
 		r->u.l.cap = r->u.l.n;
+		size_t avail = item->u.l.avail > len ? item->u.l.avail : len;
+
+		r->u.l.gocap = (ni == 3 ? idx[2] : cap) - idx[0];
+		if (idx[1] <= avail) {
+			/* the backing array is shared, as in Go (an empty
+			 * list may have none) */
+			r->u.l.v = item->u.l.v != NULL ? item->u.l.v + idx[0]
+			                               : NULL;
+			r->u.l.avail = avail - idx[0];
+			if (r->u.l.avail > r->u.l.gocap)
+				r->u.l.avail = r->u.l.gocap;
+		} else {
+			/* past the elements there: the zero values of the
+			 * element type, up to the new cap */
+			struct template_value *zero;
+			size_t m = r->u.l.gocap;
+			r->u.l.v = tarena_alloc(texec_arena(x),
+			                        m * sizeof(*r->u.l.v));
+			zero = item->u.l.elem == TV_ELEM_STRING
+			               ? tv_string(texec_arena(x), "", 0)
+			               : tv_new(texec_arena(x), TV_NIL);
+			if (r->u.l.v == NULL || zero == NULL)
+				return nomem(msg);
+			zero->in_iface = item->u.l.elem != TV_ELEM_STRING;
+			for (size_t i = 0; i < m; i++)
+				r->u.l.v[i] = idx[0] + i < avail
+				                      ? item->u.l.v[idx[0] + i]
+				                      : zero;
+			r->u.l.avail = m;
+		}
 		*out = r;
 	}
 	return 0;
@@ -337,7 +376,7 @@ FN(printf)
 }
 
 /* The kinds eq and lt compare. */
-enum bkind { BK_INVALID, BK_BOOL, BK_INT, BK_FLOAT, BK_STRING };
+enum bkind { BK_INVALID, BK_BOOL, BK_INT, BK_FLOAT, BK_STRING, BK_COMPLEX };
 
 static enum bkind
 basic_kind(tval v)
@@ -353,6 +392,8 @@ basic_kind(tval v)
 		return BK_FLOAT;
 	case TV_STRING:
 		return BK_STRING;
+	case TV_COMPLEX:
+		return BK_COMPLEX;
 	default:
 		return BK_INVALID;
 	}
@@ -379,6 +420,8 @@ deep_equal(tval a, tval b, size_t *budget)
 		return a->u.i == b->u.i;
 	case TV_FLOAT:
 		return a->u.f == b->u.f;
+	case TV_COMPLEX:
+		return a->u.c.re == b->u.c.re && a->u.c.im == b->u.c.im;
 	case TV_STRING:
 		return a->u.s.n == b->u.s.n &&
 		       memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
@@ -417,7 +460,10 @@ eq_values(tval a1, tval a2, bool *truth, struct buf *msg)
 	*truth = false;
 	if (k1 != k2) {
 		if (!is_nil(a1) && !is_nil(a2))
-			return fail(msg, "incompatible types for comparison");
+			return fail(
+			        msg,
+			        "incompatible types for comparison: %s and %s",
+			        tv_type_name(a1), tv_type_name(a2));
 		return 0;
 	}
 	switch (k1) {
@@ -429,6 +475,9 @@ eq_values(tval a1, tval a2, bool *truth, struct buf *msg)
 		return 0;
 	case BK_FLOAT:
 		*truth = a1->u.f == a2->u.f;
+		return 0;
+	case BK_COMPLEX:
+		*truth = a1->u.c.re == a2->u.c.re && a1->u.c.im == a2->u.c.im;
 		return 0;
 	case BK_STRING:
 		*truth = a1->u.s.n == a2->u.s.n &&
@@ -501,9 +550,11 @@ lt_values(tval a1, tval a2, bool *truth, struct buf *msg)
 	if (k1 == BK_INVALID || k2 == BK_INVALID)
 		return fail(msg, "invalid type for comparison");
 	if (k1 != k2)
-		return fail(msg, "incompatible types for comparison");
+		return fail(msg, "incompatible types for comparison: %s and %s",
+		            tv_type_name(a1), tv_type_name(a2));
 	switch (k1) {
 	case BK_BOOL:
+	case BK_COMPLEX:
 		return fail(msg, "invalid type for comparison");
 	case BK_INT:
 		*truth = a1->u.i < a2->u.i;
@@ -1371,6 +1422,8 @@ FN(uniq)
 		                          (struct template_value *)e) < 0)
 			return nomem(msg);
 	}
+	/* sprig appends to []interface{}{} */
+	l->u.l.gocap = tv_append_cap(l->u.l.n);
 	*out = l;
 	return 0;
 }
@@ -1393,6 +1446,11 @@ FN(sortAlpha)
 	if (!is_nil(a[0]) && a[0]->kind == TV_LIST) {
 		if (strslice(x, a[0], l, msg) < 0)
 			return -1;
+		/* strslice returns a []string as it is, and makes any other
+		 * list with room for every element, nils included */
+		l->u.l.gocap = a[0]->u.l.elem == TV_ELEM_STRING
+		                       ? a[0]->u.l.gocap
+		                       : a[0]->u.l.n;
 		if (l->u.l.n > 1)
 			qsort(l->u.l.v, l->u.l.n, sizeof(*l->u.l.v), str_cmp);
 	} else {
@@ -1488,6 +1546,7 @@ FN(b64enc)
 
 static const struct tfunc funcs[] = {
 	{ "and", fn_not, { V }, 1, true, V, false },
+	{ "call", fn_not, { V }, 1, true, V, false }, /* see eval_call */
 	{ "or", fn_not, { V }, 1, true, V, false },
 	{ "not", fn_not, { V }, 1, false, V, false },
 	{ "len", fn_len, { V }, 1, false, V, false },

@@ -5,9 +5,10 @@
  * scope and its error messages ("template: msg:LINE: ...").
  *
  * The lexer runs over the whole input first; the parser then reads the
- * token array with up to three tokens of backup, as Go's does.  Complex
- * number constants are rejected (Go accepts them; no commit template has
- * a use for them).
+ * token array with up to three tokens of backup, as Go's does.  Numbers
+ * follow Go's newNumber: integers, floats, character constants (with
+ * strconv.UnquoteChar) and imaginary and complex constants (1i, 1+2i, as
+ * fmt.Sscan reads them).
  */
 #define _GNU_SOURCE /* memmem */
 #include "writeback/template/template_int.h"
@@ -161,6 +162,26 @@ lex_error(struct lexer *l, const char *fmt, ...)
 	emit(l, TI_ERROR);
 	if (!l->failed)
 		l->toks[l->n - 1].msg = tarena_strndup(l->a, tmp, strlen(tmp));
+}
+
+/* Emits an error token with the text Go's lexNumber gives: "bad number
+ * syntax: %q" of what was scanned. */
+static void
+bad_number(struct lexer *l)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "bad number syntax: ");
+	tfmt_quote(&b, l->in + l->start, l->pos - l->start);
+	l->pos = l->start;
+	emit(l, TI_ERROR);
+	if (!l->failed) {
+		l->toks[l->n - 1].msg =
+		        buf_ok(&b) ? tarena_strndup(l->a, b.ptr, b.len) : NULL;
+		if (l->toks[l->n - 1].msg == NULL)
+			l->failed = true;
+	}
+	buf_release(&b);
 }
 
 static int
@@ -536,15 +557,18 @@ lex_action(struct lexer *l)
 			l->pos--;
 		number:
 			if (!lex_number(l)) {
-				lex_error(l, "bad number syntax: \"%.*s\"",
-				          (int)(l->pos - l->start),
-				          l->in + l->start);
+				bad_number(l);
 				return false;
 			}
 			if (peekc(l) == '+' || peekc(l) == '-') {
-				lex_error(l,
-				          "complex numbers are not supported");
-				return false;
+				/* complex: 1+2i, no spaces, ending in 'i' */
+				if (!lex_number(l) ||
+				    l->in[l->pos - 1] != 'i') {
+					bad_number(l);
+					return false;
+				}
+				emit(l, TI_COMPLEX);
+				continue;
 			}
 			emit(l, TI_NUMBER);
 			continue;
@@ -732,7 +756,7 @@ tok_desc(struct parser *p, const struct tok *t, char *out, size_t n)
 static void __attribute__((noreturn))
 unexpected(struct parser *p, const struct tok *t, const char *context)
 {
-	char d[128];
+	char d[600];
 
 	tok_desc(p, t, d, sizeof(d));
 	if (t->typ == TI_ERROR) {
@@ -1064,7 +1088,258 @@ underscore_ok(const char *s)
 	return saw != '_';
 }
 
-/* Go's newNumber: decides IsInt / IsFloat from the text. */
+/*
+ * strconv.ParseFloat(s, 64) for the texts the lexer gives: decimal or
+ * hexadecimal (with a 'p' exponent) floats, '_' between digits.  0, or -1
+ * for bad syntax, -2 when the value is out of range (an underflow to zero
+ * is not an error, as in Go).
+ */
+static int
+go_parse_float(const char *s, size_t n, double *out)
+{
+	char stack[128], *copy = stack, *end;
+	size_t i = 0, k = 0;
+	bool hex = false, digits = false, unders = false;
+	int rc = 0;
+	double f;
+
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		i++;
+	if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+		hex = true;
+		i += 2;
+	}
+	for (bool dot = false; i < n; i++) {
+		char c = s[i];
+		if (c == '_') {
+			unders = true;
+		} else if (c == '.' && !dot) {
+			dot = true;
+		} else if ((c >= '0' && c <= '9') ||
+		           (hex && ((c >= 'a' && c <= 'f') ||
+		                    (c >= 'A' && c <= 'F')))) {
+			digits = true;
+		} else {
+			break;
+		}
+	}
+	if (!digits)
+		return -1;
+	if (i < n && (hex ? (s[i] == 'p' || s[i] == 'P')
+	                  : (s[i] == 'e' || s[i] == 'E'))) {
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= n || s[i] < '0' || s[i] > '9')
+			return -1;
+		while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
+			unders |= s[i] == '_';
+			i++;
+		}
+	} else if (hex) {
+		return -1; /* a hexadecimal float needs its 'p' exponent */
+	}
+	if (i != n)
+		return -1;
+	if (n + 1 > sizeof(stack) && (copy = malloc(n + 1)) == NULL)
+		return -1;
+	memcpy(copy, s, n);
+	copy[n] = '\0';
+	if (unders && !underscore_ok(copy)) {
+		rc = -1;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (s[i] != '_')
+			copy[k++] = s[i];
+	copy[k] = '\0';
+	errno = 0;
+	f = strtod(copy, &end);
+	if (*end != '\0')
+		rc = -1;
+	else if (errno == ERANGE && isinf(f))
+		rc = -2;
+	else
+		*out = f;
+out:
+	if (copy != stack)
+		free(copy);
+	return rc;
+}
+
+/* Go's simplifyComplex: the float and int a complex constant also is. */
+static void
+simplify_complex(struct tnode *n)
+{
+	n->is_float = n->im == 0;
+	if (!n->is_float)
+		return;
+	n->f = n->re;
+	n->is_int = n->re >= -9223372036854775808.0 &&
+	            n->re < 9223372036854775808.0 &&
+	            (double)(int64_t)n->re == n->re;
+	if (n->is_int)
+		n->i = (int64_t)n->re;
+}
+
+/*
+ * fmt.Sscan of a complex128, as Go's newNumber reads a complex constant:
+ * "(" optional, the real part, a sign, the imaginary part, 'i'.  Each part
+ * is what fmt's floatToken accepts, converted with strconv.ParseFloat.
+ */
+static void
+complex_constant(struct parser *p, struct tnode *n, const char *s, size_t len)
+{
+	size_t i = 0, part[2][2];
+	double v[2];
+
+	if (i < len && s[i] == '(')
+		i++;
+	for (int k = 0; k < 2; k++) {
+		const char *digits = "0123456789_", *exp = "eE";
+
+		part[k][0] = i;
+		if (k == 1 || (i < len && (s[i] == '+' || s[i] == '-')))
+			i++; /* the sign (required before the imaginary part) */
+		/* floatToken's test for "inf" takes an 'i' even when no
+		 * "nf" follows: "1+i" leaves no 'i' to end the number */
+		if (i < len && (s[i] == 'i' || s[i] == 'I'))
+			i++;
+		if (i < len && s[i] == '0') {
+			i++;
+			if (i < len && (s[i] == 'x' || s[i] == 'X')) {
+				i++;
+				digits = "0123456789abcdefABCDEF_";
+				exp = "pP";
+			}
+		}
+		while (i < len && strchr(digits, s[i]) != NULL)
+			i++;
+		if (i < len && s[i] == '.')
+			for (i++; i < len && strchr(digits, s[i]) != NULL; i++)
+				;
+		if (i < len && strchr(exp, s[i]) != NULL) {
+			i++;
+			if (i < len && (s[i] == '+' || s[i] == '-'))
+				i++;
+			while (i < len && strchr("0123456789_", s[i]) != NULL)
+				i++;
+		}
+		part[k][1] = i;
+		if (k == 0 && (i >= len || (s[i] != '+' && s[i] != '-')))
+			perror_at(p, "syntax error scanning complex number");
+	}
+	if (i >= len || s[i] != 'i')
+		perror_at(p, "syntax error scanning complex number");
+	for (int k = 0; k < 2; k++) {
+		const char *t = s + part[k][0];
+		size_t tn = part[k][1] - part[k][0];
+		int rc = go_parse_float(t, tn, &v[k]);
+
+		if (rc < 0)
+			perror_at(p, "strconv.ParseFloat: parsing \"%.*s\": %s",
+			          (int)tn, t,
+			          rc == -2 ? "value out of range"
+			                   : "invalid syntax");
+	}
+	n->is_complex = true;
+	n->re = v[0];
+	n->im = v[1];
+	simplify_complex(n);
+}
+
+/*
+ * strconv.UnquoteChar(s, '\''): the first character of s[0..len) and its
+ * length in *used; -1 for bad syntax.
+ */
+static long
+unquote_char(const char *s, size_t len, size_t *used)
+{
+	unsigned char c;
+	long v = 0;
+	int digits = 0;
+
+	if (len == 0 || s[0] == '\'')
+		return -1;
+	c = (unsigned char)s[0];
+	if (c >= 0x80) {
+		long r = tfmt_utf8_decode((const unsigned char *)s, len, used);
+		return r < 0 ? 0xfffd : r;
+	}
+	*used = 1;
+	if (c != '\\')
+		return c;
+	if (len < 2)
+		return -1;
+	*used = 2;
+	switch (s[1]) {
+	case 'a':
+		return '\a';
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	case 'n':
+		return '\n';
+	case 'r':
+		return '\r';
+	case 't':
+		return '\t';
+	case 'v':
+		return '\v';
+	case '\\':
+		return '\\';
+	case '\'':
+		return '\'';
+	case 'x':
+		digits = 2;
+		break;
+	case 'u':
+		digits = 4;
+		break;
+	case 'U':
+		digits = 8;
+		break;
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+		if (len < 4)
+			return -1;
+		for (int k = 1; k < 4; k++) {
+			if (s[k] < '0' || s[k] > '7')
+				return -1;
+			v = v * 8 + (s[k] - '0');
+		}
+		*used = 4;
+		return v > 255 ? -1 : v;
+	default:
+		return -1; /* '"' included: it is no escape inside '' */
+	}
+	if (len < 2 + (size_t)digits)
+		return -1;
+	for (int k = 0; k < digits; k++) {
+		char h = s[2 + k];
+		int d = h >= '0' && h <= '9'   ? h - '0'
+		        : h >= 'a' && h <= 'f' ? h - 'a' + 10
+		        : h >= 'A' && h <= 'F' ? h - 'A' + 10
+		                               : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	*used = 2 + (size_t)digits;
+	/* \x is a byte value; \u and \U must be valid code points */
+	if (digits > 2 && (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)))
+		return -1;
+	return v;
+}
+
+/* Go's newNumber: decides IsInt / IsFloat / IsComplex from the text. */
 static void
 new_number(struct parser *p, struct tnode *n, const struct tok *t)
 {
@@ -1072,42 +1347,40 @@ new_number(struct parser *p, struct tnode *n, const struct tok *t)
 	size_t k = 0;
 	char *end;
 	bool is_uint = false;
+	const char *src = p->in + t->pos;
 
-	if (t->len >= sizeof(txt))
-		perror_at(p, "illegal number syntax: \"%.*s\"", 40,
-		          p->in + t->pos);
-	memcpy(txt, p->in + t->pos, t->len);
-	txt[t->len] = '\0';
 	n->quoted = tok_str(p, t);
 	n->quoted_len = t->len;
 	if (t->typ == TI_CHARCONST) {
-		struct tnode tmp = { 0 };
-		char dq[130];
-		size_t size;
-		long r;
-		/* reuse the string unquoting with the quote changed */
-		memcpy(dq, txt, t->len + 1);
-		dq[0] = '\'';
-		dq[t->len - 1] = '\'';
-		if (!unquote(p, dq, t->len, &tmp) || tmp.len == 0)
-			perror_at(p, "malformed character constant: %s", txt);
-		r = (unsigned char)tmp.text[0];
-		size = 1;
-		if (r >= 0x80) {
-			size_t need = (r & 0xe0) == 0xc0   ? 2
-			              : (r & 0xf0) == 0xe0 ? 3
-			                                   : 4;
-			r &= need == 2 ? 0x1f : need == 3 ? 0x0f : 0x07;
-			for (size = 1; size < need && size < tmp.len; size++)
-				r = (r << 6) | (tmp.text[size] & 0x3f);
-		}
-		if (size != tmp.len)
-			perror_at(p, "malformed character constant: %s", txt);
+		size_t used = 0;
+		long r = unquote_char(src + 1, t->len - 1, &used);
+
+		if (r < 0)
+			perror_at(p, "invalid syntax");
+		if (t->len - 1 - used != 1 || src[t->len - 1] != '\'')
+			perror_at(p, "malformed character constant: %s",
+			          n->quoted);
 		n->is_int = n->is_float = true;
 		n->i = r;
 		n->f = (double)r;
 		return;
 	}
+	if (t->typ == TI_COMPLEX) {
+		complex_constant(p, n, src, t->len);
+		return;
+	}
+	/* imaginary constants are complex (0i too, as in Go) */
+	if (t->len > 0 && src[t->len - 1] == 'i' &&
+	    go_parse_float(src, t->len - 1, &n->im) == 0) {
+		n->is_complex = true;
+		n->re = 0;
+		simplify_complex(n);
+		return;
+	}
+	if (t->len >= sizeof(txt))
+		perror_at(p, "illegal number syntax: \"%.*s\"", 40, src);
+	memcpy(txt, src, t->len);
+	txt[t->len] = '\0';
 	if (memchr(txt, '_', t->len) != NULL && !underscore_ok(txt))
 		perror_at(p, "illegal number syntax: \"%s\"", txt);
 	/* underscores are only legal between digits; strip them */
@@ -1153,10 +1426,7 @@ new_number(struct parser *p, struct tnode *n, const struct tok *t)
 	}
 	if (!n->is_int && !is_uint) {
 		double f;
-		errno = 0;
-		f = strtod(clean, &end);
-		if (*end == '\0' && end != clean && errno != ERANGE &&
-		    !strpbrk(clean, "xX") == !strpbrk(clean, "pP")) {
+		if (go_parse_float(txt, t->len, &f) == 0) {
 			if (!strpbrk(txt, ".eEpP"))
 				perror_at(p, "integer overflow: \"%s\"", txt);
 			n->is_float = true;
@@ -1201,6 +1471,7 @@ term(struct parser *p)
 		n->b = p->in[t->pos] == 't';
 		return n;
 	case TI_CHARCONST:
+	case TI_COMPLEX:
 	case TI_NUMBER:
 		n = new_node(p, TN_NUMBER, t->pos, t->line);
 		new_number(p, n, t);
@@ -1393,6 +1664,7 @@ decls:
 		switch (t->typ) {
 		case TI_BOOL:
 		case TI_CHARCONST:
+		case TI_COMPLEX:
 		case TI_DOT:
 		case TI_FIELD:
 		case TI_IDENT:
@@ -1514,8 +1786,7 @@ definition_body(struct parser *p, const char *context)
 static struct tnode *if_control(struct parser *p);
 
 static struct tnode *
-parse_control(struct parser *p, bool allow_else_if, const char *context,
-              enum tnode_type type)
+parse_control(struct parser *p, const char *context, enum tnode_type type)
 {
 	size_t saved_vars = p->n_vars;
 	struct tnode *n, *next_node, *pipe;
@@ -1530,10 +1801,16 @@ parse_control(struct parser *p, bool allow_else_if, const char *context,
 	if (type == TN_RANGE)
 		p->range_depth--;
 	if (next_node->type == TN_ELSE) {
-		if (allow_else_if && peek(p)->typ == TI_IF) {
+		/* "{{else if}}" in an if and, since Go 1.23, "{{else with}}"
+		 * in a with: the rest of the chain is the else list */
+		enum titem chain = type == TN_IF     ? TI_IF
+		                   : type == TN_WITH ? TI_WITH
+		                                     : TI_EOF;
+		if (chain != TI_EOF && peek(p)->typ == chain) {
 			next(p);
 			n->else_list = new_node(p, TN_LIST, next_node->pos, 0);
-			append_kid(p, n->else_list, if_control(p));
+			append_kid(p, n->else_list,
+			           parse_control(p, context, type));
 		} else {
 			n->else_list = item_list(p, &next_node);
 			if (next_node->type != TN_END)
@@ -1548,7 +1825,7 @@ parse_control(struct parser *p, bool allow_else_if, const char *context,
 static struct tnode *
 if_control(struct parser *p)
 {
-	return parse_control(p, true, "if", TN_IF);
+	return parse_control(p, "if", TN_IF);
 }
 
 static struct tnode *
@@ -1586,7 +1863,7 @@ action(struct parser *p)
 	}
 	case TI_ELSE: {
 		struct tok *pk = peek_nonspace(p);
-		if (pk->typ == TI_IF)
+		if (pk->typ == TI_IF || pk->typ == TI_WITH)
 			return new_node(p, TN_ELSE, pk->pos, pk->line);
 		pk = next_nonspace(p);
 		if (pk->typ != TI_RDELIM)
@@ -1602,9 +1879,9 @@ action(struct parser *p)
 	case TI_IF:
 		return if_control(p);
 	case TI_RANGE:
-		return parse_control(p, false, "range", TN_RANGE);
+		return parse_control(p, "range", TN_RANGE);
 	case TI_WITH:
-		return parse_control(p, false, "with", TN_WITH);
+		return parse_control(p, "with", TN_WITH);
 	case TI_TEMPLATE: {
 		struct tok *nt = next_nonspace(p);
 		const char *name = template_name(p, nt, "template clause");

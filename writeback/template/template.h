@@ -9,18 +9,25 @@
  * A template is parsed once (template_parse) and executed many times
  * (template_execute) against a tree of data values.  The language is Go's:
  * text and {{actions}}, trim markers, comments, pipelines, variables,
- * if/else if/else, range (lists and maps, maps in sorted key order, one or
- * two variables, else, break, continue), with/else, define/template/block,
+ * if/else if/else, with/else with/else (Go 1.23), range (lists, maps in
+ * sorted key order, and integers as in Go 1.24; one or two variables,
+ * declared or assigned; else, break, continue), define/template/block,
  * Go's builtin functions and, when asked for, the sprig functions commit
  * templates use (see funcs.c for the list).  An unknown function is a
- * parse error.
+ * parse error.  Where Go 1.19 and the Go 1.24 that Flux and Argo CD are
+ * built with differ, this follows 1.24.
  *
- * Data values (struct template_value) are nil, bool, int, float64, string,
- * list, map (keys sorted; string keys, or struct keys for Flux's
- * ObjectIdentifier) and struct (named fields, optionally a String() text
- * printed in its place).  They live in a struct template_data arena that
- * owns every value built in it; values from different arenas may be mixed
- * in one tree as long as every arena outlives the use.
+ * No data value is a function (JSON has none, and neither model has a
+ * field of function type), so the call builtin reports Go's errors for a
+ * value that is not a function.
+ *
+ * Data values (struct template_value) are nil, bool, int, float64,
+ * complex128 (constants only), string, list, map (keys sorted; string
+ * keys, or struct keys for Flux's ObjectIdentifier) and struct (named
+ * fields, optionally a String() text printed in its place).  They live
+ * in a struct template_data arena that owns every value built in it;
+ * values from different arenas may be mixed in one tree as long as every
+ * arena outlives the use.
  *
  * Errors read like Go's: "template: msg:3: unexpected EOF" when parsing,
  * "template: msg:3:5: executing \"msg\" at <.Foo>: ..." when executing.
@@ -152,8 +159,11 @@ int template_struct_set_removed(struct template_data *d,
 
 /*
  * Builds a value from JSON as Go's encoding/json does into interface{}:
- * objects become maps, arrays lists, numbers float64.  *out is owned by d.
- * 0 or -ERR_NOMEM.
+ * objects become maps, arrays lists, numbers float64.  A list gets the
+ * cap() encoding/json's appends give it (Go 1.22 and later), which the
+ * slice builtin may reach past the list's length, as in Go; lists built
+ * with template_list_append have cap() equal to their length.  *out is
+ * owned by d.  0 or -ERR_NOMEM.
  */
 int template_value_from_json(struct template_data *d, const cJSON *json,
                              struct template_value **out, struct err *err);

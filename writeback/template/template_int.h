@@ -38,6 +38,7 @@ enum tv_kind {
 	TV_LIST,
 	TV_MAP,
 	TV_STRUCT,
+	TV_COMPLEX, /* complex128: only from constants such as 1i */
 };
 
 /* Element type of a list, for Go type names ([]string, []interface {}). */
@@ -59,13 +60,20 @@ struct template_value {
 		int64_t i;
 		double f;
 		struct {
+			double re, im;
+		} c;
+		struct {
 			const char *p;
 			size_t n;
 		} s;
 		struct {
 			struct template_value **v;
-			size_t n, cap;
+			size_t n, cap; /* cap: room in v */
 			enum tv_elem elem;
+			/* Go's cap(), which slice may reach past n; 0 means
+			 * n.  v holds avail (>= n; 0 means n) elements of
+			 * the backing array, those past it are zero values */
+			size_t gocap, avail;
 		} l;
 		struct {
 			struct template_value **k, **v; /* sorted by key */
@@ -96,6 +104,15 @@ struct template_value *tv_new(struct tarena *a, enum tv_kind kind);
 struct template_value *tv_string(struct tarena *a, const char *p, size_t n);
 int tv_list_push(struct tarena *a, struct template_value *l,
                  struct template_value *v);
+/*
+ * cap() of a slice of 16-byte elements holding pointers ([]interface {},
+ * []string) that append grew one element at a time from empty to n
+ * elements, as encoding/json decodes an array and sprig's uniq builds its
+ * result: Go's growslice with the size classes and the 8-byte allocation
+ * header of Go 1.22 and later.  Go 1.19 had no header, so its capacities
+ * differ for slices of 33 to some 2000 elements.
+ */
+size_t tv_append_cap(size_t n);
 /* Compares two map keys (strings or structs of strings/numbers). */
 int tv_key_cmp(tval a, tval b);
 /* Index of key in m, or -1. */
@@ -192,7 +209,8 @@ struct tnode {
 	const char *name; /* template name */
 	/* bool/number */
 	bool b;
-	bool is_int, is_float;
+	bool is_int, is_float, is_complex;
+	double re, im; /* is_complex */
 	int64_t i;
 	double f;
 	const struct tfunc *fn; /* identifier */

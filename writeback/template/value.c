@@ -162,6 +162,60 @@ tv_list_push(struct tarena *a, struct template_value *l,
 	return 0;
 }
 
+/* runtime/sizeclasses.go: the small object sizes, up to 32 KiB */
+static const uint16_t size_classes[] = {
+	8,     16,    24,    32,    48,    64,    80,    96,    112,   128,
+	144,   160,   176,   192,   208,   224,   240,   256,   288,   320,
+	352,   384,   416,   448,   480,   512,   576,   640,   704,   768,
+	896,   1024,  1152,  1280,  1408,  1536,  1792,  2048,  2304,  2688,
+	3072,  3200,  3456,  4096,  4864,  5376,  6144,  6528,  6784,  6912,
+	8192,  9472,  9728,  10240, 10880, 12288, 13568, 14336, 16384, 18432,
+	19072, 20480, 21760, 24576, 27264, 28672, 32768,
+};
+
+/* runtime.roundupsize(size, noscan=false) of Go 1.22 and later. */
+static size_t
+roundupsize(size_t size)
+{
+	size_t req = size;
+
+	if (size <= 32768 - 8) {
+		/* objects over 512 bytes with pointers carry an 8-byte
+		 * header, which the usable size leaves out */
+		if (size > 512)
+			req += 8;
+		for (size_t i = 0;
+		     i < sizeof(size_classes) / sizeof(*size_classes); i++)
+			if (size_classes[i] >= req)
+				return size_classes[i] - (req - size);
+	}
+	if (size > SIZE_MAX - 8191)
+		return size;
+	return (size + 8191) & ~(size_t)8191;
+}
+
+size_t
+tv_append_cap(size_t n)
+{
+	size_t cap = 0;
+
+	while (cap < n) {
+		size_t want = cap + 1, next = cap;
+
+		/* growslice's nextslicecap: double below 256, then grow by a
+		 * quarter plus 192 */
+		if (cap < 256)
+			next = cap * 2 < want ? want : cap * 2;
+		else
+			while (next < want)
+				next += (next + 3 * 256) >> 2;
+		if (next > SIZE_MAX / 16)
+			return n;
+		cap = roundupsize(next * 16) / 16;
+	}
+	return cap;
+}
+
 static int
 bytes_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
@@ -245,6 +299,8 @@ tv_type_name(tval v)
 		                        : "map[string]interface {}";
 	case TV_STRUCT:
 		return v->u.st.type_name;
+	case TV_COMPLEX:
+		return "complex128";
 	default:
 		return "<nil>";
 	}
@@ -272,6 +328,8 @@ tv_truth(tval v)
 		return v->u.m.n > 0;
 	case TV_STRUCT:
 		return true;
+	case TV_COMPLEX:
+		return v->u.c.re != 0 || v->u.c.im != 0;
 	}
 	return false;
 }
@@ -598,6 +656,9 @@ from_json(struct template_data *d, const cJSON *j, int depth,
 			if (tv_list_push(a, v, e) < 0)
 				v = NULL;
 		}
+		/* encoding/json appends each element to make([]any, 0) */
+		if (v != NULL)
+			v->u.l.gocap = tv_append_cap(v->u.l.n);
 	} else if (cJSON_IsObject(j)) {
 		v = tv_new(a, TV_MAP);
 		for (c = j->child; c != NULL; c = c->next)

@@ -317,12 +317,53 @@ on_handoff(const char *json, size_t len, void *payload)
 	cJSON_Delete(w);
 }
 
+/*
+ * This member has just taken unit over.  For an ImageRepository, its tag
+ * list here is from before (another member scanned since, or this one is
+ * new): it is forgotten, so the policies on it wait for this member's own
+ * scan instead of selecting from old tags, and their documents come from
+ * the fleet, so a policy's latest image is the one the fleet last shared.
+ * Without this, a member restarted with an old list would move a policy
+ * back to an older tag, and the automation would push it.
+ */
+static void
+on_claimed(const char *unit, void *payload)
+{
+	struct daemon *d = payload;
+	struct err e = ERR_INIT;
+	struct snapshot *s;
+	const struct config_object *r;
+	const char *slash;
+	char ns[256];
+
+	if (strncmp(unit, "repo:", 5) != 0 ||
+	    (slash = strchr(unit + 5, '/')) == NULL ||
+	    (size_t)(slash - (unit + 5)) >= sizeof(ns))
+		return;
+	memcpy(ns, unit + 5, (size_t)(slash - (unit + 5)));
+	ns[slash - (unit + 5)] = '\0';
+	if (state_tags_forget(d->st, ns, slash + 1, &e) < 0)
+		log_warn(MOD, "forget_failed", "unit", unit, "err", e.msg);
+	s = daemon_snapshot(d);
+	for (size_t i = 0; i < config_count(s->cfg, CONFIG_IMAGEPOLICY); i++) {
+		const struct config_object *p =
+		        config_get(s->cfg, CONFIG_IMAGEPOLICY, i);
+		r = config_policy_repository(s->cfg, p);
+		if (r && strcmp(r->metadata.namespace, ns) == 0 &&
+		    strcmp(r->metadata.name, slash + 1) == 0)
+			pull_one(d, "ImagePolicy", p->metadata.namespace,
+			         p->metadata.name);
+	}
+	snapshot_release(s);
+}
+
 int
 daemon_fleet_start(struct daemon *d, struct err *err)
 {
 	struct fleet_options fo = FLEET_OPTIONS_INIT;
 	struct fleet_callbacks cb = { on_members_changed, on_state_changed,
-		                      on_handoff, NULL, d };
+		                      on_handoff,         NULL,
+		                      on_claimed,         d };
 
 	if (d->o.netcd_endpoints == 0)
 		return 0;

@@ -711,3 +711,22 @@ state_tags_put(struct state *st, const char *ns, const char *name,
 	return store(st, STATE_KIND_IMAGEREPOSITORY, ns, name, copy, tags,
 	             false, err);
 }
+
+int
+state_tags_forget(struct state *st, const char *ns, const char *name,
+                  struct err *err)
+{
+	cJSON *doc = NULL;
+	int rc;
+
+	if ((rc = lookup(st, STATE_KIND_IMAGEREPOSITORY, ns, name, &doc, NULL,
+	                 err)) < 0)
+		return rc;
+	if (doc == NULL)
+		return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "image");
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastScanError");
+	rc = state_tags_put(st, ns, name, doc, NULL, NULL, 0, NULL, err);
+	cJSON_Delete(doc);
+	return rc;
+}

@@ -101,6 +101,15 @@ int state_tags_put(struct state *st, const char *ns, const char *name,
                    const char *const *digests, size_t n, bool *changed_out,
                    struct err *err);
 
+/*
+ * Forgets the tag list of ImageRepository ns/name (the document's other
+ * fields stay, its image and last scan error go): a policy reading it
+ * waits for the next scan.  A member of a fleet does this when it takes a
+ * repository over, since its list is from before another member's scans.
+ */
+int state_tags_forget(struct state *st, const char *ns, const char *name,
+                      struct err *err);
+
 size_t state_tags_count(const struct state_tags *t);
 const char *state_tags_name(const struct state_tags *t, size_t i);
 /* NULL when the scan did not ask for (or find) the digest. */

@@ -102,6 +102,24 @@ int daemon_suspend(struct daemon *d, enum config_kind kind, const char *ns,
 bool daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
                          const char *repository);
 
+/*
+ * The status of object o as `ferry get` and the status page show it
+ * (status.c): what its stage stored in the state (Ready condition,
+ * latestRef, last scan, last push, history, pushHistory, lastSuccessTime,
+ * ...) with the daemon's view beside it (suspended, nextRunSeconds, a
+ * Reconciling condition while a worker runs it).  A new object owned by
+ * the caller (cJSON_Delete); NULL when out of memory.  Any thread.
+ */
+cJSON *daemon_object_status(struct daemon *d, const struct config_object *o);
+
+/*
+ * Suspends or resumes o as `ferry suspend`/`resume` do: kept in the state
+ * directory, recorded as an event ("suspended with HOW"), and a resumed
+ * object runs at once.  -ERR_* from the state store.  Any thread.
+ */
+int daemon_suspend_object(struct daemon *d, const struct config_object *o,
+                          bool suspend, const char *how, struct err *err);
+
 /* Object kinds the daemon reconciles, for names in URLs and the CLI. */
 const char *daemon_kind_name(enum config_kind kind);
 

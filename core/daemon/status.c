@@ -129,10 +129,13 @@ daemon_object_status(struct daemon *d, const struct config_object *o)
 			cJSON_Delete(c);
 		}
 	}
-	if (o->kind == CONFIG_IMAGEREPOSITORY)
-		cJSON_ReplaceItemInObjectCaseSensitive(
-		        out, "image",
-		        cJSON_CreateString(o->u.imagerepository.image));
+	/* The image the configuration names now; a repository that never
+	 * scanned has none stored (replacing would leak the new string). */
+	if (o->kind == CONFIG_IMAGEREPOSITORY) {
+		cJSON_DeleteItemFromObjectCaseSensitive(out, "image");
+		cJSON_AddStringToObject(out, "image",
+		                        o->u.imagerepository.image);
+	}
 	cJSON_Delete(doc);
 	return out;
 }

@@ -121,7 +121,9 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 			if ((ns && strcmp(ns, o->metadata.namespace) != 0) ||
 			    (name && strcmp(name, o->metadata.name) != 0))
 				continue;
-			cJSON_AddItemToArray(list, daemon_object_status(d, o));
+			cJSON_AddItemToArray(
+			        list,
+			        daemon_object_status(d, o, DAEMON_STATUS_FULL));
 		}
 	}
 	cJSON_AddNumberToObject(doc, "generation", (double)s->generation);
@@ -244,7 +246,8 @@ serve_reconcile(struct daemon *d, struct MHD_Connection *c)
 		                ? "the daemon is shutting down"
 		                : "the object left the configuration");
 	else
-		ret = reply_json(c, 200, daemon_object_status(d, o));
+		ret = reply_json(
+		        c, 200, daemon_object_status(d, o, DAEMON_STATUS_FULL));
 out:
 	snapshot_release(s);
 	return ret;
@@ -266,7 +269,8 @@ serve_suspend(struct daemon *d, struct MHD_Connection *c, bool suspend)
 		ret = reply_error(c, 500, e.msg);
 		goto out;
 	}
-	ret = reply_json(c, 200, daemon_object_status(d, o));
+	ret = reply_json(c, 200,
+	                 daemon_object_status(d, o, DAEMON_STATUS_FULL));
 out:
 	snapshot_release(s);
 	return ret;

@@ -107,10 +107,21 @@ bool daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
  * (status.c): what its stage stored in the state (Ready condition,
  * latestRef, last scan, last push, history, pushHistory, lastSuccessTime,
  * ...) with the daemon's view beside it (suspended, nextRunSeconds, a
- * Reconciling condition while a worker runs it).  A new object owned by
- * the caller (cJSON_Delete); NULL when out of memory.  Any thread.
+ * Reconciling condition while a worker runs it).  Pages of every object
+ * ask for less: a summary has only the newest entry of "history" and
+ * "pushHistory"; a brief status only the daemon's view, the Ready
+ * condition's status, reason, message and time, lastSuccessTime and the
+ * newest history entry.  A new object owned by the caller (cJSON_Delete);
+ * NULL when out of memory.  Any thread.
  */
-cJSON *daemon_object_status(struct daemon *d, const struct config_object *o);
+enum daemon_status_detail {
+	DAEMON_STATUS_FULL,
+	DAEMON_STATUS_SUMMARY,
+	DAEMON_STATUS_BRIEF,
+};
+
+cJSON *daemon_object_status(struct daemon *d, const struct config_object *o,
+                            enum daemon_status_detail detail);
 
 /*
  * Suspends or resumes o as `ferry suspend`/`resume` do: kept in the state

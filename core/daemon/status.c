@@ -14,19 +14,35 @@
 
 #include "base/json.h"
 
-/* Copies doc[key] into out when present. */
+/*
+ * The status is built for every object of a status page: the stored
+ * document is read where it lies (state_read) and only the status's
+ * fields are copied, keys are string literals added without a copy
+ * (cJSON_AddItemToObjectCS).
+ */
 static void
-copy_field(cJSON *out, const cJSON *doc, const char *key)
+put(cJSON *out, const char *key, cJSON *v)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
-
-	if (v)
-		cJSON_AddItemToObject(out, key, cJSON_Duplicate(v, 1));
+	if (v && !cJSON_AddItemToObjectCS(out, key, v))
+		cJSON_Delete(v);
 }
 
-/* The Ready condition's status, reason and message, when stored. */
 static void
-copy_ready(cJSON *out, const cJSON *doc)
+put_string(cJSON *out, const char *key, const char *s)
+{
+	put(out, key, cJSON_CreateString(s));
+}
+
+static void
+put_copy(cJSON *out, const char *key, const cJSON *v)
+{
+	if (v)
+		put(out, key, cJSON_Duplicate(v, 1));
+}
+
+/* The Ready condition's status, reason, message and transition time. */
+static void
+ready_of(cJSON *out, const cJSON *doc)
 {
 	const cJSON *c;
 
@@ -34,19 +50,99 @@ copy_ready(cJSON *out, const cJSON *doc)
 	                   cJSON_GetObjectItemCaseSensitive(doc, "conditions"))
 	{
 		const char *t = json_get_string(c, "type");
+		const char *st = json_get_string(c, "status");
 		if (t == NULL || strcmp(t, "Ready") != 0)
 			continue;
-		cJSON_AddStringToObject(out, "ready",
-		                        json_get_string(c, "status")
-		                                ? json_get_string(c, "status")
-		                                : "Unknown");
-		copy_field(out, c, "reason");
-		copy_field(out, c, "message");
-		copy_field(out, c, "lastTransitionTime");
+		put_string(out, "ready", st ? st : "Unknown");
+		put_copy(out, "reason",
+		         cJSON_GetObjectItemCaseSensitive(c, "reason"));
+		put_copy(out, "message",
+		         cJSON_GetObjectItemCaseSensitive(c, "message"));
+		put_copy(out, "lastTransitionTime",
+		         cJSON_GetObjectItemCaseSensitive(
+		                 c, "lastTransitionTime"));
 		return;
 	}
-	cJSON_AddStringToObject(out, "ready", "Unknown");
-	cJSON_AddStringToObject(out, "message", "not reconciled yet");
+	put_string(out, "ready", "Unknown");
+	put_string(out, "message", "not reconciled yet");
+}
+
+/* The fields of a stored document the status shows, in this order; the
+ * ones a brief status keeps too. */
+static const struct {
+	const char *key;
+	bool brief;
+} fields[] = {
+	{ "image", false },
+	{ "canonicalImageName", false },
+	{ "lastScanResult", false },
+	{ "lastScanError", false },
+	{ "lastScanErrorTime", false },
+	{ "latestRef", false },
+	{ "observedPreviousRef", false },
+	{ "history", true },
+	{ "lastPushCommit", false },
+	{ "lastPushTime", false },
+	{ "pushHistory", false },
+	{ "lastAutomationRunTime", false },
+	{ "observedPolicies", false },
+	{ "lastHandledReconcileAt", false },
+	{ "lastSuccessTime", true },
+	{ "conditions", false },
+};
+#define NFIELDS (sizeof(fields) / sizeof(*fields))
+
+struct reading {
+	cJSON *out;
+	enum daemon_status_detail detail;
+	bool found;
+};
+
+/* state_read's callback: copies the status's part of the stored doc. */
+static void
+read_doc(const cJSON *doc, void *payload)
+{
+	struct reading *r = payload;
+	const cJSON *found[NFIELDS] = { NULL }, *c;
+
+	if (doc == NULL)
+		return;
+	r->found = true;
+	ready_of(r->out, doc);
+	/* One walk over the document, then the fields in our order. */
+	cJSON_ArrayForEach(c, doc)
+	{
+		for (size_t i = 0; c->string && i < NFIELDS; i++)
+			if (found[i] == NULL &&
+			    strcmp(c->string, fields[i].key) == 0) {
+				found[i] = c;
+				break;
+			}
+	}
+	for (size_t i = 0; i < NFIELDS; i++) {
+		const cJSON *v = found[i];
+		int n = cJSON_GetArraySize(v);
+		cJSON *list;
+		if (v == NULL ||
+		    (r->detail == DAEMON_STATUS_BRIEF && !fields[i].brief))
+			continue;
+		/* Other than whole, histories keep their newest entry. */
+		if (r->detail != DAEMON_STATUS_FULL && cJSON_IsArray(v) &&
+		    (strcmp(fields[i].key, "history") == 0 ||
+		     strcmp(fields[i].key, "pushHistory") == 0)) {
+			if ((list = cJSON_CreateArray()) == NULL)
+				continue;
+			if (n > 0)
+				cJSON_AddItemToArray(
+				        list,
+				        cJSON_Duplicate(
+				                cJSON_GetArrayItem(v, n - 1),
+				                1));
+			put(r->out, fields[i].key, list);
+			continue;
+		}
+		put_copy(r->out, fields[i].key, v);
+	}
 }
 
 static bool
@@ -65,49 +161,33 @@ spec_suspended(const struct config_object *o)
 }
 
 cJSON *
-daemon_object_status(struct daemon *d, const struct config_object *o)
+daemon_object_status(struct daemon *d, const struct config_object *o,
+                     enum daemon_status_detail detail)
 {
-	static const char *const fields[] = {
-		"image",
-		"canonicalImageName",
-		"lastScanResult",
-		"lastScanError",
-		"latestRef",
-		"observedPreviousRef",
-		"lastPushCommit",
-		"lastPushTime",
-		"lastAutomationRunTime",
-		"observedPolicies",
-		"lastHandledReconcileAt",
-		"conditions",
-	};
-	cJSON *out = cJSON_CreateObject(), *doc = NULL;
+	struct reading r = { cJSON_CreateObject(), detail, false };
+	cJSON *out = r.out;
 	struct err e = ERR_INIT;
 	int64_t next;
 
 	if (out == NULL)
 		return NULL;
-	cJSON_AddStringToObject(out, "kind", config_kind_name(o->kind));
-	cJSON_AddStringToObject(out, "namespace", o->metadata.namespace);
-	cJSON_AddStringToObject(out, "name", o->metadata.name);
-	cJSON_AddBoolToObject(out, "suspended",
-	                      spec_suspended(o) ||
-	                              daemon_suspended(d, o->kind,
-	                                               o->metadata.namespace,
-	                                               o->metadata.name));
+	put_string(out, "kind", config_kind_name(o->kind));
+	put_string(out, "namespace", o->metadata.namespace);
+	put_string(out, "name", o->metadata.name);
+	put(out, "suspended",
+	    cJSON_CreateBool(spec_suspended(o) ||
+	                     daemon_suspended(d, o->kind, o->metadata.namespace,
+	                                      o->metadata.name)));
 	next = queue_next_due(d->q, (int)o->kind, o->metadata.namespace,
 	                      o->metadata.name);
 	if (next >= 0)
-		cJSON_AddNumberToObject(out, "nextRunSeconds",
-		                        (double)(next / 1000));
-	if (state_get(d->st, config_kind_name(o->kind), o->metadata.namespace,
-	              o->metadata.name, &doc, &e) == 0) {
-		copy_ready(out, doc);
-		for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
-			copy_field(out, doc, fields[i]);
-	} else {
-		cJSON_AddStringToObject(out, "ready", "Unknown");
-		cJSON_AddStringToObject(out, "message", "not reconciled yet");
+		put(out, "nextRunSeconds",
+		    cJSON_CreateNumber((double)(next / 1000)));
+	if (state_read(d->st, config_kind_name(o->kind), o->metadata.namespace,
+	               o->metadata.name, read_doc, &r, &e) < 0 ||
+	    !r.found) {
+		put_string(out, "ready", "Unknown");
+		put_string(out, "message", "not reconciled yet");
 	}
 	/* Flux's Reconciling condition while a worker runs it (not kept in
 	 * the state: it only lasts as long as the run). */
@@ -116,8 +196,11 @@ daemon_object_status(struct daemon *d, const struct config_object *o)
 		cJSON *conds =
 		        cJSON_GetObjectItemCaseSensitive(out, "conditions");
 		cJSON *c = cJSON_CreateObject();
-		if (conds == NULL)
-			conds = cJSON_AddArrayToObject(out, "conditions");
+		if (conds == NULL && (conds = cJSON_CreateArray()) != NULL &&
+		    !cJSON_AddItemToObjectCS(out, "conditions", conds)) {
+			cJSON_Delete(conds);
+			conds = NULL;
+		}
 		if (c && conds) {
 			cJSON_AddStringToObject(c, "type", "Reconciling");
 			cJSON_AddStringToObject(c, "status", "True");
@@ -130,13 +213,11 @@ daemon_object_status(struct daemon *d, const struct config_object *o)
 		}
 	}
 	/* The image the configuration names now; a repository that never
-	 * scanned has none stored (replacing would leak the new string). */
+	 * scanned has none stored. */
 	if (o->kind == CONFIG_IMAGEREPOSITORY) {
 		cJSON_DeleteItemFromObjectCaseSensitive(out, "image");
-		cJSON_AddStringToObject(out, "image",
-		                        o->u.imagerepository.image);
+		put_string(out, "image", o->u.imagerepository.image);
 	}
-	cJSON_Delete(doc);
 	return out;
 }
 

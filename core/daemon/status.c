@@ -33,10 +33,13 @@ put_string(cJSON *out, const char *key, const char *s)
 	put(out, key, cJSON_CreateString(s));
 }
 
+/* A copy of v under key; strings without copying v's own key. */
 static void
 put_copy(cJSON *out, const char *key, const cJSON *v)
 {
-	if (v)
+	if (cJSON_IsString(v))
+		put_string(out, key, v->valuestring);
+	else if (v)
 		put(out, key, cJSON_Duplicate(v, 1));
 }
 

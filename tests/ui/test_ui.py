@@ -15,8 +15,9 @@ notifications reach the daemon) and a real Git remote.
 
 The screenshots in tests/ui/screenshots/ (overview, an image, the
 timeline; light and dark) are written by Screenshots; they go to
-$FERRY_UI_SCREENSHOTS when set (the README's copies were made with
-FERRY_UI_SCREENSHOTS=tests/ui/screenshots), else to the build tree.
+$FERRY_UI_SCREENSHOTS when set (relative to the repository; the README's
+copies were made with FERRY_UI_SCREENSHOTS=tests/ui/screenshots), else to
+the build tree.
 Part of their history is written into the state directory before the
 daemon starts (a week of changes cannot happen in a test); the rest is
 live."""
@@ -455,8 +456,13 @@ class Screenshots(unittest.TestCase):
     the light and the dark colour scheme."""
 
     def test_screenshots_of_the_overview_an_image_and_the_timeline(self):
-        out = os.environ.get("FERRY_UI_SCREENSHOTS") or os.path.join(
-            os.environ.get("FERRY_BUILD_ROOT", HERE), "ui-screenshots")
+        out = os.environ.get("FERRY_UI_SCREENSHOTS")
+        if out:
+            # relative to the repository, as the README says
+            out = os.path.join(os.environ.get("FERRY_SOURCE_ROOT", "."), out)
+        else:
+            out = os.path.join(os.environ.get("FERRY_BUILD_ROOT", HERE),
+                               "ui-screenshots")
         os.makedirs(out, exist_ok=True)
         now = time.time()
         day, hour = 86400, 3600

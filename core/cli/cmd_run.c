@@ -59,7 +59,9 @@ static const char run_help[] =
         "    /webhook?type=docker.io|ghcr.io|harbor|quay.io|aliyun-acr|acr|cloudevents.\n"
         "    A pushed tag is confirmed with one request and written back at once;\n"
         "    the full tag listing follows;\n"
-        "  - /metrics (Prometheus), /healthz and /readyz on the same listener;\n"
+        "  - /metrics (Prometheus), /healthz and /readyz on the same listener,\n"
+        "    and a status page at / (what runs, what changed when, what fails\n"
+        "    and why, live); open and read-only unless --ui-token-file;\n"
         "  - 'ferry get', 'ferry reconcile', 'ferry suspend', 'ferry resume' and\n"
         "    'ferry events' talk to it through a Unix socket in the state\n"
         "    directory (mode 0600);\n"
@@ -76,7 +78,8 @@ static const char run_help[] =
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
         "  -o, --output FORMAT   with --once: text (default) or json\n"
         "Daemon options:\n"
-        "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz\n"
+        "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz, the\n"
+        "                        status page\n"
         "                        (default 127.0.0.1:9292; 'off' for none;\n"
         "                        FERRY_LISTEN)\n"
         "  --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
@@ -88,6 +91,9 @@ static const char run_help[] =
         "  --retry-max D         longest retry after failures (default 5m)\n"
         "  --control-socket PATH where 'ferry get' and friends connect\n"
         "                        (default STATE_DIR/ferry.sock)\n"
+        "  --ui-token-file FILE  the status page wants this token (Bearer, or\n"
+        "                        the password of HTTP Basic) and offers\n"
+        "                        reconcile, suspend and resume buttons\n"
         "Fleet options (several daemons sharing the work through etcd):\n"
         "  --etcd-endpoints URLS comma-separated etcd client URLs\n"
         "                        (FERRY_ETCD_ENDPOINTS); without them the daemon\n"
@@ -498,6 +504,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ "etcd-cert", required_argument, NULL, 'c' },
 		{ "etcd-key", required_argument, NULL, 'k' },
 		{ "etcd-user", required_argument, NULL, 'u' },
+		{ "ui-token-file", required_argument, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
@@ -582,6 +589,10 @@ run_or_plan(int argc, char **argv, bool plan)
 			break;
 		case 'u':
 			dopts.etcd_user = optarg;
+			daemon_opt = true;
+			break;
+		case 'G':
+			dopts.ui_token_file = optarg;
 			daemon_opt = true;
 			break;
 		case 'W':

@@ -116,6 +116,12 @@ pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled)
 			condition_put(list, old, "Stalled", "True", reason,
 			              message, now);
 	}
+	/* How long a failing object has been without a good run: the
+	 * status page's "last success", kept through failures. */
+	if (rc == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastSuccessTime");
+		cJSON_AddStringToObject(doc, "lastSuccessTime", now);
+	}
 	cJSON_Delete(old);
 }
 

@@ -34,7 +34,8 @@ char *pipeline_ref_string(const char *image, const char *tag,
  * "AuthenticationFailed", else "ReconciliationFailed") and message;
  * Stalled True beside it when retrying cannot help (a configuration
  * error).  A condition keeps its lastTransitionTime while its status does
- * not change.
+ * not change.  A success also sets lastSuccessTime (now), which a failure
+ * leaves as it was.
  */
 void pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled);
 

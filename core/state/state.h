@@ -71,6 +71,19 @@ const char *state_dir(const struct state *st);
 int state_get(struct state *st, const char *kind, const char *ns,
               const char *name, cJSON **out, struct err *err);
 
+/*
+ * Calls fn(doc, payload) with the document for kind/namespace/name (NULL
+ * when there is none), borrowed for the call only: fn runs under the
+ * store's lock, so it copies what it needs and calls nothing of the state.
+ * For readers of many documents that want part of each (the status page),
+ * where state_get's whole copy is most of the cost.  Errors as state_get,
+ * except that a missing document is fn(NULL) and 0.  An ImageRepository's
+ * document comes without its tag list.
+ */
+int state_read(struct state *st, const char *kind, const char *ns,
+               const char *name, void (*fn)(const cJSON *doc, void *payload),
+               void *payload, struct err *err);
+
 /* Writes the document for kind/namespace/name atomically. */
 int state_put(struct state *st, const char *kind, const char *ns,
               const char *name, const cJSON *doc, struct err *err);

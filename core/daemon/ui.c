@@ -292,18 +292,6 @@ same_origin(struct ui *ui, struct MHD_Connection *c)
 	return ok;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value of key in an application/x-www-form-urlencoded body, decoded
  * into out; false when absent or longer than outsz - 1. */
 static bool
@@ -325,8 +313,8 @@ form_value(const struct buf *body, const char *key, char *out, size_t outsz)
 				} else if (ch == '%') {
 					int hi, lo;
 					if (stop - q < 3 ||
-					    (hi = hexval(q[1])) < 0 ||
-					    (lo = hexval(q[2])) < 0)
+					    (hi = hex_digit(q[1])) < 0 ||
+					    (lo = hex_digit(q[2])) < 0)
 						return false;
 					ch = hi * 16 + lo;
 					q += 2;

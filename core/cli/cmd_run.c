@@ -152,6 +152,12 @@ load_config(const char *cmd, char **paths, size_t n, struct config **out)
 		config_free(cfg);
 		return CLI_USAGE;
 	}
+	/* what is read but not acted on, or skipped: as validate lists it */
+	for (size_t i = 0; i < config_notice_count(cfg); i++) {
+		buf_reset(&line);
+		if (config_diag_format(&line, config_notice_get(cfg, i)))
+			fprintf(stderr, "notice: %s\n", line.ptr);
+	}
 	buf_release(&line);
 	*out = cfg;
 	return CLI_OK;

@@ -47,11 +47,18 @@ static const char validate_help[] =
         "    FILE:LINE:COL: KIND NAMESPACE/NAME: FIELD.PATH: what is wrong\n"
         "  Secret values are never printed.\n"
         "\n"
+        "Notices:\n"
+        "  What ferry reads but does not act on (a field of Flux's API it\n"
+        "  ignores, an API version Flux no longer serves) is listed on stdout as\n"
+        "    notice: FILE:LINE:COL: KIND NAMESPACE/NAME: FIELD.PATH: why\n"
+        "  Notices do not change the exit code.\n"
+        "\n"
         "Options:\n"
         "  -f, --file PATH       a file or directory to read (repeatable)\n"
         "  -o, --output FORMAT   text (default) or json:\n"
         "                        {\"ok\":..,\"objects\":N,\"kinds\":{..},\"skipped\":[..],\n"
-        "                         \"errors\":[{\"file\",\"line\",\"column\",\"path\",\"message\"}]}\n"
+        "                         \"errors\":[{\"file\",\"line\",\"column\",\"path\",\"message\"}],\n"
+        "                         \"notices\":[...the same keys]}\n"
         "  -h, --help            show this help\n"
         "\n"
         "Exit codes: 0 valid, 2 configuration errors (or bad arguments, or a PATH\n"
@@ -115,10 +122,41 @@ print_text(const struct config *cfg, size_t total)
 	buf_release(&line);
 }
 
+/* "notice: FILE:LINE:COL: ..." on stdout, one per line. */
+static void
+print_notices(const struct config *cfg)
+{
+	struct buf line = BUF_INIT;
+
+	for (size_t i = 0; i < config_notice_count(cfg); i++) {
+		buf_reset(&line);
+		if (config_diag_format(&line, config_notice_get(cfg, i)))
+			printf("notice: %s\n", line.ptr);
+	}
+	buf_release(&line);
+}
+
+static int
+add_diag_json(cJSON *arr, const struct config_diag *d)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL || !cJSON_AddItemToArray(arr, o) ||
+	    !cJSON_AddStringToObject(o, "file", d->file) ||
+	    !cJSON_AddNumberToObject(o, "line", d->line) ||
+	    !cJSON_AddNumberToObject(o, "column", d->column) ||
+	    !(d->object ? cJSON_AddStringToObject(o, "object", d->object)
+	                : cJSON_AddNullToObject(o, "object")) ||
+	    !cJSON_AddStringToObject(o, "path", d->path) ||
+	    !cJSON_AddStringToObject(o, "message", d->message))
+		return -1;
+	return 0;
+}
+
 static int
 print_json(const struct config *cfg, size_t total, bool ok)
 {
-	cJSON *root = cJSON_CreateObject(), *kinds, *skipped, *errors;
+	cJSON *root = cJSON_CreateObject(), *kinds, *skipped, *errors, *notices;
 	char *text = NULL;
 	int rc = -1;
 
@@ -128,7 +166,8 @@ print_json(const struct config *cfg, size_t total, bool ok)
 	    !cJSON_AddNumberToObject(root, "objects", (double)total) ||
 	    !(kinds = cJSON_AddObjectToObject(root, "kinds")) ||
 	    !(skipped = cJSON_AddArrayToObject(root, "skipped")) ||
-	    !(errors = cJSON_AddArrayToObject(root, "errors")))
+	    !(errors = cJSON_AddArrayToObject(root, "errors")) ||
+	    !(notices = cJSON_AddArrayToObject(root, "notices")))
 		goto out;
 	for (int k = 0; k < CONFIG_KIND_COUNT; k++) {
 		size_t n = config_count(cfg, (enum config_kind)k);
@@ -149,21 +188,12 @@ print_json(const struct config *cfg, size_t total, bool ok)
 		    !cJSON_AddStringToObject(o, "kind", s->kind))
 			goto out;
 	}
-	for (size_t i = 0; i < config_diag_count(cfg); i++) {
-		const struct config_diag *d = config_diag_get(cfg, i);
-		cJSON *o = cJSON_CreateObject();
-
-		if (o == NULL || !cJSON_AddItemToArray(errors, o) ||
-		    !cJSON_AddStringToObject(o, "file", d->file) ||
-		    !cJSON_AddNumberToObject(o, "line", d->line) ||
-		    !cJSON_AddNumberToObject(o, "column", d->column) ||
-		    !(d->object
-		              ? cJSON_AddStringToObject(o, "object", d->object)
-		              : cJSON_AddNullToObject(o, "object")) ||
-		    !cJSON_AddStringToObject(o, "path", d->path) ||
-		    !cJSON_AddStringToObject(o, "message", d->message))
+	for (size_t i = 0; i < config_diag_count(cfg); i++)
+		if (add_diag_json(errors, config_diag_get(cfg, i)) < 0)
 			goto out;
-	}
+	for (size_t i = 0; i < config_notice_count(cfg); i++)
+		if (add_diag_json(notices, config_notice_get(cfg, i)) < 0)
+			goto out;
 	if (config_diag_dropped(cfg) &&
 	    !cJSON_AddNumberToObject(root, "errors_not_shown",
 	                             (double)config_diag_dropped(cfg)))
@@ -242,7 +272,9 @@ cmd_validate(int argc, char **argv)
 		}
 	} else if (crc == 0) {
 		print_text(cfg, total);
+		print_notices(cfg);
 	} else {
+		print_notices(cfg);
 		for (size_t i = 0; i < config_diag_count(cfg); i++) {
 			buf_reset(&line);
 			if (config_diag_format(&line, config_diag_get(cfg, i)))

@@ -18,13 +18,19 @@ struct config_vec {
 	size_t n, cap;
 };
 
+/* Diagnostics of one severity (errors or notices). */
+struct config_diags {
+	struct config_diag *v;
+	size_t n, cap;
+	size_t dropped; /* beyond CONFIG_MAX_DIAGS */
+};
+
 struct config {
 	char **files; /* every file name an object or diagnostic points at */
 	size_t n_files, cap_files;
 	struct config_vec kinds[CONFIG_KIND_COUNT];
-	struct config_diag *diags;
-	size_t n_diags, cap_diags;
-	size_t dropped_diags; /* beyond CONFIG_MAX_DIAGS */
+	struct config_diags errors;
+	struct config_diags notices;
 	struct config_skipped *skipped;
 	size_t n_skipped, cap_skipped;
 	size_t n_documents;
@@ -42,6 +48,16 @@ void config_diag_add(struct config *cfg, const char *file, int line, int column,
 void config_diag_addv(struct config *cfg, const char *file, int line,
                       int column, const char *object, const char *path,
                       const char *fmt, va_list ap)
+        __attribute__((format(printf, 7, 0)));
+
+/* Records one notice: something accepted, skipped or not acted on. */
+void config_notice_add(struct config *cfg, const char *file, int line,
+                       int column, const char *object, const char *path,
+                       const char *fmt, ...)
+        __attribute__((format(printf, 7, 8)));
+void config_notice_addv(struct config *cfg, const char *file, int line,
+                        int column, const char *object, const char *path,
+                        const char *fmt, va_list ap)
         __attribute__((format(printf, 7, 0)));
 
 /* strdup that records running out of memory in cfg (NULL then). */

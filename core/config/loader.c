@@ -111,10 +111,10 @@ intern_file(struct config *cfg, const char *file)
 	return copy;
 }
 
-void
-config_diag_addv(struct config *cfg, const char *file, int line, int column,
-                 const char *object, const char *path, const char *fmt,
-                 va_list ap)
+static void
+diags_addv(struct config *cfg, struct config_diags *list, const char *file,
+           int line, int column, const char *object, const char *path,
+           const char *fmt, va_list ap)
 {
 	struct config_diag *d;
 	char text[2048];
@@ -123,12 +123,12 @@ config_diag_addv(struct config *cfg, const char *file, int line, int column,
 	va_list aq;
 	int n;
 
-	if (cfg->n_diags >= CONFIG_MAX_DIAGS) {
-		cfg->dropped_diags++;
+	if (list->n >= CONFIG_MAX_DIAGS) {
+		list->dropped++;
 		return;
 	}
-	if (!reserve(cfg, (void **)&cfg->diags, &cfg->cap_diags, cfg->n_diags,
-	             sizeof(*cfg->diags)))
+	if (!reserve(cfg, (void **)&list->v, &list->cap, list->n,
+	             sizeof(*list->v)))
 		return;
 	va_copy(aq, ap);
 	n = vsnprintf(text, sizeof(text), fmt, aq);
@@ -152,13 +152,22 @@ config_diag_addv(struct config *cfg, const char *file, int line, int column,
 		free(p);
 		return;
 	}
-	d = &cfg->diags[cfg->n_diags++];
+	d = &list->v[list->n++];
 	d->file = f;
 	d->line = line;
 	d->column = column;
 	d->object = obj;
 	d->path = p;
 	d->message = msg;
+}
+
+void
+config_diag_addv(struct config *cfg, const char *file, int line, int column,
+                 const char *object, const char *path, const char *fmt,
+                 va_list ap)
+{
+	diags_addv(cfg, &cfg->errors, file, line, column, object, path, fmt,
+	           ap);
 }
 
 void
@@ -169,6 +178,26 @@ config_diag_add(struct config *cfg, const char *file, int line, int column,
 
 	va_start(ap, fmt);
 	config_diag_addv(cfg, file, line, column, object, path, fmt, ap);
+	va_end(ap);
+}
+
+void
+config_notice_addv(struct config *cfg, const char *file, int line, int column,
+                   const char *object, const char *path, const char *fmt,
+                   va_list ap)
+{
+	diags_addv(cfg, &cfg->notices, file, line, column, object, path, fmt,
+	           ap);
+}
+
+void
+config_notice_add(struct config *cfg, const char *file, int line, int column,
+                  const char *object, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	config_notice_addv(cfg, file, line, column, object, path, fmt, ap);
 	va_end(ap);
 }
 
@@ -190,19 +219,31 @@ config_diag_format(struct buf *out, const struct config_diag *d)
 size_t
 config_diag_count(const struct config *cfg)
 {
-	return cfg->n_diags;
+	return cfg->errors.n;
 }
 
 const struct config_diag *
 config_diag_get(const struct config *cfg, size_t i)
 {
-	return i < cfg->n_diags ? &cfg->diags[i] : NULL;
+	return i < cfg->errors.n ? &cfg->errors.v[i] : NULL;
 }
 
 size_t
 config_diag_dropped(const struct config *cfg)
 {
-	return cfg->dropped_diags;
+	return cfg->errors.dropped;
+}
+
+size_t
+config_notice_count(const struct config *cfg)
+{
+	return cfg->notices.n;
+}
+
+const struct config_diag *
+config_notice_get(const struct config *cfg, size_t i)
+{
+	return i < cfg->notices.n ? &cfg->notices.v[i] : NULL;
 }
 
 size_t
@@ -230,6 +271,17 @@ config_new(struct config **out)
 	return 0;
 }
 
+static void
+diags_release(struct config_diags *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free((char *)list->v[i].object);
+		free((char *)list->v[i].path);
+		free((char *)list->v[i].message);
+	}
+	free(list->v);
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -242,12 +294,8 @@ config_free(struct config *cfg)
 		}
 		free(cfg->kinds[k].v);
 	}
-	for (size_t i = 0; i < cfg->n_diags; i++) {
-		free((char *)cfg->diags[i].object);
-		free((char *)cfg->diags[i].path);
-		free((char *)cfg->diags[i].message);
-	}
-	free(cfg->diags);
+	diags_release(&cfg->errors);
+	diags_release(&cfg->notices);
 	for (size_t i = 0; i < cfg->n_skipped; i++) {
 		free((char *)cfg->skipped[i].api_version);
 		free((char *)cfg->skipped[i].kind);
@@ -385,6 +433,16 @@ add_document(struct config *cfg, const char *file, yaml_document_t *doc)
 		buf_release(&want);
 		goto out;
 	}
+	if (strcmp(api, "image.toolkit.fluxcd.io/v1beta2") == 0)
+		config_notice_add(
+		        cfg, file, (int)an->start_mark.line + 1,
+		        (int)an->start_mark.column + 1,
+		        buf_ok(&label) ? label.ptr : NULL, "apiVersion",
+		        "image.toolkit.fluxcd.io/v1beta2 is no longer served by "
+		        "Flux (image-reflector-controller and "
+		        "image-automation-controller v1.2 removed it); ferry "
+		        "still reads it: change it to image.toolkit.fluxcd.io/v1, "
+		        "the fields are the same");
 	if (++cfg->n_documents > CONFIG_MAX_DOCUMENTS) {
 		if (cfg->n_documents == CONFIG_MAX_DOCUMENTS + 1)
 			config_diag_add(
@@ -955,6 +1013,45 @@ check_cross_ref(struct config *cfg, const struct config_object *o,
 	        config_kind_name(kind), ref->namespace, ref->name);
 }
 
+/*
+ * A GitRepository's provider aws, azure or github authenticates with a
+ * cloud identity or a GitHub App, which ferry does not do.  When an
+ * automation clones it, that is an error (the clone would fail to
+ * authenticate); otherwise ferry never uses it, and a notice says so.
+ */
+static void
+check_git_provider(struct config *cfg, const struct config_object *g)
+{
+	const struct config_gitrepository *gr = &g->u.gitrepository;
+	const struct config_vec *a = &cfg->kinds[CONFIG_IMAGEUPDATEAUTOMATION];
+	struct buf label = BUF_INIT;
+
+	if (gr->provider == NULL || strcmp(gr->provider, "generic") == 0)
+		return;
+	obj_label(&label, g);
+	for (size_t i = 0; i < a->n; i++) {
+		if (config_source_gitrepository(cfg, a->v[i]) != g)
+			continue;
+		obj_diag(
+		        cfg, g, &gr->pos, "spec.provider",
+		        "provider '%s' is not supported, and ImageUpdateAutomation "
+		        "'%s/%s' clones this repository: use provider: generic "
+		        "with a secretRef holding username and password (a "
+		        "token) or an SSH identity",
+		        gr->provider, a->v[i]->metadata.namespace,
+		        a->v[i]->metadata.name);
+		buf_release(&label);
+		return;
+	}
+	config_notice_add(cfg, g->file, gr->pos.set ? gr->pos.line : g->line,
+	                  gr->pos.set ? gr->pos.column : g->column,
+	                  buf_ok(&label) ? label.ptr : NULL, "spec.provider",
+	                  "accepted, not acted on: ferry authenticates to Git "
+	                  "with the secretRef only (no automation clones this "
+	                  "repository)");
+	buf_release(&label);
+}
+
 static void
 check_references(struct config *cfg)
 {
@@ -964,6 +1061,7 @@ check_references(struct config *cfg)
 	for (size_t i = 0; i < v->n; i++) {
 		struct config_gitrepository *g = &v->v[i]->u.gitrepository;
 
+		check_git_provider(cfg, v->v[i]);
 		check_secret_ref(cfg, v->v[i], &g->secret_ref,
 		                 "spec.secretRef.name");
 		check_secret_ref(cfg, v->v[i], &g->proxy_secret_ref,
@@ -1053,11 +1151,11 @@ config_check(struct config *cfg, struct err *err)
 	check_references(cfg);
 	if (cfg->nomem)
 		return err_set(err, ERR_NOMEM, "out of memory");
-	if (cfg->n_diags + cfg->dropped_diags > 0)
+	if (cfg->errors.n + cfg->errors.dropped > 0)
 		return err_set(err, ERR_INVALID, "%zu configuration error%s",
-		               cfg->n_diags + cfg->dropped_diags,
-		               cfg->n_diags + cfg->dropped_diags == 1 ? ""
-		                                                      : "s");
+		               cfg->errors.n + cfg->errors.dropped,
+		               cfg->errors.n + cfg->errors.dropped == 1 ? ""
+		                                                        : "s");
 	return 0;
 }
 

@@ -126,6 +126,16 @@ size_t config_diag_dropped(const struct config *cfg);
  */
 int config_diag_format(struct buf *out, const struct config_diag *d);
 
+/*
+ * Notices: what was read but is not acted on (a field ferry accepts and
+ * ignores, an API version Flux no longer serves), and what was skipped on
+ * purpose (a file that is not YAML objects, an encrypted Secret nothing
+ * references).  They never make config_check() fail; `ferry validate`
+ * lists them.  Same shape and format as the diagnostics.
+ */
+size_t config_notice_count(const struct config *cfg);
+const struct config_diag *config_notice_get(const struct config *cfg, size_t i);
+
 size_t config_skipped_count(const struct config *cfg);
 const struct config_skipped *config_skipped_get(const struct config *cfg,
                                                 size_t i);

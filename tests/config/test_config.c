@@ -76,6 +76,39 @@ assert_diag_at(const struct config *cfg, const char *path, const char *text,
 	assert_int_equal(d->column, column);
 }
 
+/* The notice with this path whose message contains text, or NULL. */
+static const struct config_diag *
+find_notice(const struct config *cfg, const char *path, const char *text)
+{
+	for (size_t i = 0; i < config_notice_count(cfg); i++) {
+		const struct config_diag *d = config_notice_get(cfg, i);
+
+		if (strcmp(d->path, path) == 0 && strstr(d->message, text))
+			return d;
+	}
+	return NULL;
+}
+
+static void
+assert_notice_at(const struct config *cfg, const char *path, const char *text,
+                 int line, int column)
+{
+	const struct config_diag *d = find_notice(cfg, path, text);
+	struct buf b = BUF_INIT;
+
+	if (d == NULL) {
+		for (size_t i = 0; i < config_notice_count(cfg); i++) {
+			buf_reset(&b);
+			config_diag_format(&b, config_notice_get(cfg, i));
+			fprintf(stderr, "  notice: %s\n", b.ptr);
+		}
+		buf_release(&b);
+		fail_msg("no notice at '%s' containing '%s'", path, text);
+	}
+	assert_int_equal(d->line, line);
+	assert_int_equal(d->column, column);
+}
+
 static void
 assert_no_diags(const struct config *cfg)
 {
@@ -362,6 +395,7 @@ test_config__decodes_every_field_of_gitrepository_receiver_and_kustomization(
 	        "  postBuild:\n"
 	        "    substitute: {cluster: prod}\n"
 	        "    substituteFrom: [{kind: ConfigMap, name: vars, optional: true}]\n"
+	        "    substituteStrategy: Always\n"
 	        "  prune: false\n"
 	        "  deletionPolicy: Orphan\n"
 	        "  healthCheckExprs:\n"
@@ -371,9 +405,10 @@ test_config__decodes_every_field_of_gitrepository_receiver_and_kustomization(
 	        "  images: [{name: app, newName: ghcr.io/org/app, newTag: '1.10', digest: 'sha256:00'}]\n"
 	        "  components: [../c]\n"
 	        "  ignoreMissingComponents: true\n"
-	        "  driftIgnoreRules:\n"
+	        "  ignore:\n"
 	        "    - paths: [/spec/replicas]\n"
 	        "      target: {kind: Deployment}\n"
+	        "  buildMetadata: [originAnnotations]\n"
 	        "  serviceAccountName: sa\n"
 	        "  sourceRef: {kind: GitRepository, name: repo}\n"
 	        "  targetNamespace: apps\n"
@@ -430,10 +465,13 @@ test_config__decodes_every_field_of_gitrepository_receiver_and_kustomization(
 	assert_string_equal(o->u.kustomization.depends_on[1].ready_expr,
 	                    "true");
 	assert_true(o->u.kustomization.ignore_missing_components);
-	assert_int_equal(o->u.kustomization.n_drift_ignore_rules, 1);
-	assert_string_equal(
-	        o->u.kustomization.drift_ignore_rules[0].target.kind,
-	        "Deployment");
+	assert_int_equal(o->u.kustomization.n_ignore, 1);
+	assert_string_equal(o->u.kustomization.ignore[0].target.kind,
+	                    "Deployment");
+	assert_string_equal(o->u.kustomization.build_metadata.items[0],
+	                    "originAnnotations");
+	assert_string_equal(o->u.kustomization.post_build.substitute_strategy,
+	                    "Always");
 	assert_string_equal(o->u.kustomization.decryption.service_account_name,
 	                    "kms");
 	assert_ptr_equal(config_source_gitrepository(cfg, o),
@@ -1522,6 +1560,260 @@ test_config__requires_a_receiver_secret_except_for_generic_oidc(void **state)
 	config_free(cfg);
 }
 
+/* ---- today's Flux schemas, and what ferry does not act on ---- */
+
+static void
+test_config__accepts_receiver_oidc_providers_and_filters_with_notices(
+        void **state)
+{
+	struct config *cfg = load(
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: ci, namespace: apps}\n"
+	        "spec:\n"
+	        "  type: generic-oidc\n"
+	        "  oidcProviders:\n"
+	        "    - issuerURL: https://token.actions.githubusercontent.com\n"
+	        "      audience: flux\n"
+	        "      variables:\n"
+	        "        - {name: repo, expression: claims.repository}\n"
+	        "      validations:\n"
+	        "        - {expression: \"vars.repo == 'org/app'\", "
+	        "message: wrong repository}\n"
+	        "  resourceFilter: 'true'\n"
+	        "  resources:\n"
+	        "    - kind: ImageRepository\n"
+	        "      name: app\n"
+	        "      filter: \"has(req.tag)\"\n"
+	        "    - {kind: ArtifactGenerator, name: gen}\n");
+	const struct config_object *o;
+
+	(void)state;
+	assert_no_diags(cfg);
+	o = config_find(cfg, CONFIG_RECEIVER, "apps", "ci");
+	assert_non_null(o);
+	assert_int_equal(o->u.receiver.n_oidc_providers, 1);
+	assert_string_equal(o->u.receiver.oidc_providers[0].issuer_url,
+	                    "https://token.actions.githubusercontent.com");
+	assert_string_equal(o->u.receiver.oidc_providers[0].audience, "flux");
+	assert_int_equal(o->u.receiver.oidc_providers[0].n_variables, 1);
+	assert_string_equal(
+	        o->u.receiver.oidc_providers[0].validations[0].message,
+	        "wrong repository");
+	assert_string_equal(o->u.receiver.resources[0].filter, "has(req.tag)");
+	assert_string_equal(o->u.receiver.resources[1].kind,
+	                    "ArtifactGenerator");
+	assert_notice_at(cfg, "spec.oidcProviders", "does not verify OIDC", 6,
+	                 3);
+	assert_notice_at(cfg, "spec.resourceFilter", "CEL filters", 13, 3);
+	assert_notice_at(cfg, "spec.resources[0].filter", "CEL filters", 17, 7);
+	config_free(cfg);
+}
+
+static void
+test_config__requires_oidc_providers_exactly_with_type_generic_oidc(
+        void **state)
+{
+	struct config *cfg = load(
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: a}\n"
+	        "spec: {type: generic-oidc, resources: [{kind: ImageRepository, name: x}]}\n"
+	        "---\n"
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: b}\n"
+	        "spec:\n"
+	        "  type: generic\n"
+	        "  secretRef: {name: s}\n"
+	        "  resources: [{kind: ImageRepository, name: x}]\n"
+	        "  oidcProviders:\n"
+	        "    - issuerURL: ftp://issuer\n"
+	        "      validations: [{expression: 'true', message: m}]\n"
+	        "---\n"
+	        "apiVersion: v1\n"
+	        "kind: Secret\n"
+	        "metadata: {name: s}\n"
+	        "stringData: {token: t}\n");
+
+	(void)state;
+	assert_diag_at(cfg, "spec.oidcProviders",
+	               "at least one is required with type generic-oidc", 4, 7);
+	assert_diag_at(cfg, "spec.oidcProviders",
+	               "is only allowed with type generic-oidc", 10, 3);
+	assert_diag_at(cfg, "spec.oidcProviders[0].issuerURL",
+	               "must start with http:// or https://", 14, 18);
+	assert_int_equal(config_diag_count(cfg), 3);
+	config_free(cfg);
+}
+
+static void
+test_config__lists_fields_it_does_not_act_on_as_notices(void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: GitRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  url: https://git.example.com/org/app.git\n"
+	             "  interval: 1m\n"
+	             "  verify: {mode: HEAD, secretRef: {name: keys}}\n"
+	             "  recurseSubmodules: true\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  image: ghcr.io/org/app\n"
+	             "  interval: 5m\n"
+	             "  serviceAccountName: puller\n"
+	             "  accessFrom:\n"
+	             "    namespaceSelectors: [{matchLabels: {team: a}}]\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 10m\n"
+	             "  sourceRef: {kind: GitRepository, name: app}\n"
+	             "  git:\n"
+	             "    commit: {author: {email: bot@example.com}}\n"
+	             "    push: {options: {ci.skip: ''}}\n"
+	             "---\n"
+	             "apiVersion: v1\n"
+	             "kind: Secret\n"
+	             "metadata: {name: keys, namespace: apps}\n"
+	             "stringData: {author: k}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "spec.verify", "does not verify commit", 7, 3);
+	assert_notice_at(cfg, "spec.recurseSubmodules", "submodules", 8, 3);
+	assert_notice_at(cfg, "spec.serviceAccountName", "service accounts", 16,
+	                 3);
+	assert_notice_at(cfg, "spec.accessFrom.namespaceSelectors",
+	                 "no Namespace labels", 18, 5);
+	assert_notice_at(cfg, "spec.git.push.options", "push options", 28, 12);
+	assert_int_equal(config_notice_count(cfg), 5);
+	config_free(cfg);
+}
+
+static void
+test_config__refuses_a_cloud_provider_on_an_image_repository_with_advice(
+        void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  image: 123.dkr.ecr.eu-west-1.amazonaws.com/app\n"
+	             "  interval: 5m\n"
+	             "  provider: aws\n");
+	const struct config_diag *d;
+
+	(void)state;
+	assert_diag_at(cfg, "spec.provider", "provider 'aws' is not supported",
+	               7, 13);
+	d = find_diag(cfg, "spec.provider", "provider 'aws'");
+	assert_non_null(strstr(d->message, "provider: generic"));
+	assert_non_null(strstr(d->message, "aws ecr get-login-password"));
+	assert_int_equal(config_diag_count(cfg), 1);
+	config_free(cfg);
+}
+
+static void
+test_config__refuses_a_git_provider_only_when_an_automation_clones_it(
+        void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	buf_puts(&y, "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: GitRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  url: https://github.com/org/app\n"
+	             "  interval: 1m\n"
+	             "  provider: github\n");
+	cfg = load(y.ptr);
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "spec.provider", "secretRef only", 5, 3);
+	config_free(cfg);
+	buf_puts(&y, "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 10m\n"
+	             "  sourceRef: {kind: GitRepository, name: app}\n"
+	             "  git: {commit: {author: {email: bot@example.com}}}\n");
+	cfg = load(y.ptr);
+	assert_diag_at(
+	        cfg, "spec.provider",
+	        "ImageUpdateAutomation 'apps/app' clones this repository", 5,
+	        3);
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__notes_that_flux_no_longer_serves_image_v1beta2(void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: image.toolkit.fluxcd.io/v1beta2\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec: {image: ghcr.io/org/app, interval: 5m}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "apiVersion",
+	                 "change it to image.toolkit.fluxcd.io/v1", 1, 13);
+	config_free(cfg);
+}
+
+static void
+test_config__follows_the_current_kustomization_schema(void **state)
+{
+	struct config *cfg = load(
+	        "apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+	        "kind: Kustomization\n"
+	        "metadata: {name: k, namespace: ns}\n"
+	        "spec:\n"
+	        "  interval: 10m\n"
+	        "  sourceRef: {kind: GitRepository, name: repo}\n"
+	        "  driftIgnoreRules: [{paths: [/spec/replicas]}]\n"
+	        "  buildMetadata: [everything]\n"
+	        "  kubeConfig: {}\n"
+	        "  targetNamespace: ''\n"
+	        "  healthCheckExprs:\n"
+	        "    - {apiVersion: x/v1, current: 'status.ok'}\n"
+	        "---\n"
+	        "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	        "kind: GitRepository\n"
+	        "metadata: {name: repo, namespace: ns}\n"
+	        "spec: {url: 'https://git.example.com/r', interval: 1m}\n");
+
+	(void)state;
+	assert_diag_at(cfg, "spec.prune", "required field is missing", 5, 3);
+	assert_diag_at(cfg, "spec.driftIgnoreRules",
+	               "unknown field 'driftIgnoreRules'", 7, 3);
+	assert_diag_at(cfg, "spec.buildMetadata[0]",
+	               "'everything' is not valid (use originAnnotations or "
+	               "transformerAnnotations)",
+	               8, 19);
+	assert_diag_at(cfg, "spec.kubeConfig",
+	               "set exactly one of secretRef and configMapRef", 9, 15);
+	assert_diag_at(cfg, "spec.targetNamespace", "must not be empty", 10,
+	               20);
+	assert_int_equal(config_diag_count(cfg), 5);
+	assert_notice_at(cfg, "", "does not build or apply Kustomizations", 1,
+	                 1);
+	config_free(cfg);
+}
+
 /* ---- files and directories ---- */
 
 static void
@@ -1859,6 +2151,20 @@ main(void)
 		        test_config__allows_a_policy_interval_only_with_digest_reflection_always),
 		cmocka_unit_test(
 		        test_config__requires_a_receiver_secret_except_for_generic_oidc),
+		cmocka_unit_test(
+		        test_config__accepts_receiver_oidc_providers_and_filters_with_notices),
+		cmocka_unit_test(
+		        test_config__requires_oidc_providers_exactly_with_type_generic_oidc),
+		cmocka_unit_test(
+		        test_config__lists_fields_it_does_not_act_on_as_notices),
+		cmocka_unit_test(
+		        test_config__refuses_a_cloud_provider_on_an_image_repository_with_advice),
+		cmocka_unit_test(
+		        test_config__refuses_a_git_provider_only_when_an_automation_clones_it),
+		cmocka_unit_test(
+		        test_config__notes_that_flux_no_longer_serves_image_v1beta2),
+		cmocka_unit_test(
+		        test_config__follows_the_current_kustomization_schema),
 		cmocka_unit_test(
 		        test_config__reports_a_path_that_does_not_exist),
 		cmocka_unit_test(

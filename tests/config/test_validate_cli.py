@@ -161,6 +161,25 @@ def test_seed_as_json():
     check(doc["errors"] == [], "seed json errors")
 
 
+def test_seed_lists_what_it_does_not_act_on_as_notices():
+    rc, out, err = ferry("validate", "-f", os.path.join(FIX, "seed"))
+    notices = [l for l in out.splitlines() if l.startswith("notice: ")]
+    check(any("image-automation.yaml:3:13: ImageRepository "
+              "flux-system/api-server: apiVersion: "
+              "image.toolkit.fluxcd.io/v1beta2 is no longer served" in l
+              for l in notices), "seed notices: v1beta2 %r" % notices)
+    check(any("Kustomization flux-system/api-server: accepted, not acted "
+              "on" in l for l in notices),
+          "seed notices: Kustomization %r" % notices)
+    rc, out, err = ferry("validate", "-o", "json", "-f",
+                         os.path.join(FIX, "seed"))
+    doc = json.loads(out)
+    check(len(doc["notices"]) == len(notices),
+          "seed json notices: %r" % doc["notices"])
+    check(all(set(n) >= {"file", "line", "column", "path", "message"}
+              for n in doc["notices"]), "seed json notice keys")
+
+
 def test_each_broken_fixture():
     names = sorted(BROKEN)
     paths = [os.path.join(FIX, "broken", n) for n in names]

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/buf.h"
+#include "config/loader.h"
+
 enum cli_exit {
 	CLI_OK = 0,      /* done */
 	CLI_FAILED = 1,  /* the work failed (network, git, a file) */
@@ -63,6 +66,73 @@ struct wb_changes;
  */
 int cli_edit_print(bool dry_run, bool json, const struct buf *diff,
                    const struct wb_changes *changes);
+
+/*
+ * The options of every command that loads a configuration (validate,
+ * run, plan): -f PATH (- for standard input), --exclude GLOB and
+ * -n/--namespace NS.  Add CLI_CONFIG_LONGOPTS to the getopt table and
+ * CLI_CONFIG_SHORTOPTS to the short string, hand every option to
+ * cli_config_option(), then call cli_config_ready() (cmd_validate.c).
+ */
+#define CLI_MAX_PATHS 256
+
+enum {
+	CLI_OPT_EXCLUDE = 0x1000,
+};
+
+#define CLI_CONFIG_SHORTOPTS "f:n:"
+/* one option per line reads better than clang-format's layout */
+/* clang-format off */
+#define CLI_CONFIG_LONGOPTS                                                    \
+	{ "file", required_argument, NULL, 'f' },                              \
+	{ "exclude", required_argument, NULL, CLI_OPT_EXCLUDE },               \
+	{ "namespace", required_argument, NULL, 'n' }
+/* clang-format on */
+#define CLI_CONFIG_HELP                                                           \
+	"  -f, --file PATH       a file or directory of objects (repeatable;\n"   \
+	"                        - reads standard input)\n"                       \
+	"  --exclude GLOB        what a directory walk skips (repeatable): a\n"   \
+	"                        name ('*.enc.yaml', 'charts') or a path below\n" \
+	"                        the directory ('apps/*/tests')\n"                \
+	"  -n, --namespace NS    namespace of objects that name none (default\n"  \
+	"                        'default'; Flux's targetNamespace)\n"
+
+struct cli_config {
+	const char *paths[CLI_MAX_PATHS];
+	size_t npaths;
+	const char *exclude[CLI_MAX_PATHS];
+	size_t nexclude;
+	struct buf stdin_data; /* what "-" read */
+	struct config_options opts;
+};
+
+#define CLI_CONFIG_INIT                                                        \
+	{                                                                      \
+		{ NULL }, 0, { NULL }, 0, BUF_INIT, CONFIG_OPTIONS_INIT        \
+	}
+
+/*
+ * Takes option c (as getopt_long returned it) when it is one of the
+ * configuration options: 1 when taken, 0 when it is not one of them, -1
+ * after printing a usage error.
+ */
+int cli_config_option(struct cli_config *cc, const char *cmd, int c,
+                      const char *arg);
+
+/*
+ * After the options: checks that a path was given, reads standard input
+ * once when a path is "-", and fills cc->opts.  CLI_OK or the exit code
+ * (the message printed).
+ */
+int cli_config_ready(struct cli_config *cc, const char *cmd);
+
+/* Allocates a config, sets cc's options and reads every path into it;
+ * prints the message and returns the exit code when that fails. */
+int cli_config_read(struct config **out, const struct cli_config *cc,
+                    const char *cmd);
+
+/* Frees what cc holds (the bytes read from standard input, wiped). */
+void cli_config_release(struct cli_config *cc);
 
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -20,7 +20,6 @@
 #include "pipeline/pipeline.h"
 #include "state/state.h"
 
-#define RUN_MAX_PATHS 256
 /* Threads for the stages' fan-out: scans waiting on registries, file
  * writes waiting on fsync.  Neither needs a core each. */
 #define RUN_THREADS 8
@@ -69,8 +68,7 @@ static const char run_help[] =
         "so a restart resumes where the daemon stopped.\n"
         "\n"
         "Options:\n"
-        "  --once                one pass, then exit\n"
-        "  -f, --file PATH       a file or directory of objects (repeatable)\n"
+        "  --once                one pass, then exit\n" CLI_CONFIG_HELP
         "  --state-dir DIR       tag lists, policy results, status and Git clones\n"
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
         "  -o, --output FORMAT   with --once: text (default) or json\n"
@@ -110,8 +108,7 @@ static const char plan_help[] =
         "commit message.  Registries are scanned and the Git clone is fetched, so\n"
         "the plan is made against the current remote head.\n"
         "\n"
-        "Options:\n"
-        "  -f, --file PATH       a file or directory of objects (repeatable)\n"
+        "Options:\n" CLI_CONFIG_HELP
         "  --state-dir DIR       as for ferry run\n"
         "  -o, --output FORMAT   text (default) or json\n"
         "  -h, --help            show this help\n"
@@ -121,24 +118,16 @@ static const char plan_help[] =
 
 /* Loads and checks the configuration; prints every problem.  CLI_* code. */
 static int
-load_config(const char *cmd, char **paths, size_t n, struct config **out)
+load_config(const char *cmd, const struct cli_config *cc, struct config **out)
 {
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
 	struct buf line = BUF_INIT;
+	int rc;
 
 	*out = NULL;
-	if (config_new(&cfg) < 0) {
-		fprintf(stderr, "ferry %s: out of memory\n", cmd);
-		return CLI_FAILED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (config_add_path(cfg, paths[i], &err) < 0) {
-			fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
-			config_free(cfg);
-			return CLI_FAILED;
-		}
-	}
+	if ((rc = cli_config_read(&cfg, cc, cmd)) != CLI_OK)
+		return rc;
 	if (config_check(cfg, &err) < 0) {
 		for (size_t i = 0; i < config_diag_count(cfg); i++) {
 			buf_reset(&line);
@@ -381,7 +370,7 @@ daemon_option(const char *cmd, int c, const char *arg, struct daemon_options *o)
 
 /* ferry run without --once. */
 static int
-run_daemon(char **paths, size_t npaths, const char *state_arg,
+run_daemon(const struct cli_config *cc, const char *state_arg,
            struct daemon_options *o)
 {
 	struct buf sdir = BUF_INIT;
@@ -399,8 +388,9 @@ run_daemon(char **paths, size_t npaths, const char *state_arg,
 		fprintf(stderr, "ferry run: out of memory\n");
 		return CLI_FAILED;
 	}
-	o->paths = (const char *const *)paths;
-	o->npaths = npaths;
+	o->paths = cc->paths;
+	o->npaths = cc->npaths;
+	o->config = &cc->opts;
 	o->state_dir = sdir.ptr;
 	rc = daemon_run(o, &err);
 	buf_release(&sdir);
@@ -414,8 +404,8 @@ static int
 run_or_plan(int argc, char **argv, bool plan)
 {
 	static const struct option opts[] = {
+		CLI_CONFIG_LONGOPTS,
 		{ "once", no_argument, NULL, 'O' },
-		{ "file", required_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -430,8 +420,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
-	char *paths[RUN_MAX_PATHS];
-	size_t npaths = 0;
+	struct cli_config cc = CLI_CONFIG_INIT;
 	const char *state_arg = NULL;
 	struct buf sdir = BUF_INIT;
 	struct config *cfg = NULL;
@@ -445,17 +434,17 @@ run_or_plan(int argc, char **argv, bool plan)
 	bool daemon_opt = false;
 	int c, json = 0, once = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONFIG_SHORTOPTS "o:h", opts,
+	                        NULL)) != -1) {
+		int took = cli_config_option(&cc, cmd, c, optarg);
+
+		if (took < 0)
+			return CLI_USAGE;
+		if (took > 0)
+			continue;
 		switch (c) {
 		case 'O':
 			once = 1;
-			break;
-		case 'f':
-			if (npaths == RUN_MAX_PATHS)
-				return cli_usage_error(cmd,
-				                       "at most %d -f paths",
-				                       RUN_MAX_PATHS);
-			paths[npaths++] = optarg;
 			break;
 		case 'S':
 			state_arg = optarg;
@@ -500,7 +489,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		                       argv[optind]);
 	if (plan && once)
 		return cli_usage_error(cmd, "--once belongs to 'ferry run'");
-	if (npaths == 0)
+	if (cc.npaths == 0)
 		return cli_usage_error(
 		        cmd,
 		        "no configuration: give -f PATH (a file or directory of Flux objects)");
@@ -509,13 +498,16 @@ run_or_plan(int argc, char **argv, bool plan)
 		        cmd, "--listen, --workers and the other daemon "
 		             "options belong to 'ferry run' without "
 		             "--once");
+	if (!plan && !once && json)
+		return cli_usage_error(cmd, "-o belongs to --once");
+	if ((rc = cli_config_ready(&cc, cmd)) != CLI_OK)
+		goto out;
 	if (!plan && !once) {
-		if (json)
-			return cli_usage_error(cmd, "-o belongs to --once");
-		return run_daemon(paths, npaths, state_arg, &dopts);
+		rc = run_daemon(&cc, state_arg, &dopts);
+		goto out;
 	}
-	if ((rc = load_config(cmd, paths, npaths, &cfg)) != CLI_OK)
-		return rc;
+	if ((rc = load_config(cmd, &cc, &cfg)) != CLI_OK)
+		goto out;
 	if (state_arg)
 		buf_puts(&sdir, state_arg);
 	else
@@ -554,6 +546,7 @@ out:
 	state_free(st);
 	config_free(cfg);
 	buf_release(&sdir);
+	cli_config_release(&cc);
 	return rc;
 }
 

@@ -9,16 +9,20 @@
 #include "cli.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/json.h"
+#include "base/secret.h"
 #include "config/loader.h"
 
 static const char validate_help[] =
-        "Usage: ferry validate -f PATH [-f PATH ...] [-o text|json]\n"
+        "Usage: ferry validate -f PATH [-f PATH ...] [--exclude GLOB ...]\n"
+        "                      [-n NAMESPACE] [-o text|json]\n"
         "\n"
         "Checks Flux objects the way ferry reads them at start, without touching\n"
         "a registry or a Git server.\n"
@@ -36,6 +40,11 @@ static const char validate_help[] =
         "  Every other document (Deployment, ConfigMap, HelmRelease, a kustomize\n"
         "  kustomization.yaml, YAML without a kind) is skipped with one log line\n"
         "  (event=document_skipped), so you can point ferry at a whole GitOps repo.\n"
+        "  YAML that is not objects (an Ansible playbook), a template that is not\n"
+        "  YAML until rendered ('{{' and a syntax error), a Helm chart's\n"
+        "  templates/ and what --exclude matches are skipped with one notice.\n"
+        "  A document of one of ferry's kinds without apiVersion, or with a\n"
+        "  misspelled one, is an error: it would otherwise not exist.\n"
         "\n"
         "What is checked:\n"
         "  Unknown fields, wrong types, durations (1m30s, 500ms, 2h), regexes\n"
@@ -53,8 +62,7 @@ static const char validate_help[] =
         "    notice: FILE:LINE:COL: KIND NAMESPACE/NAME: FIELD.PATH: why\n"
         "  Notices do not change the exit code.\n"
         "\n"
-        "Options:\n"
-        "  -f, --file PATH       a file or directory to read (repeatable)\n"
+        "Options:\n" CLI_CONFIG_HELP
         "  -o, --output FORMAT   text (default) or json:\n"
         "                        {\"ok\":..,\"objects\":N,\"kinds\":{..},\"skipped\":[..],\n"
         "                         \"errors\":[{\"file\",\"line\",\"column\",\"path\",\"message\"}],\n"
@@ -68,7 +76,144 @@ static const char validate_help[] =
         "  ferry validate -f clusters/production/ -f flux-system/secrets.yaml\n"
         "  ok: 5 objects (1 GitRepository, 1 ImageRepository, 1 ImagePolicy, ...)\n";
 
-#define VALIDATE_MAX_PATHS 256
+/* ---- the configuration options validate, run and plan share ---- */
+
+int
+cli_config_option(struct cli_config *cc, const char *cmd, int c,
+                  const char *arg)
+{
+	switch (c) {
+	case 'f':
+		if (cc->npaths == CLI_MAX_PATHS)
+			return cli_usage_error(cmd, "at most %d -f paths",
+			                       CLI_MAX_PATHS),
+			       -1;
+		cc->paths[cc->npaths++] = arg;
+		return 1;
+	case CLI_OPT_EXCLUDE:
+		if (cc->nexclude == CLI_MAX_PATHS)
+			return cli_usage_error(cmd,
+			                       "at most %d --exclude patterns",
+			                       CLI_MAX_PATHS),
+			       -1;
+		if (*arg == '\0')
+			return cli_usage_error(cmd,
+			                       "--exclude needs a pattern"),
+			       -1;
+		cc->exclude[cc->nexclude++] = arg;
+		return 1;
+	case 'n':
+		cc->opts.default_namespace = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Reads all of standard input (at most CONFIG_MAX_FILE_SIZE bytes). */
+static int
+read_stdin(struct buf *out, const char *cmd)
+{
+	char chunk[65536];
+
+	for (;;) {
+		ssize_t n = read(0, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr,
+			        "ferry %s: reading standard input: %s\n", cmd,
+			        strerror(errno));
+			return CLI_FAILED;
+		}
+		if (n == 0)
+			break;
+		if (out->len + (size_t)n > CONFIG_MAX_FILE_SIZE) {
+			fprintf(stderr,
+			        "ferry %s: standard input is larger than %zu "
+			        "bytes\n",
+			        cmd, CONFIG_MAX_FILE_SIZE);
+			return CLI_USAGE;
+		}
+		if (buf_add(out, chunk, (size_t)n) < 0) {
+			fprintf(stderr, "ferry %s: out of memory\n", cmd);
+			return CLI_FAILED;
+		}
+	}
+	secret_wipe(chunk, sizeof(chunk));
+	return CLI_OK;
+}
+
+int
+cli_config_ready(struct cli_config *cc, const char *cmd)
+{
+	bool stdin_seen = false;
+	int rc;
+
+	if (cc->npaths == 0)
+		return cli_usage_error(
+		        cmd,
+		        "no path given (use -f FILE, -f DIRECTORY or -f -)");
+	for (size_t i = 0; i < cc->npaths; i++) {
+		if (strcmp(cc->paths[i], "-") != 0)
+			continue;
+		if (stdin_seen)
+			return cli_usage_error(
+			        cmd, "-f - (standard input) given twice");
+		stdin_seen = true;
+		if ((rc = read_stdin(&cc->stdin_data, cmd)) != CLI_OK)
+			return rc;
+		/* "" marks "-" as given even when the input was empty */
+		cc->opts.stdin_data = cc->stdin_data.ptr;
+		cc->opts.stdin_len = cc->stdin_data.len;
+	}
+	cc->opts.exclude = cc->exclude;
+	cc->opts.nexclude = cc->nexclude;
+	return CLI_OK;
+}
+
+int
+cli_config_read(struct config **out, const struct cli_config *cc,
+                const char *cmd)
+{
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	int rc;
+
+	*out = NULL;
+	if (config_new(&cfg) < 0) {
+		fprintf(stderr, "ferry %s: out of memory\n", cmd);
+		return CLI_FAILED;
+	}
+	if ((rc = config_set_options(cfg, &cc->opts, &err)) < 0) {
+		config_free(cfg);
+		if (rc == -ERR_INVALID)
+			return cli_usage_error(cmd, "%s", err.msg);
+		fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
+		return CLI_FAILED;
+	}
+	for (size_t i = 0; i < cc->npaths; i++)
+		if (config_add_path(cfg, cc->paths[i], &err) < 0) {
+			fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
+			config_free(cfg);
+			return CLI_FAILED;
+		}
+	*out = cfg;
+	return CLI_OK;
+}
+
+void
+cli_config_release(struct cli_config *cc)
+{
+	if (cc->stdin_data.cap > 0)
+		secret_wipe(cc->stdin_data.ptr, cc->stdin_data.len);
+	buf_release(&cc->stdin_data);
+	cc->opts.stdin_data = NULL;
+	cc->opts.stdin_len = 0;
+}
+
+/* ---- ferry validate ---- */
 
 static void
 print_text(const struct config *cfg, size_t total)
@@ -212,27 +357,27 @@ int
 cmd_validate(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "file", required_argument, NULL, 'f' },
+		CLI_CONFIG_LONGOPTS,
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *paths[VALIDATE_MAX_PATHS];
-	size_t npaths = 0, total = 0;
+	struct cli_config cc = CLI_CONFIG_INIT;
+	size_t total = 0;
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
 	struct buf line = BUF_INIT;
 	int c, json = 0, rc = CLI_FAILED, crc;
 
-	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONFIG_SHORTOPTS "o:h", opts,
+	                        NULL)) != -1) {
+		int took = cli_config_option(&cc, "validate", c, optarg);
+
+		if (took < 0)
+			return CLI_USAGE;
+		if (took > 0)
+			continue;
 		switch (c) {
-		case 'f':
-			if (npaths == VALIDATE_MAX_PATHS)
-				return cli_usage_error("validate",
-				                       "at most %d -f options",
-				                       VALIDATE_MAX_PATHS);
-			paths[npaths++] = optarg;
-			break;
 		case 'o':
 			if (cli_output_parse("validate", optarg, &json) < 0)
 				return CLI_USAGE;
@@ -249,17 +394,10 @@ cmd_validate(int argc, char **argv)
 		        "validate",
 		        "unexpected argument '%s' (give paths with -f)",
 		        argv[optind]);
-	if (npaths == 0)
-		return cli_usage_error(
-		        "validate",
-		        "no path given (use -f FILE or -f DIRECTORY)");
-	if (config_new(&cfg) < 0) {
-		fprintf(stderr, "ferry validate: out of memory\n");
-		return CLI_FAILED;
-	}
-	for (size_t i = 0; i < npaths; i++)
-		if (config_add_path(cfg, paths[i], &err) < 0)
-			goto fail;
+	if ((rc = cli_config_ready(&cc, "validate")) != CLI_OK ||
+	    (rc = cli_config_read(&cfg, &cc, "validate")) != CLI_OK)
+		goto out;
+	rc = CLI_FAILED;
 	crc = config_check(cfg, &err);
 	if (crc == -ERR_NOMEM)
 		goto fail;
@@ -292,5 +430,6 @@ fail:
 out:
 	buf_release(&line);
 	config_free(cfg);
+	cli_config_release(&cc);
 	return rc;
 }

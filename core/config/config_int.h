@@ -31,6 +31,13 @@ struct config {
 	struct config_vec kinds[CONFIG_KIND_COUNT];
 	struct config_diags errors;
 	struct config_diags notices;
+	struct {                         /* config_set_options, copied */
+		char *default_namespace; /* NULL: "default" */
+		char **exclude;
+		size_t nexclude;
+		char *stdin_data; /* NULL: "-" was not given */
+		size_t stdin_len;
+	} opts;
 	struct config_skipped *skipped;
 	size_t n_skipped, cap_skipped;
 	size_t n_documents;
@@ -59,6 +66,9 @@ void config_notice_addv(struct config *cfg, const char *file, int line,
                         int column, const char *object, const char *path,
                         const char *fmt, va_list ap)
         __attribute__((format(printf, 7, 0)));
+
+/* metadata.namespace of an object that has none. */
+const char *config_default_namespace(const struct config *cfg);
 
 /* strdup that records running out of memory in cfg (NULL then). */
 char *config_strdup(struct config *cfg, const char *s, size_t len);

@@ -9,10 +9,12 @@
  * something not in the files given is an error, as ferry has nowhere else
  * to find it.
  */
+#define _GNU_SOURCE /* memmem */
 #include "config_int.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,87 @@ config_new(struct config **out)
 	return 0;
 }
 
+/* A namespace name: an RFC 1123 label. */
+static bool
+namespace_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		bool alnum = (s[i] >= 'a' && s[i] <= 'z') ||
+		             (s[i] >= '0' && s[i] <= '9');
+
+		if (!alnum && (s[i] != '-' || i == 0 || i == len - 1))
+			return false;
+	}
+	return true;
+}
+
+static void
+options_release(struct config *cfg)
+{
+	free(cfg->opts.default_namespace);
+	for (size_t i = 0; i < cfg->opts.nexclude; i++)
+		free(cfg->opts.exclude[i]);
+	free(cfg->opts.exclude);
+	if (cfg->opts.stdin_data)
+		secret_wipe(cfg->opts.stdin_data, cfg->opts.stdin_len);
+	free(cfg->opts.stdin_data);
+	memset(&cfg->opts, 0, sizeof(cfg->opts));
+}
+
+int
+config_set_options(struct config *cfg, const struct config_options *o,
+                   struct err *err)
+{
+	const char *ns = o->default_namespace;
+
+	options_release(cfg);
+	if (ns && !namespace_ok(ns))
+		return err_set(err, ERR_INVALID,
+		               "namespace '%s' is not a valid name (lower-case "
+		               "letters, digits and '-', at most 63)",
+		               ns);
+	if (ns && (cfg->opts.default_namespace =
+	                   config_strdup(cfg, ns, strlen(ns))) == NULL)
+		goto nomem;
+	if (o->nexclude) {
+		cfg->opts.exclude = calloc(o->nexclude, sizeof(char *));
+		if (cfg->opts.exclude == NULL)
+			goto nomem;
+		for (size_t i = 0; i < o->nexclude; i++) {
+			const char *p = o->exclude[i];
+
+			while (p[0] == '.' && p[1] == '/')
+				p += 2;
+			if ((cfg->opts.exclude[i] =
+			             config_strdup(cfg, p, strlen(p))) == NULL)
+				goto nomem;
+			cfg->opts.nexclude++;
+		}
+	}
+	if (o->stdin_data) {
+		if ((cfg->opts.stdin_data = config_strdup(
+		             cfg, o->stdin_data, o->stdin_len)) == NULL)
+			goto nomem;
+		cfg->opts.stdin_len = o->stdin_len;
+	}
+	return 0;
+nomem:
+	options_release(cfg);
+	cfg->nomem = false;
+	return err_set(err, ERR_NOMEM, "out of memory");
+}
+
+const char *
+config_default_namespace(const struct config *cfg)
+{
+	return cfg->opts.default_namespace ? cfg->opts.default_namespace
+	                                   : "default";
+}
+
 static void
 diags_release(struct config_diags *list)
 {
@@ -304,6 +387,7 @@ config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_files; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
+	options_release(cfg);
 	free(cfg->index);
 	free(cfg);
 }
@@ -366,8 +450,81 @@ skip_document(struct config *cfg, const char *file, int line,
 	cfg->n_skipped++;
 }
 
+/* Levenshtein distance of a and b, capped at cap + 1 (names are short). */
+static size_t
+edit_distance(const char *a, const char *b, size_t cap)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (la >= 64 || lb >= 64)
+		return cap + 1;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins)
+			                   : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(*cur));
+	}
+	return prev[lb] > cap ? cap + 1 : prev[lb];
+}
+
+/* "image.toolkit.fluxcd.io/v1 or .../v1beta2" for kind k. */
 static void
-add_document(struct config *cfg, const char *file, yaml_document_t *doc)
+kind_versions(struct buf *out, int k)
+{
+	size_t glen = strlen(kinds[k].group);
+
+	for (const char *const *v = kinds[k].versions; *v; v++)
+		buf_addf(out, "%s%s%s%s", v == kinds[k].versions ? "" : " or ",
+		         kinds[k].group, glen ? "/" : "", *v);
+}
+
+/*
+ * A document whose kind is one of ferry's but whose apiVersion is not
+ * that kind's: a misspelled group, another Flux group, or none at all is
+ * an error (the object would silently not exist); a group of its own
+ * (kustomize.config.k8s.io's Kustomization) is another kind, skipped.  A
+ * kustomization file may leave apiVersion out: it is kustomize's.
+ */
+static bool
+wrong_api_version(const char *file, int k, const char *api)
+{
+	const char *slash, *base = strrchr(file, '/');
+	char group[128];
+	size_t glen;
+
+	base = base ? base + 1 : file;
+	if (api == NULL || *api == '\0')
+		return !(k == CONFIG_KUSTOMIZATION &&
+		         (strcmp(base, "kustomization.yaml") == 0 ||
+		          strcmp(base, "kustomization.yml") == 0 ||
+		          strcmp(base, "Kustomization") == 0));
+	slash = strrchr(api, '/');
+	glen = slash ? (size_t)(slash - api) : 0;
+	if (glen >= sizeof(group))
+		return false;
+	memcpy(group, api, glen);
+	group[glen] = '\0';
+	if (strcmp(group, kinds[k].group) == 0)
+		return false; /* the version is checked by the caller */
+	return str_has_suffix(group, glen, ".fluxcd.io") ||
+	       edit_distance(group, kinds[k].group, 3) <= 3;
+}
+
+/* What the documents of one file have shown so far. */
+struct file_state {
+	bool noted_not_objects; /* the one notice for non-object YAML */
+};
+
+static void
+add_document(struct config *cfg, const char *file, struct file_state *fs,
+             yaml_document_t *doc)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	yaml_node_t *kn, *an, *meta;
@@ -385,24 +542,49 @@ add_document(struct config *cfg, const char *file, yaml_document_t *doc)
 	if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
 		return; /* an empty document, as between two '---' */
 	if (root->type != YAML_MAPPING_NODE) {
-		config_diag_add(
-		        cfg, file, line, col, NULL, "",
-		        "document is not a mapping (expected a Kubernetes object with apiVersion and kind)");
+		/* an Ansible task list, a bare value: YAML, but not objects */
+		if (!fs->noted_not_objects)
+			config_notice_add(
+			        cfg, file, line, col, NULL, "",
+			        "not Kubernetes objects (the document is %s, not "
+			        "a mapping with apiVersion and kind); skipped",
+			        root->type == YAML_SEQUENCE_NODE ? "a list"
+			                                         : "a scalar");
+		fs->noted_not_objects = true;
 		return;
 	}
 	kn = map_get(doc, root, "kind");
 	an = map_get(doc, root, "apiVersion");
 	kind = scalar_str(kn);
 	api = scalar_str(an);
+	for (k = 0; kind && k < CONFIG_KIND_COUNT; k++)
+		if (strcmp(kinds[k].name, kind) == 0)
+			break;
+	if (kind && k < CONFIG_KIND_COUNT && wrong_api_version(file, k, api)) {
+		struct buf want = BUF_INIT;
+
+		kind_versions(&want, k);
+		if (api == NULL || *api == '\0')
+			config_diag_add(cfg, file, line, col, NULL,
+			                "apiVersion",
+			                "%s without apiVersion (use %s)", kind,
+			                buf_ok(&want) ? want.ptr : "");
+		else
+			config_diag_add(
+			        cfg, file, (int)an->start_mark.line + 1,
+			        (int)an->start_mark.column + 1, NULL,
+			        "apiVersion",
+			        "'%s' is not an apiVersion of %s (use %s)", api,
+			        kind, buf_ok(&want) ? want.ptr : "");
+		buf_release(&want);
+		return;
+	}
 	if (kind == NULL || api == NULL) {
 		/* plain YAML (Helm values, a .sops.yaml) is not an object */
 		skip_document(cfg, file, line, api ? api : "",
 		              kind ? kind : "");
 		return;
 	}
-	for (k = 0; k < CONFIG_KIND_COUNT; k++)
-		if (strcmp(kinds[k].name, kind) == 0)
-			break;
 	slash = strrchr(api, '/');
 	glen = slash ? (size_t)(slash - api) : 0;
 	if (k == CONFIG_KIND_COUNT || strlen(kinds[k].group) != glen ||
@@ -416,7 +598,8 @@ add_document(struct config *cfg, const char *file, yaml_document_t *doc)
 	meta = map_get(doc, root, "metadata");
 	name = scalar_str(map_get(doc, meta, "name"));
 	ns = scalar_str(map_get(doc, meta, "namespace"));
-	buf_addf(&label, "%s %s/%s", kind, ns && *ns ? ns : "default",
+	buf_addf(&label, "%s %s/%s", kind,
+	         ns && *ns ? ns : config_default_namespace(cfg),
 	         name && *name ? name : "(no name)");
 	if (!known_version) {
 		struct buf want = BUF_INIT;
@@ -514,13 +697,46 @@ struct prescan {
 	bool over;           /* a limit was hit in document ok_documents */
 	yaml_mark_t mark;    /* where */
 	const char *what;
+	/* A mapping or list used as a mapping key: what "name: {{ .Name }}"
+	 * parses to.  No Kubernetes object has one. */
+	bool collection_key;
+	yaml_mark_t key_mark;
 };
+
+/*
+ * Where the event stream is inside each open collection: in a mapping,
+ * whether the next node is a key.  Bits past CONFIG_MAX_DEPTH are not
+ * needed: the prescan stops there.
+ */
+struct key_track {
+	uint64_t is_map, want_key;
+	size_t depth;
+};
+
+static void
+key_track_node(struct key_track *t, struct prescan *ps, const yaml_event_t *ev,
+               bool collection)
+{
+	uint64_t bit;
+
+	if (t->depth == 0 || t->depth > 64)
+		return;
+	bit = (uint64_t)1 << (t->depth - 1);
+	if (!(t->is_map & bit))
+		return;
+	if ((t->want_key & bit) && collection && !ps->collection_key) {
+		ps->collection_key = true;
+		ps->key_mark = ev->start_mark;
+	}
+	t->want_key ^= bit;
+}
 
 static void
 prescan(struct prescan *ps, const char *data, size_t len)
 {
 	yaml_parser_t parser;
 	size_t depth = 0, nodes = 0, anchors = 0, aliases = 0;
+	struct key_track kt = { 0, 0, 0 };
 	bool done = false;
 
 	memset(ps, 0, sizeof(*ps));
@@ -550,6 +766,31 @@ prescan(struct prescan *ps, const char *data, size_t len)
 		    ++aliases > CONFIG_MAX_ALIASES && !ps->over) {
 			ps->what = "more YAML aliases than the limit";
 			ps->over = true;
+		}
+		switch (ev.type) {
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
+			key_track_node(&kt, ps, &ev, false);
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			key_track_node(&kt, ps, &ev, true);
+			if (++kt.depth <= 64) {
+				uint64_t bit = (uint64_t)1 << (kt.depth - 1);
+
+				kt.is_map &= ~bit;
+				kt.want_key &= ~bit;
+				if (ev.type == YAML_MAPPING_START_EVENT)
+					kt.is_map |= bit, kt.want_key |= bit;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			if (kt.depth > 0)
+				kt.depth--;
+			break;
+		default:
+			break;
 		}
 		switch (ev.type) {
 		case YAML_SEQUENCE_START_EVENT:
@@ -616,6 +857,7 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 {
 	yaml_parser_t parser;
 	struct prescan ps;
+	struct file_state fs = { false };
 	const char *file;
 
 	cfg->checked = false;
@@ -625,6 +867,15 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 	if (!yaml_parser_initialize(&parser))
 		goto nomem;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+	if (ps.collection_key && memmem(data, len, "{{", 2) != NULL) {
+		/* "name: {{ .Name }}" is YAML, but a template's */
+		config_notice_add(
+		        cfg, file, (int)ps.key_mark.line + 1,
+		        (int)ps.key_mark.column + 1, NULL, "",
+		        "a template, not YAML objects ('{{' read as a "
+		        "mapping key); not read");
+		goto done;
+	}
 	for (size_t i = 0;; i++) {
 		yaml_document_t doc;
 		bool end;
@@ -654,6 +905,19 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 			if (parser.error == YAML_READER_ERROR)
 				offset_mark(&at, data, len,
 				            parser.problem_offset);
+			if (parser.error != YAML_MEMORY_ERROR &&
+			    memmem(data, len, "{{", 2) != NULL) {
+				/* Helm, Go or Jinja templates are not YAML
+				 * until rendered: not ferry's to read */
+				config_notice_add(
+				        cfg, file, (int)at.line + 1,
+				        (int)at.column + 1, NULL, "",
+				        "a template, not YAML ('{{' and a YAML "
+				        "syntax error: %s); not read",
+				        parser.problem ? parser.problem
+				                       : "unknown");
+				break;
+			}
 			config_diag_add(
 			        cfg, file, (int)at.line + 1, (int)at.column + 1,
 			        NULL, "",
@@ -666,12 +930,13 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 		}
 		end = yaml_document_get_root_node(&doc) == NULL;
 		if (!end)
-			add_document(cfg, file, &doc);
+			add_document(cfg, file, &fs, &doc);
 		wipe_document(&doc);
 		yaml_document_delete(&doc);
 		if (end || cfg->nomem)
 			break;
 	}
+done:
 	wipe_parser(&parser);
 	yaml_parser_delete(&parser);
 	if (cfg->nomem)
@@ -732,9 +997,56 @@ struct dir_chain {
 	const struct dir_chain *up;
 };
 
+/*
+ * Whether rel (the path below the directory given, "a/b/c.yaml") is
+ * excluded: a pattern without '/' matches its last name, one with '/'
+ * the whole relative path.
+ */
+static bool
+excluded(const struct config *cfg, const char *rel, const char *name)
+{
+	for (size_t i = 0; i < cfg->opts.nexclude; i++) {
+		const char *p = cfg->opts.exclude[i];
+
+		if (strchr(p, '/') ? fnmatch(p, rel, FNM_PATHNAME) == 0
+		                   : fnmatch(p, name, 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A Helm chart's templates/ (a directory of that name beside Chart.yaml)
+ * holds Go templates, not YAML: one notice for the directory, nothing
+ * read.  (A template that happens to parse would otherwise be read as
+ * objects with '{{ .Values.x }}' for names.)
+ */
+static bool
+helm_templates(struct config *cfg, const char *dir, const char *name,
+               const char *path)
+{
+	struct buf chart = BUF_INIT;
+	struct stat st;
+	bool yes;
+
+	if (strcmp(name, "templates") != 0)
+		return false;
+	buf_addf(&chart, "%s%sChart.yaml", dir,
+	         str_has_suffix(dir, strlen(dir), "/") ? "" : "/");
+	yes = buf_ok(&chart) && stat(chart.ptr, &st) == 0 &&
+	      S_ISREG(st.st_mode);
+	buf_release(&chart);
+	if (yes)
+		config_notice_add(
+		        cfg, path, 0, 0, NULL, "",
+		        "the templates of a Helm chart, not YAML until "
+		        "rendered; not read");
+	return yes;
+}
+
 static int
-add_dir(struct config *cfg, const char *path, const struct dir_chain *up,
-        int depth, struct err *err)
+add_dir(struct config *cfg, const char *path, size_t root_len,
+        const struct dir_chain *up, int depth, struct err *err)
 {
 	struct dir_chain here;
 	struct stat self;
@@ -781,6 +1093,7 @@ add_dir(struct config *cfg, const char *path, const struct dir_chain *up,
 		struct buf child = BUF_INIT;
 		struct stat st;
 		size_t nl = strlen(names[i]);
+		const char *rel;
 
 		buf_addf(&child, "%s%s%s", path,
 		         str_has_suffix(path, strlen(path), "/") ? "" : "/",
@@ -789,10 +1102,17 @@ add_dir(struct config *cfg, const char *path, const struct dir_chain *up,
 			buf_release(&child);
 			goto nomem;
 		}
-		if (stat(child.ptr, &st) < 0) {
+		rel = child.ptr + root_len;
+		while (*rel == '/')
+			rel++;
+		if (excluded(cfg, rel, names[i])) {
+			/* --exclude: as if it were not there */
+		} else if (stat(child.ptr, &st) < 0) {
 			/* a dangling symlink: not a YAML file we can read */
 		} else if (S_ISDIR(st.st_mode)) {
-			rc = add_dir(cfg, child.ptr, &here, depth + 1, err);
+			if (!helm_templates(cfg, path, names[i], child.ptr))
+				rc = add_dir(cfg, child.ptr, root_len, &here,
+				             depth + 1, err);
 		} else if (S_ISREG(st.st_mode) &&
 		           (str_has_suffix(names[i], nl, ".yaml") ||
 		            str_has_suffix(names[i], nl, ".yml"))) {
@@ -817,6 +1137,9 @@ config_add_path(struct config *cfg, const char *path, struct err *err)
 	struct stat st;
 
 	cfg->checked = false;
+	if (strcmp(path, "-") == 0 && cfg->opts.stdin_data)
+		return config_add_buffer(cfg, "<stdin>", cfg->opts.stdin_data,
+		                         cfg->opts.stdin_len, err);
 	if (stat(path, &st) < 0) {
 		config_diag_add(cfg, path, 0, 0, NULL, "", "%s",
 		                errno == ENOENT ? "no such file or directory"
@@ -825,7 +1148,7 @@ config_add_path(struct config *cfg, const char *path, struct err *err)
 		                  : 0;
 	}
 	if (S_ISDIR(st.st_mode))
-		return add_dir(cfg, path, NULL, 0, err);
+		return add_dir(cfg, path, strlen(path), NULL, 0, err);
 	return add_file(cfg, path, err);
 }
 

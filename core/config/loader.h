@@ -5,13 +5,20 @@
  * needs (the Secret of a secretRef, the ImageRepository of a policy, the
  * policies of an automation, ...).
  *
- * What is read: a file, or a directory walked recursively for *.yaml and
- * *.yml (entries whose name starts with '.' are skipped, so .git is not
- * walked).  A file may hold several documents separated by '---'; empty
- * documents are skipped.  Documents of other kinds (Deployment, ConfigMap,
- * HelmRelease, kustomize.config.k8s.io Kustomization, plain YAML without a
- * kind, ...) are skipped with one info log line each
- * (event=document_skipped) and listed by config_skipped_get().
+ * What is read: a file, standard input ("-", see config_options), or a
+ * directory walked recursively for *.yaml and *.yml (entries whose name
+ * starts with '.' are skipped, so .git is not walked; so are the
+ * exclude patterns and the templates/ directory of a Helm chart, with
+ * one notice).  A file may hold several documents separated by '---';
+ * empty documents are skipped.  Documents of other kinds (Deployment,
+ * ConfigMap, HelmRelease, kustomize.config.k8s.io Kustomization, plain
+ * YAML without a kind, ...) are skipped with one info log line each
+ * (event=document_skipped) and listed by config_skipped_get().  YAML
+ * that is not objects (a list such as an Ansible playbook, a bare
+ * value) and a template that is not YAML until rendered ('{{' with a
+ * syntax error) give one notice per file.  A document of one of
+ * ferry's kinds without apiVersion, or with a misspelled or another
+ * Flux group, is an error: it would otherwise silently not exist.
  *
  * Errors: loading never stops at the first problem.  Every problem found
  * (YAML syntax, unknown fields, wrong types, bad durations, regexes and
@@ -68,6 +75,35 @@
 
 struct config;
 
+/*
+ * How paths are read (config_set_options):
+ *   default_namespace  metadata.namespace of objects without one (Flux
+ *                      sets it from a Kustomization's targetNamespace);
+ *                      NULL: "default".
+ *   exclude            glob patterns (fnmatch) of what a directory walk
+ *                      does not read: a pattern without '/' is matched
+ *                      against each file and directory name, one with
+ *                      '/' against the path relative to the directory
+ *                      given ('*' does not cross '/').  A path given
+ *                      directly is always read.
+ *   stdin_data         the bytes the path "-" stands for (read once by
+ *                      the caller, so a reload reads them again); the
+ *                      file is named "<stdin>" in messages.  NULL: "-"
+ *                      is a file name like any other.
+ */
+struct config_options {
+	const char *default_namespace;
+	const char *const *exclude;
+	size_t nexclude;
+	const char *stdin_data;
+	size_t stdin_len;
+};
+
+#define CONFIG_OPTIONS_INIT                                                    \
+	{                                                                      \
+		NULL, NULL, 0, NULL, 0                                         \
+	}
+
 /* One problem.  line and column are 0 when the problem is the file itself
  * (missing, unreadable). */
 struct config_diag {
@@ -91,6 +127,14 @@ int config_new(struct config **out);
 
 /* Frees cfg and everything it owns, wiping Secret values.  NULL is a no-op. */
 void config_free(struct config *cfg);
+
+/*
+ * Sets how the following config_add_path() calls read; every string and
+ * the stdin bytes are copied.  -ERR_NOMEM, or -ERR_INVALID for a
+ * default_namespace that is not a valid name.
+ */
+int config_set_options(struct config *cfg, const struct config_options *o,
+                       struct err *err);
 
 /*
  * Reads a file or a directory (recursively) into cfg.  Problems are

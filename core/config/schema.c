@@ -1906,7 +1906,8 @@ schema_decode(struct config *cfg, yaml_document_t *doc, yaml_node_t *root,
 	if ((unsigned)obj->kind >= CONFIG_KIND_COUNT)
 		return 0;
 	decode_map(&c, root, obj, root_tables[obj->kind]);
-	default_str(&c, &obj->metadata.namespace, "default");
+	default_str(&c, &obj->metadata.namespace,
+	            config_default_namespace(cfg));
 	switch (obj->kind) {
 	case CONFIG_GITREPOSITORY:
 		finish_gitrepository(&c, obj);

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "config/loader.h"
 
 #define SECOND ((int64_t)1000000000)
@@ -1249,20 +1250,6 @@ test_config__skips_empty_documents(void **state)
 }
 
 static void
-test_config__rejects_a_document_that_is_not_a_mapping(void **state)
-{
-	struct config *cfg = load("- a\n- b\n---\njust text\n");
-
-	(void)state;
-	assert_int_equal(config_diag_count(cfg), 2);
-	assert_diag_at(cfg, "", "document is not a mapping", 1, 1);
-	assert_int_equal(config_diag_get(cfg, 1)->line, 4);
-	assert_non_null(strstr(config_diag_get(cfg, 1)->message,
-	                       "document is not a mapping"));
-	config_free(cfg);
-}
-
-static void
 test_config__reports_a_field_given_twice(void **state)
 {
 	struct config *cfg = load("apiVersion: v1\n"
@@ -2056,6 +2043,298 @@ test_config__refuses_a_pull_secret_that_is_not_docker_config_json(void **state)
 	config_free(cfg);
 }
 
+/* ---- whole trees ---- */
+
+/* Writes dir/name, making its directories. */
+static void
+tree_file(const char *dir, const char *name, const char *text)
+{
+	struct buf p = BUF_INIT;
+	struct err e = ERR_INIT;
+	char *slash;
+
+	buf_addf(&p, "%s/%s", dir, name);
+	slash = strrchr(p.ptr, '/');
+	*slash = '\0';
+	assert_int_equal(dir_make_all(p.ptr, 0700, &e), 0);
+	*slash = '/';
+	assert_int_equal(file_write_atomic(p.ptr, text, strlen(text), 0600, &e),
+	                 0);
+	buf_release(&p);
+}
+
+static const char tree_policy[] = "apiVersion: image.toolkit.fluxcd.io/v1\n"
+                                  "kind: ImagePolicy\n"
+                                  "metadata: {name: app, namespace: apps}\n"
+                                  "spec:\n"
+                                  "  imageRepositoryRef: {name: app}\n"
+                                  "  policy: {semver: {range: 1.x}}\n";
+
+static void
+test_config__skips_yaml_that_is_not_objects_with_one_notice_per_file(
+        void **state)
+{
+	struct config *cfg = load("- hosts: all\n"
+	                          "  tasks: [{name: a, apt: {name: nginx}}]\n"
+	                          "---\n"
+	                          "- hosts: db\n"
+	                          "---\n"
+	                          "just a value\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_int_equal(config_notice_count(cfg), 1);
+	assert_notice_at(cfg, "",
+	                 "not Kubernetes objects (the document is a list", 1,
+	                 1);
+	config_free(cfg);
+}
+
+static void
+test_config__skips_a_template_that_is_not_yaml_with_a_notice(void **state)
+{
+	struct config *cfg = load("apiVersion: apps/v1\n"
+	                          "kind: Deployment\n"
+	                          "metadata:\n"
+	                          "  name: web\n"
+	                          "  labels:\n"
+	                          "{{ include \"labels\" . | indent 4 }}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_int_equal(config_notice_count(cfg), 1);
+	assert_non_null(find_notice(cfg, "", "a template, not YAML"));
+	config_free(cfg);
+	/* without '{{' a syntax error is an error */
+	cfg = load("apiVersion: v1\nkind: Secret\nmetadata: [\n");
+	assert_int_equal(config_diag_count(cfg), 1);
+	assert_non_null(find_diag(cfg, "", "YAML syntax error"));
+	assert_int_equal(config_notice_count(cfg), 0);
+	config_free(cfg);
+}
+
+static void
+test_config__skips_a_go_template_that_parses_as_yaml(void **state)
+{
+	struct config *cfg = load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	                          "kind: ImagePolicy\n"
+	                          "metadata:\n"
+	                          "  name: {{ .Name }}\n"
+	                          "spec: {{ .Spec }}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEPOLICY), 0);
+	assert_notice_at(cfg, "", "'{{' read as a mapping key", 4, 10);
+	config_free(cfg);
+}
+
+static void
+test_config__reads_a_message_template_with_braces_as_usual(void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	buf_addf(&y, "%s---\n", git_app);
+	buf_puts(&y, "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 10m\n"
+	             "  sourceRef: {kind: GitRepository, name: app}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: |\n"
+	             "        {{ range .Changed.Changes }}{{ .NewValue }}\n"
+	             "        {{ end }}\n");
+	cfg = load(y.ptr);
+	assert_no_diags(cfg);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEUPDATEAUTOMATION), 1);
+	assert_int_equal(config_notice_count(cfg), 0);
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__reports_a_known_kind_without_or_with_a_misspelled_api_version(
+        void **state)
+{
+	struct config *cfg =
+	        load("kind: ImagePolicy\n"
+	             "metadata: {name: a}\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.flux.io/v1\n"
+	             "kind: ImagePolicy\n"
+	             "metadata: {name: b}\n"
+	             "---\n"
+	             "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: c}\n"
+	             "---\n"
+	             "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+	             "kind: Kustomization\n"
+	             "resources: [a.yaml]\n");
+
+	(void)state;
+	assert_diag_at(cfg, "apiVersion",
+	               "ImagePolicy without apiVersion (use "
+	               "image.toolkit.fluxcd.io/v1",
+	               1, 1);
+	assert_diag_at(cfg, "apiVersion",
+	               "'image.toolkit.flux.io/v1' is not an apiVersion of "
+	               "ImagePolicy",
+	               4, 13);
+	assert_diag_at(cfg, "apiVersion",
+	               "'source.toolkit.fluxcd.io/v1' is not an apiVersion of "
+	               "ImageRepository",
+	               8, 13);
+	assert_int_equal(config_diag_count(cfg), 3);
+	assert_int_equal(config_skipped_count(cfg), 1);
+	config_free(cfg);
+}
+
+static void
+test_config__skips_a_kustomize_file_that_leaves_out_api_version(void **state)
+{
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char text[] = "kind: Kustomization\nresources: [a.yaml]\n";
+
+	(void)state;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_add_buffer(cfg, "apps/kustomization.yaml", text,
+	                                   strlen(text), &err),
+	                 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_int_equal(config_skipped_count(cfg), 1);
+	config_free(cfg);
+	/* the same in another file is a Flux Kustomization without one */
+	cfg = load(text);
+	assert_diag_at(cfg, "apiVersion", "Kustomization without apiVersion", 1,
+	               1);
+	config_free(cfg);
+}
+
+static void
+test_config__gives_objects_without_a_namespace_the_one_from_the_options(
+        void **state)
+{
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char text[] = "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	                    "kind: ImageRepository\n"
+	                    "metadata: {name: app}\n"
+	                    "spec: {image: ghcr.io/org/app, interval: 5m}\n"
+	                    "---\n"
+	                    "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	                    "kind: ImagePolicy\n"
+	                    "metadata: {name: app}\n"
+	                    "spec:\n"
+	                    "  imageRepositoryRef: {name: app}\n"
+	                    "  policy: {semver: {range: 1.x}}\n";
+
+	(void)state;
+	o.default_namespace = "apps";
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(
+	        config_add_buffer(cfg, "t.yaml", text, strlen(text), &err), 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_non_null(
+	        config_find(cfg, CONFIG_IMAGEREPOSITORY, "apps", "app"));
+	assert_non_null(config_policy_repository(
+	        cfg, config_find(cfg, CONFIG_IMAGEPOLICY, "apps", "app")));
+	config_free(cfg);
+	/* a namespace that is not a name is refused */
+	o.default_namespace = "Apps_1";
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "'Apps_1' is not a valid name"));
+	config_free(cfg);
+}
+
+static void
+test_config__reads_standard_input_when_the_path_is_a_dash(void **state)
+{
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	o.stdin_data = tree_policy;
+	o.stdin_len = strlen(tree_policy);
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(config_add_path(cfg, "-", &err), 0);
+	config_check(cfg, &err);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEPOLICY), 1);
+	assert_string_equal(config_get(cfg, CONFIG_IMAGEPOLICY, 0)->file,
+	                    "<stdin>");
+	/* its ImageRepository is missing: the message names <stdin> */
+	assert_string_equal(config_diag_get(cfg, 0)->file, "<stdin>");
+	config_free(cfg);
+}
+
+static void
+test_config__walks_a_tree_skipping_excludes_helm_templates_and_playbooks(
+        void **state)
+{
+	char dir[] = "/dev/shm/ferry-config-tree-XXXXXX";
+	const char *excl[] = { "*.enc.yaml", "apps/*/tests" };
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	tree_file(dir, "apps/web/policy.yaml", tree_policy);
+	tree_file(dir, "apps/web/tests/broken.yaml", "kind: ImagePolicy\n");
+	tree_file(dir, "apps/web/secret.enc.yaml", "kind: Secret\n");
+	tree_file(dir, "charts/web/Chart.yaml", "apiVersion: v2\nname: web\n");
+	tree_file(dir, "charts/web/templates/policy.yaml",
+	          "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	          "kind: ImagePolicy\n"
+	          "metadata:\n"
+	          "  name: \"{{ .Release.Name }}\"\n");
+	tree_file(dir, "ansible/site.yml", "- hosts: all\n  roles: [web]\n");
+	/* templates/ without Chart.yaml beside it is an ordinary directory */
+	tree_file(dir, "other/templates/repo.yaml",
+	          "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	          "kind: ImageRepository\n"
+	          "metadata: {name: app, namespace: apps}\n"
+	          "spec: {image: ghcr.io/org/app, interval: 5m}\n");
+
+	o.exclude = excl;
+	o.nexclude = 2;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(config_add_path(cfg, dir, &err), 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEPOLICY), 1);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEREPOSITORY), 1);
+	assert_int_equal(config_notice_count(cfg), 2);
+	buf_addf(&b, "%s/charts/web/templates", dir);
+	assert_string_equal(config_notice_get(cfg, 1)->file, b.ptr);
+	assert_non_null(strstr(config_notice_get(cfg, 1)->message,
+	                       "templates of a Helm chart"));
+	assert_non_null(
+	        strstr(config_notice_get(cfg, 0)->file, "ansible/site.yml"));
+	config_free(cfg);
+
+	/* without the excludes, the broken files are read and reported */
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_add_path(cfg, dir, &err), 0);
+	assert_int_equal(config_check(cfg, &err), -ERR_INVALID);
+	assert_int_equal(config_diag_count(cfg), 2);
+	config_free(cfg);
+	assert_int_equal(dir_remove_all(dir, &err), 0);
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -2131,8 +2410,6 @@ main(void)
 		cmocka_unit_test(
 		        test_config__rejects_a_known_kind_with_an_unknown_api_version),
 		cmocka_unit_test(test_config__skips_empty_documents),
-		cmocka_unit_test(
-		        test_config__rejects_a_document_that_is_not_a_mapping),
 		cmocka_unit_test(test_config__reports_a_field_given_twice),
 		cmocka_unit_test(
 		        test_config__decodes_secret_data_and_prefers_string_data),
@@ -2179,6 +2456,24 @@ main(void)
 		cmocka_unit_test(test_config__reports_invalid_utf8_at_its_line),
 		cmocka_unit_test(
 		        test_config__refuses_a_pull_secret_that_is_not_docker_config_json),
+		cmocka_unit_test(
+		        test_config__skips_yaml_that_is_not_objects_with_one_notice_per_file),
+		cmocka_unit_test(
+		        test_config__skips_a_template_that_is_not_yaml_with_a_notice),
+		cmocka_unit_test(
+		        test_config__skips_a_go_template_that_parses_as_yaml),
+		cmocka_unit_test(
+		        test_config__reads_a_message_template_with_braces_as_usual),
+		cmocka_unit_test(
+		        test_config__reports_a_known_kind_without_or_with_a_misspelled_api_version),
+		cmocka_unit_test(
+		        test_config__skips_a_kustomize_file_that_leaves_out_api_version),
+		cmocka_unit_test(
+		        test_config__gives_objects_without_a_namespace_the_one_from_the_options),
+		cmocka_unit_test(
+		        test_config__reads_standard_input_when_the_path_is_a_dash),
+		cmocka_unit_test(
+		        test_config__walks_a_tree_skipping_excludes_helm_templates_and_playbooks),
 	};
 
 	/* skipped-document notices would clutter the test output */

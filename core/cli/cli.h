@@ -144,6 +144,7 @@ int cmd_kustomize(int argc, char **argv);
 int cmd_helm(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 int cmd_suspend(int argc, char **argv);

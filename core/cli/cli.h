@@ -69,15 +69,19 @@ int cli_edit_print(bool dry_run, bool json, const struct buf *diff,
 
 /*
  * The options of every command that loads a configuration (validate,
- * run, plan): -f PATH (- for standard input), --exclude GLOB and
- * -n/--namespace NS.  Add CLI_CONFIG_LONGOPTS to the getopt table and
- * CLI_CONFIG_SHORTOPTS to the short string, hand every option to
- * cli_config_option(), then call cli_config_ready() (cmd_validate.c).
+ * run, plan): -f PATH (- for standard input), --exclude GLOB,
+ * -n/--namespace NS, --secrets-dir DIR, --sops-age-key-file FILE (else
+ * $SOPS_AGE_KEY_FILE) and --sops-pgp-key-file FILE.  Add CLI_CONFIG_LONGOPTS to
+ * the getopt table and CLI_CONFIG_SHORTOPTS to the short string, hand every
+ * option to cli_config_option(), then call cli_config_ready() (cmd_validate.c).
  */
 #define CLI_MAX_PATHS 256
 
 enum {
 	CLI_OPT_EXCLUDE = 0x1000,
+	CLI_OPT_SECRETS_DIR,
+	CLI_OPT_AGE_KEY,
+	CLI_OPT_PGP_KEY,
 };
 
 #define CLI_CONFIG_SHORTOPTS "f:n:"
@@ -86,29 +90,48 @@ enum {
 #define CLI_CONFIG_LONGOPTS                                                    \
 	{ "file", required_argument, NULL, 'f' },                              \
 	{ "exclude", required_argument, NULL, CLI_OPT_EXCLUDE },               \
-	{ "namespace", required_argument, NULL, 'n' }
+	{ "namespace", required_argument, NULL, 'n' },                         \
+	{ "secrets-dir", required_argument, NULL, CLI_OPT_SECRETS_DIR },       \
+	{ "sops-age-key-file", required_argument, NULL, CLI_OPT_AGE_KEY },     \
+	{ "sops-pgp-key-file", required_argument, NULL, CLI_OPT_PGP_KEY }
 /* clang-format on */
-#define CLI_CONFIG_HELP                                                           \
-	"  -f, --file PATH       a file or directory of objects (repeatable;\n"   \
-	"                        - reads standard input)\n"                       \
-	"  --exclude GLOB        what a directory walk skips (repeatable): a\n"   \
-	"                        name ('*.enc.yaml', 'charts') or a path below\n" \
-	"                        the directory ('apps/*/tests')\n"                \
-	"  -n, --namespace NS    namespace of objects that name none (default\n"  \
-	"                        'default'; Flux's targetNamespace)\n"
+#define CLI_CONFIG_HELP                                                               \
+	"  -f, --file PATH       a file or directory of objects (repeatable;\n"       \
+	"                        - reads standard input)\n"                           \
+	"  --exclude GLOB        what a directory walk skips (repeatable): a\n"       \
+	"                        name ('*.enc.yaml', 'charts') or a path below\n"     \
+	"                        the directory ('apps/*/tests')\n"                    \
+	"  -n, --namespace NS    namespace of objects that name none (default\n"      \
+	"                        'default'; Flux's targetNamespace)\n"                \
+	"  --secrets-dir DIR     Secrets not in the files, as Kubernetes mounts\n"    \
+	"                        them: DIR/NAMESPACE/NAME/KEY (deploy keys,\n"        \
+	"                        what an ExternalSecret makes)\n"                     \
+	"  --sops-age-key-file FILE  age identities for SOPS-encrypted Secrets\n"     \
+	"                        (repeatable; default $SOPS_AGE_KEY_FILE), besides\n" \
+	"                        the *.agekey keys of a Kustomization's\n"            \
+	"                        spec.decryption.secretRef\n"                         \
+	"  --sops-pgp-key-file FILE  an armored PGP secret key, the same way\n"       \
+	"                        (repeatable; besides its *.asc keys)\n"
+
+#define CLI_MAX_KEY_FILES 16
 
 struct cli_config {
 	const char *paths[CLI_MAX_PATHS];
 	size_t npaths;
 	const char *exclude[CLI_MAX_PATHS];
 	size_t nexclude;
+	const char *age_keys[CLI_MAX_KEY_FILES];
+	size_t nage_keys;
+	const char *pgp_keys[CLI_MAX_KEY_FILES];
+	size_t npgp_keys;
 	struct buf stdin_data; /* what "-" read */
 	struct config_options opts;
 };
 
 #define CLI_CONFIG_INIT                                                        \
 	{                                                                      \
-		{ NULL }, 0, { NULL }, 0, BUF_INIT, CONFIG_OPTIONS_INIT        \
+		{ NULL }, 0, { NULL }, 0, { NULL }, 0, { NULL }, 0, BUF_INIT,  \
+		        CONFIG_OPTIONS_INIT                                    \
 	}
 
 /*

@@ -22,7 +22,8 @@
 
 static const char validate_help[] =
         "Usage: ferry validate -f PATH [-f PATH ...] [--exclude GLOB ...]\n"
-        "                      [-n NAMESPACE] [-o text|json]\n"
+        "                      [-n NAMESPACE] [--secrets-dir DIR]\n"
+        "                      [--sops-age-key-file FILE] [-o text|json]\n"
         "\n"
         "Checks Flux objects the way ferry reads them at start, without touching\n"
         "a registry or a Git server.\n"
@@ -35,6 +36,10 @@ static const char validate_help[] =
         "  ImageUpdateAutomation (image.toolkit.fluxcd.io/v1 or v1beta2), Receiver\n"
         "  (notification.toolkit.fluxcd.io/v1), Kustomization\n"
         "  (kustomize.toolkit.fluxcd.io/v1) and Secret (v1).\n"
+        "  A Secret encrypted with SOPS is decrypted when an object refers to\n"
+        "  it (age or PGP keys: the options below, or *.agekey and *.asc of the\n"
+        "  Secret a Kustomization's spec.decryption.secretRef names); a Secret\n"
+        "  that is not in the files is read from --secrets-dir.\n"
         "\n"
         "What is skipped:\n"
         "  Every other document (Deployment, ConfigMap, HelmRelease, a kustomize\n"
@@ -105,6 +110,23 @@ cli_config_option(struct cli_config *cc, const char *cmd, int c,
 	case 'n':
 		cc->opts.default_namespace = arg;
 		return 1;
+	case CLI_OPT_SECRETS_DIR:
+		cc->opts.secrets_dir = arg;
+		return 1;
+	case CLI_OPT_AGE_KEY:
+	case CLI_OPT_PGP_KEY:
+		if ((c == CLI_OPT_AGE_KEY ? cc->nage_keys : cc->npgp_keys) ==
+		    CLI_MAX_KEY_FILES)
+			return cli_usage_error(cmd,
+			                       "at most %d key files of a "
+			                       "kind",
+			                       CLI_MAX_KEY_FILES),
+			       -1;
+		if (c == CLI_OPT_AGE_KEY)
+			cc->age_keys[cc->nage_keys++] = arg;
+		else
+			cc->pgp_keys[cc->npgp_keys++] = arg;
+		return 1;
 	default:
 		return 0;
 	}
@@ -170,6 +192,14 @@ cli_config_ready(struct cli_config *cc, const char *cmd)
 	}
 	cc->opts.exclude = cc->exclude;
 	cc->opts.nexclude = cc->nexclude;
+	/* sops' own variable, when no key file was given */
+	if (cc->nage_keys == 0 && getenv("SOPS_AGE_KEY_FILE") &&
+	    *getenv("SOPS_AGE_KEY_FILE"))
+		cc->age_keys[cc->nage_keys++] = getenv("SOPS_AGE_KEY_FILE");
+	cc->opts.sops_age_key_files = cc->age_keys;
+	cc->opts.nsops_age_key_files = cc->nage_keys;
+	cc->opts.sops_pgp_key_files = cc->pgp_keys;
+	cc->opts.nsops_pgp_key_files = cc->npgp_keys;
 	return CLI_OK;
 }
 

@@ -52,6 +52,22 @@ static const struct kind_info kinds[CONFIG_KIND_COUNT] = {
 	[CONFIG_SECRET] = { "Secret", "", { "v1", NULL } },
 };
 
+bool
+config_kind_known(const char *kind, const char *api)
+{
+	const char *slash = api ? strrchr(api, '/') : NULL;
+	size_t glen = slash ? (size_t)(slash - api) : 0;
+
+	if (kind == NULL || api == NULL)
+		return false;
+	for (int k = 0; k < CONFIG_KIND_COUNT; k++)
+		if (strcmp(kinds[k].name, kind) == 0 &&
+		    strlen(kinds[k].group) == glen &&
+		    memcmp(kinds[k].group, api, glen) == 0)
+			return true;
+	return false;
+}
+
 const char *
 config_kind_name(enum config_kind kind)
 {
@@ -76,8 +92,8 @@ config_strdup(struct config *cfg, const char *s, size_t len)
 	return p;
 }
 
-static bool
-reserve(struct config *cfg, void **v, size_t *cap, size_t n, size_t size)
+bool
+config_reserve(struct config *cfg, void **v, size_t *cap, size_t n, size_t size)
 {
 	size_t ncap;
 	void *p;
@@ -95,17 +111,16 @@ reserve(struct config *cfg, void **v, size_t *cap, size_t n, size_t size)
 	return true;
 }
 
-/* The config's own copy of a file name (objects point at it). */
-static const char *
-intern_file(struct config *cfg, const char *file)
+const char *
+config_intern_file(struct config *cfg, const char *file)
 {
 	char *copy;
 
 	for (size_t i = cfg->n_files; i > 0; i--)
 		if (strcmp(cfg->files[i - 1], file) == 0)
 			return cfg->files[i - 1];
-	if (!reserve(cfg, (void **)&cfg->files, &cfg->cap_files, cfg->n_files,
-	             sizeof(char *)))
+	if (!config_reserve(cfg, (void **)&cfg->files, &cfg->cap_files,
+	                    cfg->n_files, sizeof(char *)))
 		return NULL;
 	if ((copy = config_strdup(cfg, file, strlen(file))) == NULL)
 		return NULL;
@@ -129,8 +144,8 @@ diags_addv(struct config *cfg, struct config_diags *list, const char *file,
 		list->dropped++;
 		return;
 	}
-	if (!reserve(cfg, (void **)&list->v, &list->cap, list->n,
-	             sizeof(*list->v)))
+	if (!config_reserve(cfg, (void **)&list->v, &list->cap, list->n,
+	                    sizeof(*list->v)))
 		return;
 	va_copy(aq, ap);
 	n = vsnprintf(text, sizeof(text), fmt, aq);
@@ -143,7 +158,7 @@ diags_addv(struct config *cfg, struct config_diags *list, const char *file,
 		if ((unsigned char)*t < 0x20 || *t == 0x7f)
 			*t = '?';
 	msg = config_strdup(cfg, text, strlen(text));
-	f = intern_file(cfg, file ? file : "");
+	f = config_intern_file(cfg, file ? file : "");
 	if (object)
 		obj = config_strdup(cfg, object, strlen(object));
 	p = config_strdup(cfg, path ? path : "", path ? strlen(path) : 0);
@@ -301,7 +316,31 @@ options_release(struct config *cfg)
 	if (cfg->opts.stdin_data)
 		secret_wipe(cfg->opts.stdin_data, cfg->opts.stdin_len);
 	free(cfg->opts.stdin_data);
+	free(cfg->opts.secrets_dir);
+	for (size_t i = 0; i < cfg->opts.nage_key_files; i++)
+		free(cfg->opts.age_key_files[i]);
+	free(cfg->opts.age_key_files);
+	for (size_t i = 0; i < cfg->opts.npgp_key_files; i++)
+		free(cfg->opts.pgp_key_files[i]);
+	free(cfg->opts.pgp_key_files);
 	memset(&cfg->opts, 0, sizeof(cfg->opts));
+}
+
+static bool
+copy_list(struct config *cfg, char ***out, size_t *n, const char *const *in,
+          size_t nin)
+{
+	if (nin == 0)
+		return true;
+	if ((*out = calloc(nin, sizeof(char *))) == NULL)
+		return false;
+	for (size_t i = 0; i < nin; i++) {
+		if (((*out)[i] = config_strdup(cfg, in[i], strlen(in[i]))) ==
+		    NULL)
+			return false;
+		(*n)++;
+	}
+	return true;
 }
 
 int
@@ -340,6 +379,15 @@ config_set_options(struct config *cfg, const struct config_options *o,
 			goto nomem;
 		cfg->opts.stdin_len = o->stdin_len;
 	}
+	if (o->secrets_dir &&
+	    (cfg->opts.secrets_dir = config_strdup(
+	             cfg, o->secrets_dir, strlen(o->secrets_dir))) == NULL)
+		goto nomem;
+	if (!copy_list(cfg, &cfg->opts.age_key_files, &cfg->opts.nage_key_files,
+	               o->sops_age_key_files, o->nsops_age_key_files) ||
+	    !copy_list(cfg, &cfg->opts.pgp_key_files, &cfg->opts.npgp_key_files,
+	               o->sops_pgp_key_files, o->nsops_pgp_key_files))
+		goto nomem;
 	return 0;
 nomem:
 	options_release(cfg);
@@ -388,15 +436,15 @@ config_free(struct config *cfg)
 		free(cfg->files[i]);
 	free(cfg->files);
 	options_release(cfg);
+	config_sealed_release(cfg);
 	free(cfg->index);
 	free(cfg);
 }
 
 /* ---- documents ---- */
 
-/* The scalar value of key in mapping n, or NULL. */
-static yaml_node_t *
-map_get(yaml_document_t *doc, yaml_node_t *n, const char *key)
+yaml_node_t *
+config_map_get(yaml_document_t *doc, yaml_node_t *n, const char *key)
 {
 	if (n == NULL || n->type != YAML_MAPPING_NODE)
 		return NULL;
@@ -434,8 +482,8 @@ skip_document(struct config *cfg, const char *file, int line,
 
 	log_info("config", "document_skipped", "file", file, "line",
 	         log_num(num, line), "kind", kind, "apiVersion", api_version);
-	if (!reserve(cfg, (void **)&cfg->skipped, &cfg->cap_skipped,
-	             cfg->n_skipped, sizeof(*cfg->skipped)))
+	if (!config_reserve(cfg, (void **)&cfg->skipped, &cfg->cap_skipped,
+	                    cfg->n_skipped, sizeof(*cfg->skipped)))
 		return;
 	s = &cfg->skipped[cfg->n_skipped];
 	s->file = file;
@@ -517,13 +565,8 @@ wrong_api_version(const char *file, int k, const char *api)
 	       edit_distance(group, kinds[k].group, 3) <= 3;
 }
 
-/* What the documents of one file have shown so far. */
-struct file_state {
-	bool noted_not_objects; /* the one notice for non-object YAML */
-};
-
 static void
-add_document(struct config *cfg, const char *file, struct file_state *fs,
+add_document(struct config *cfg, const char *file, struct config_file_state *fs,
              yaml_document_t *doc)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
@@ -553,8 +596,13 @@ add_document(struct config *cfg, const char *file, struct file_state *fs,
 		fs->noted_not_objects = true;
 		return;
 	}
-	kn = map_get(doc, root, "kind");
-	an = map_get(doc, root, "apiVersion");
+	if (!fs->decrypted && config_sealed_is(doc, root)) {
+		/* SOPS: read when something needs it (config_check) */
+		config_sealed_add(cfg, file, fs, doc, root);
+		return;
+	}
+	kn = config_map_get(doc, root, "kind");
+	an = config_map_get(doc, root, "apiVersion");
 	kind = scalar_str(kn);
 	api = scalar_str(an);
 	for (k = 0; kind && k < CONFIG_KIND_COUNT; k++)
@@ -589,15 +637,18 @@ add_document(struct config *cfg, const char *file, struct file_state *fs,
 	glen = slash ? (size_t)(slash - api) : 0;
 	if (k == CONFIG_KIND_COUNT || strlen(kinds[k].group) != glen ||
 	    memcmp(kinds[k].group, api, glen) != 0) {
+		/* an ExternalSecret makes a Secret in the cluster: the
+		 * message for a missing Secret names it */
+		config_creator_note(cfg, file, doc, root, api, kind);
 		skip_document(cfg, file, line, api, kind);
 		return;
 	}
 	for (const char *const *v = kinds[k].versions; *v; v++)
 		if (strcmp(*v, slash ? slash + 1 : api) == 0)
 			known_version = true;
-	meta = map_get(doc, root, "metadata");
-	name = scalar_str(map_get(doc, meta, "name"));
-	ns = scalar_str(map_get(doc, meta, "namespace"));
+	meta = config_map_get(doc, root, "metadata");
+	name = scalar_str(config_map_get(doc, meta, "name"));
+	ns = scalar_str(config_map_get(doc, meta, "namespace"));
 	buf_addf(&label, "%s %s/%s", kind,
 	         ns && *ns ? ns : config_default_namespace(cfg),
 	         name && *name ? name : "(no name)");
@@ -645,8 +696,8 @@ add_document(struct config *cfg, const char *file, struct file_state *fs,
 	obj->column = col;
 	obj->api_version = config_strdup(cfg, api, strlen(api));
 	schema_decode(cfg, doc, root, obj, label.ptr);
-	if (!reserve(cfg, (void **)&cfg->kinds[k].v, &cfg->kinds[k].cap,
-	             cfg->kinds[k].n, sizeof(obj)))
+	if (!config_reserve(cfg, (void **)&cfg->kinds[k].v, &cfg->kinds[k].cap,
+	                    cfg->kinds[k].n, sizeof(obj)))
 		goto out;
 	cfg->kinds[k].v[cfg->kinds[k].n++] = obj;
 	if (log_enabled(LOG_DEBUG)) {
@@ -851,17 +902,25 @@ offset_mark(yaml_mark_t *out, const char *data, size_t len, size_t off)
 	out->column = col;
 }
 
-int
-config_add_buffer(struct config *cfg, const char *name, const char *data,
-                  size_t len, struct err *err)
+/*
+ * Reads the documents of data[0..len) as file: all of them, or (want set)
+ * those want() accepts, from text SOPS decrypted.
+ */
+static int
+read_buffer(struct config *cfg, const char *name, const char *data, size_t len,
+            config_want_fn want, void *payload, struct err *err)
 {
 	yaml_parser_t parser;
 	struct prescan ps;
-	struct file_state fs = { false };
+	struct config_file_state fs;
 	const char *file;
 
+	memset(&fs, 0, sizeof(fs));
+	fs.data = data;
+	fs.len = len;
+	fs.decrypted = want != NULL;
 	cfg->checked = false;
-	if ((file = intern_file(cfg, name)) == NULL)
+	if ((file = config_intern_file(cfg, name)) == NULL)
 		goto nomem;
 	prescan(&ps, data, len);
 	if (!yaml_parser_initialize(&parser))
@@ -929,7 +988,11 @@ config_add_buffer(struct config *cfg, const char *name, const char *data,
 			break;
 		}
 		end = yaml_document_get_root_node(&doc) == NULL;
-		if (!end)
+		fs.doc = i;
+		fs.start = doc.start_mark.index;
+		fs.end = doc.end_mark.index;
+		fs.line = (int)doc.start_mark.line;
+		if (!end && (want == NULL || want(cfg, i, &doc, payload)))
 			add_document(cfg, file, &fs, &doc);
 		wipe_document(&doc);
 		yaml_document_delete(&doc);
@@ -944,6 +1007,21 @@ done:
 	return 0;
 nomem:
 	return err_set(err, ERR_NOMEM, "out of memory reading '%s'", name);
+}
+
+int
+config_add_buffer(struct config *cfg, const char *name, const char *data,
+                  size_t len, struct err *err)
+{
+	return read_buffer(cfg, name, data, len, NULL, NULL, err);
+}
+
+int
+config_read_decrypted(struct config *cfg, const char *file, const char *data,
+                      size_t len, config_want_fn want, void *payload,
+                      struct err *err)
+{
+	return read_buffer(cfg, file, data, len, want, payload, err);
 }
 
 static int
@@ -1080,7 +1158,8 @@ add_dir(struct config *cfg, const char *path, size_t root_len,
 
 		if (de->d_name[0] == '.')
 			continue; /* ., .., .git, editor files */
-		if (!reserve(cfg, (void **)&names, &cap, n, sizeof(char *)) ||
+		if (!config_reserve(cfg, (void **)&names, &cap, n,
+		                    sizeof(char *)) ||
 		    (copy = config_strdup(cfg, de->d_name,
 		                          strlen(de->d_name))) == NULL)
 			goto nomem;
@@ -1269,16 +1348,29 @@ check_duplicates(struct config *cfg)
 
 static void
 check_secret_ref(struct config *cfg, const struct config_object *o,
-                 const struct config_local_ref *ref, const char *path)
+                 const struct config_local_ref *ref, const char *path,
+                 void *payload)
 {
+	struct buf hint = BUF_INIT;
+
+	(void)payload;
 	if (!ref->pos.set || ref->name == NULL || o->metadata.namespace == NULL)
 		return;
 	if (config_find(cfg, CONFIG_SECRET, o->metadata.namespace, ref->name))
 		return;
-	obj_diag(
-	        cfg, o, &ref->pos, path,
-	        "Secret '%s/%s' not found (add it to the files given, or fix the name)",
-	        o->metadata.namespace, ref->name);
+	for (size_t i = 0; i < cfg->n_sealed; i++)
+		if (cfg->sealed[i].state == CONFIG_SEALED_FAILED &&
+		    cfg->sealed[i].name && cfg->sealed[i].namespace &&
+		    strcmp(cfg->sealed[i].name, ref->name) == 0 &&
+		    strcmp(cfg->sealed[i].namespace, o->metadata.namespace) ==
+		            0)
+			return; /* its decryption error says why */
+	config_secret_missing_hint(&hint, cfg, o->metadata.namespace,
+	                           ref->name);
+	obj_diag(cfg, o, &ref->pos, path, "Secret '%s/%s' not found (%s)",
+	         o->metadata.namespace, ref->name,
+	         buf_ok(&hint) ? hint.ptr : "");
+	buf_release(&hint);
 }
 
 /*
@@ -1375,6 +1467,68 @@ check_git_provider(struct config *cfg, const struct config_object *g)
 	buf_release(&label);
 }
 
+/* The Secret references of one object. */
+static void
+object_secret_refs(struct config *cfg, const struct config_object *o,
+                   config_ref_fn fn, void *payload)
+{
+	switch (o->kind) {
+	case CONFIG_GITREPOSITORY: {
+		const struct config_gitrepository *g = &o->u.gitrepository;
+
+		fn(cfg, o, &g->secret_ref, "spec.secretRef.name", payload);
+		fn(cfg, o, &g->proxy_secret_ref, "spec.proxySecretRef.name",
+		   payload);
+		fn(cfg, o, &g->verify.secret_ref, "spec.verify.secretRef.name",
+		   payload);
+		break;
+	}
+	case CONFIG_IMAGEREPOSITORY: {
+		const struct config_imagerepository *r = &o->u.imagerepository;
+
+		fn(cfg, o, &r->secret_ref, "spec.secretRef.name", payload);
+		fn(cfg, o, &r->cert_secret_ref, "spec.certSecretRef.name",
+		   payload);
+		fn(cfg, o, &r->proxy_secret_ref, "spec.proxySecretRef.name",
+		   payload);
+		break;
+	}
+	case CONFIG_IMAGEUPDATEAUTOMATION:
+		fn(cfg, o,
+		   &o->u.imageupdateautomation.git.commit.signing_key
+		            .secret_ref,
+		   "spec.git.commit.signingKey.secretRef.name", payload);
+		break;
+	case CONFIG_RECEIVER:
+		fn(cfg, o, &o->u.receiver.secret_ref, "spec.secretRef.name",
+		   payload);
+		break;
+	case CONFIG_KUSTOMIZATION: {
+		const struct config_kustomization *k = &o->u.kustomization;
+		struct config_local_ref kube = {
+			k->kube_config.secret_ref.pos,
+			k->kube_config.secret_ref.name
+		};
+
+		fn(cfg, o, &k->decryption.secret_ref,
+		   "spec.decryption.secretRef.name", payload);
+		fn(cfg, o, &kube, "spec.kubeConfig.secretRef.name", payload);
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void
+config_secret_refs(struct config *cfg, config_ref_fn fn, void *payload)
+{
+	for (int k = 0; k < CONFIG_KIND_COUNT; k++)
+		for (size_t i = 0; i < cfg->kinds[k].n; i++)
+			object_secret_refs(cfg, cfg->kinds[k].v[i], fn,
+			                   payload);
+}
+
 static void
 check_references(struct config *cfg)
 {
@@ -1382,28 +1536,15 @@ check_references(struct config *cfg)
 
 	v = &cfg->kinds[CONFIG_GITREPOSITORY];
 	for (size_t i = 0; i < v->n; i++) {
-		struct config_gitrepository *g = &v->v[i]->u.gitrepository;
-
 		check_git_provider(cfg, v->v[i]);
-		check_secret_ref(cfg, v->v[i], &g->secret_ref,
-		                 "spec.secretRef.name");
-		check_secret_ref(cfg, v->v[i], &g->proxy_secret_ref,
-		                 "spec.proxySecretRef.name");
-		check_secret_ref(cfg, v->v[i], &g->verify.secret_ref,
-		                 "spec.verify.secretRef.name");
+		object_secret_refs(cfg, v->v[i], check_secret_ref, NULL);
 	}
 	v = &cfg->kinds[CONFIG_IMAGEREPOSITORY];
 	for (size_t i = 0; i < v->n; i++) {
-		struct config_imagerepository *r = &v->v[i]->u.imagerepository;
-
-		check_secret_ref(cfg, v->v[i], &r->secret_ref,
-		                 "spec.secretRef.name");
-		check_dockerconfig(cfg, v->v[i], &r->secret_ref,
+		object_secret_refs(cfg, v->v[i], check_secret_ref, NULL);
+		check_dockerconfig(cfg, v->v[i],
+		                   &v->v[i]->u.imagerepository.secret_ref,
 		                   "spec.secretRef.name");
-		check_secret_ref(cfg, v->v[i], &r->cert_secret_ref,
-		                 "spec.certSecretRef.name");
-		check_secret_ref(cfg, v->v[i], &r->proxy_secret_ref,
-		                 "spec.proxySecretRef.name");
 	}
 	v = &cfg->kinds[CONFIG_IMAGEPOLICY];
 	for (size_t i = 0; i < v->n; i++) {
@@ -1431,36 +1572,24 @@ check_references(struct config *cfg)
 	}
 	v = &cfg->kinds[CONFIG_IMAGEUPDATEAUTOMATION];
 	for (size_t i = 0; i < v->n; i++) {
-		struct config_imageupdateautomation *a =
-		        &v->v[i]->u.imageupdateautomation;
-
-		check_cross_ref(cfg, v->v[i], &a->source_ref,
+		check_cross_ref(cfg, v->v[i],
+		                &v->v[i]->u.imageupdateautomation.source_ref,
 		                CONFIG_GITREPOSITORY, "spec.sourceRef.name");
-		check_secret_ref(cfg, v->v[i],
-		                 &a->git.commit.signing_key.secret_ref,
-		                 "spec.git.commit.signingKey.secretRef.name");
+		object_secret_refs(cfg, v->v[i], check_secret_ref, NULL);
 	}
 	v = &cfg->kinds[CONFIG_RECEIVER];
 	for (size_t i = 0; i < v->n; i++)
-		check_secret_ref(cfg, v->v[i], &v->v[i]->u.receiver.secret_ref,
-		                 "spec.secretRef.name");
+		object_secret_refs(cfg, v->v[i], check_secret_ref, NULL);
 	v = &cfg->kinds[CONFIG_KUSTOMIZATION];
 	for (size_t i = 0; i < v->n; i++) {
 		struct config_kustomization *k = &v->v[i]->u.kustomization;
-		struct config_local_ref kube = {
-			k->kube_config.secret_ref.pos,
-			k->kube_config.secret_ref.name
-		};
 
 		if (k->source_ref.kind &&
 		    strcmp(k->source_ref.kind, "GitRepository") == 0)
 			check_cross_ref(cfg, v->v[i], &k->source_ref,
 			                CONFIG_GITREPOSITORY,
 			                "spec.sourceRef.name");
-		check_secret_ref(cfg, v->v[i], &k->decryption.secret_ref,
-		                 "spec.decryption.secretRef.name");
-		check_secret_ref(cfg, v->v[i], &kube,
-		                 "spec.kubeConfig.secretRef.name");
+		object_secret_refs(cfg, v->v[i], check_secret_ref, NULL);
 	}
 }
 
@@ -1468,6 +1597,11 @@ int
 config_check(struct config *cfg, struct err *err)
 {
 	if (build_index(cfg) < 0)
+		return err_set(err, ERR_NOMEM, "out of memory");
+	cfg->checked = true;
+	/* Secrets from --secrets-dir and SOPS documents, now that every
+	 * reference to them is known */
+	if (config_resolve_secrets(cfg) < 0 || build_index(cfg) < 0)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	cfg->checked = true;
 	check_duplicates(cfg);

@@ -31,6 +31,16 @@
  * CONFIG_MAX_ALIASES, ends the reading
  * of that file (its earlier documents are kept) but not of the others.
  *
+ * Secrets that are not in the files: a Secret an object refers to is read
+ * from config_options.secrets_dir when the files do not hold it, or from
+ * a SOPS-encrypted document of the files (core/sops), decrypted with the
+ * age and PGP keys of the options and of the Kustomizations' decryption
+ * Secrets.  A SOPS document nothing refers to is not decrypted: a notice
+ * says it was skipped.  A document of one of ferry's other kinds is
+ * always decrypted (it is configuration).  The message for a Secret not
+ * found names --secrets-dir, and an ExternalSecret or SealedSecret of the
+ * files that makes it in the cluster.
+ *
  * Secrets: values are kept only in struct secret; no message or log line
  * contains one, and the file buffer and libyaml's nodes are wiped after
  * use (libyaml's scanner may still leave copies in memory it frees).
@@ -90,6 +100,14 @@ struct config;
  *                      the caller, so a reload reads them again); the
  *                      file is named "<stdin>" in messages.  NULL: "-"
  *                      is a file name like any other.
+ *   secrets_dir        where Secrets that are not in the files are read
+ *                      from, laid out as Kubernetes mounts them:
+ *                      DIR/<namespace>/<name>/<key> (entries starting
+ *                      with ".." are the mount's own and skipped).
+ *   sops_age_key_files age identity files, and
+ *   sops_pgp_key_files armored PGP secret keys, to decrypt SOPS
+ *                      documents with, besides the *.agekey and *.asc
+ *                      keys of every Kustomization's decryption Secret.
  */
 struct config_options {
 	const char *default_namespace;
@@ -97,11 +115,16 @@ struct config_options {
 	size_t nexclude;
 	const char *stdin_data;
 	size_t stdin_len;
+	const char *secrets_dir;
+	const char *const *sops_age_key_files;
+	size_t nsops_age_key_files;
+	const char *const *sops_pgp_key_files;
+	size_t nsops_pgp_key_files;
 };
 
 #define CONFIG_OPTIONS_INIT                                                    \
 	{                                                                      \
-		NULL, NULL, 0, NULL, 0                                         \
+		NULL, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0                 \
 	}
 
 /* One problem.  line and column are 0 when the problem is the file itself

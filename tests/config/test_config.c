@@ -2335,6 +2335,300 @@ test_config__walks_a_tree_skipping_excludes_helm_templates_and_playbooks(
 	buf_release(&b);
 }
 
+/* ---- Secrets not in the files as plain objects ---- */
+
+/* tests/sops/fixtures/made/REL */
+static void
+made_path(struct buf *out, const char *rel)
+{
+	const char *root = getenv("FERRY_SOURCE_ROOT");
+
+	assert_non_null(root);
+	buf_reset(out);
+	buf_addf(out, "%s/tests/sops/fixtures/made/%s", root, rel);
+}
+
+/* Loads the made fixture files (relative to made/) plus yaml, with the
+ * age key file made/age.agekey when with_key, and secrets_dir. */
+static struct config *
+load_with(const char *const *files, size_t nfiles, const char *yaml,
+          bool with_key, const char *secrets_dir)
+{
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	struct buf key = BUF_INIT, p = BUF_INIT, dir = BUF_INIT;
+	const char *keys[1];
+
+	made_path(&key, "age.agekey");
+	keys[0] = key.ptr;
+	if (with_key) {
+		o.sops_age_key_files = keys;
+		o.nsops_age_key_files = 1;
+	}
+	if (secrets_dir) {
+		made_path(&dir, secrets_dir);
+		o.secrets_dir = dir.ptr;
+	}
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	for (size_t i = 0; i < nfiles; i++) {
+		made_path(&p, files[i]);
+		assert_int_equal(config_add_path(cfg, p.ptr, &err), 0);
+	}
+	if (yaml)
+		assert_int_equal(config_add_buffer(cfg, "test.yaml", yaml,
+		                                   strlen(yaml), &err),
+		                 0);
+	config_check(cfg, &err);
+	buf_release(&key);
+	buf_release(&p);
+	buf_release(&dir);
+	return cfg;
+}
+
+static const char repo_with_regcred[] =
+        "apiVersion: image.toolkit.fluxcd.io/v1\n"
+        "kind: ImageRepository\n"
+        "metadata: {name: app, namespace: flux-system}\n"
+        "spec:\n"
+        "  image: registry.example.com/team/app\n"
+        "  interval: 5m\n"
+        "  secretRef: {name: regcred}\n";
+
+static void
+test_config__decrypts_a_sops_secret_an_object_refers_to(void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/regcred.enc.yaml" };
+	struct config *cfg = load_with(files, 1, repo_with_regcred, true, NULL);
+	const struct config_object *sec;
+	const struct secret *v;
+
+	(void)state;
+	assert_no_diags(cfg);
+	sec = config_find(cfg, CONFIG_SECRET, "flux-system", "regcred");
+	assert_non_null(sec);
+	/* where the encrypted document is, line for line */
+	assert_int_equal(sec->line, 1);
+	assert_non_null(strstr(sec->file, "regcred.enc.yaml"));
+	assert_string_equal(sec->u.secret.type,
+	                    "kubernetes.io/dockerconfigjson");
+	v = config_secret_value(sec, ".dockerconfigjson");
+	assert_non_null(v);
+	assert_non_null(strstr((const char *)v->ptr, "registry.example.com"));
+	config_free(cfg);
+}
+
+static void
+test_config__skips_an_encrypted_secret_nothing_refers_to_whatever_the_keys(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/unused.enc.yaml" };
+	struct config *cfg;
+
+	(void)state;
+	for (int with_key = 0; with_key < 2; with_key++) {
+		cfg = load_with(files, 1, NULL, with_key, NULL);
+		assert_no_diags(cfg);
+		assert_int_equal(config_count(cfg, CONFIG_SECRET), 0);
+		assert_notice_at(cfg, "",
+		                 "'flux-system/unused' is encrypted "
+		                 "with SOPS and nothing ferry reads "
+		                 "refers to it: skipped, not decrypted",
+		                 1, 1);
+		config_free(cfg);
+	}
+}
+
+static void
+test_config__says_which_key_is_missing_for_a_referenced_sops_secret(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/regcred.enc.yaml" };
+	struct config *cfg =
+	        load_with(files, 1, repo_with_regcred, false, NULL);
+	const struct config_diag *d;
+
+	(void)state;
+	assert_int_equal(config_diag_count(cfg), 1);
+	d = config_diag_get(cfg, 0);
+	assert_int_equal(d->line, 1);
+	assert_string_equal(d->object, "Secret flux-system/regcred");
+	assert_non_null(strstr(d->message, "SOPS: "));
+	assert_non_null(strstr(d->message, "no key given decrypts its data "
+	                                   "key (encrypted for age age1"));
+	assert_non_null(strstr(d->message, "--sops-age-key-file"));
+	config_free(cfg);
+}
+
+static void
+test_config__reports_where_a_tampered_sops_secret_fails(void **state)
+{
+	char dir[] = "/dev/shm/ferry-config-sops-XXXXXX";
+	struct buf src = BUF_INIT, path = BUF_INIT, key = BUF_INIT;
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char *keys[1];
+	char *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	made_path(&path, "gitops/clusters/prod/apps/regcred.enc.yaml");
+	assert_int_equal(file_read(&src, path.ptr, &err), 0);
+	p = strstr(src.ptr, ".dockerconfigjson: ENC[AES256_GCM,data:") + 41;
+	*p = *p == 'A' ? 'B' : 'A';
+	buf_reset(&path);
+	buf_addf(&path, "%s/regcred.yaml", dir);
+	assert_int_equal(
+	        file_write_atomic(path.ptr, src.ptr, src.len, 0600, &err), 0);
+	made_path(&key, "age.agekey");
+	keys[0] = key.ptr;
+	o.sops_age_key_files = keys;
+	o.nsops_age_key_files = 1;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(config_add_path(cfg, path.ptr, &err), 0);
+	assert_int_equal(config_add_buffer(cfg, "test.yaml", repo_with_regcred,
+	                                   strlen(repo_with_regcred), &err),
+	                 0);
+	assert_int_equal(config_check(cfg, &err), -ERR_INVALID);
+	/* one error: the value, by file, line, column and path; not a
+	 * second one for the Secret being missing */
+	assert_int_equal(config_diag_count(cfg), 1);
+	assert_non_null(
+	        strstr(config_diag_get(cfg, 0)->message,
+	               "regcred.yaml:8:24: stringData..dockerconfigjson: "
+	               "the value does not decrypt"));
+	config_free(cfg);
+	assert_int_equal(dir_remove_all(dir, &err), 0);
+	buf_release(&src);
+	buf_release(&path);
+	buf_release(&key);
+}
+
+static void
+test_config__reads_a_secret_of_a_kubernetes_mount_from_the_secrets_dir(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/flux-system" };
+	struct config *cfg = load_with(files, 1, NULL, false, "gitops/secrets");
+	const struct config_object *sec;
+
+	(void)state;
+	assert_no_diags(cfg);
+	sec = config_find(cfg, CONFIG_SECRET, "flux-system", "flux-system");
+	assert_non_null(sec);
+	assert_int_equal(sec->line, 0);
+	assert_non_null(strstr(sec->file, "secrets/flux-system/flux-system"));
+	/* the keys, not the mount's ..data and timestamped directory */
+	assert_int_equal(sec->u.secret.n_data, 2);
+	assert_non_null(config_secret_value(sec, "identity"));
+	assert_non_null(config_secret_value(sec, "known_hosts"));
+	/* the decryption Secret too, since a Kustomization names it */
+	assert_non_null(
+	        config_find(cfg, CONFIG_SECRET, "flux-system", "sops-age"));
+	/* and nothing that nothing refers to */
+	assert_null(config_find(cfg, CONFIG_SECRET, "flux-system",
+	                        "webhook-token"));
+	config_free(cfg);
+}
+
+static void
+test_config__decrypts_with_the_key_of_a_decryption_secret_in_the_secrets_dir(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters" };
+	struct config *cfg = load_with(files, 1, NULL, false, "gitops/secrets");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_non_null(
+	        config_find(cfg, CONFIG_SECRET, "flux-system", "regcred"));
+	assert_non_null(config_find(cfg, CONFIG_SECRET, "flux-system",
+	                            "webhook-token"));
+	assert_null(config_find(cfg, CONFIG_SECRET, "flux-system", "unused"));
+	config_free(cfg);
+}
+
+static void
+test_config__names_the_external_secret_that_makes_a_missing_secret(void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/app.yaml",
+		                "gitops/clusters/prod/apps/regcred.enc.yaml" };
+	struct config *cfg = load_with(files, 2, NULL, true, NULL);
+	const struct config_diag *d;
+
+	(void)state;
+	d = find_diag(cfg, "spec.secretRef.name",
+	              "Secret 'flux-system/webhook-token' not found");
+	assert_non_null(d);
+	assert_non_null(strstr(d->message,
+	                       "--secrets-dir DIR with its keys "
+	                       "as DIR/flux-system/webhook-token/KEY"));
+	assert_non_null(strstr(d->message, "ExternalSecret "
+	                                   "'flux-system/webhook' ("));
+	assert_non_null(strstr(d->message, "app.yaml:37) makes it in the "
+	                                   "cluster"));
+	assert_int_equal(config_diag_count(cfg), 1);
+	config_free(cfg);
+}
+
+static void
+test_config__decrypts_a_document_whose_name_is_encrypted_only_when_needed(
+        void **state)
+{
+	const char *files[] = { "opaque.enc.yaml" };
+	const char refers[] =
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: r, namespace: flux-system}\n"
+	        "spec:\n"
+	        "  type: generic\n"
+	        "  resources: [{kind: ImageRepository, name: a}]\n"
+	        "  secretRef: {name: hidden}\n";
+	struct config *cfg;
+
+	(void)state;
+	/* nothing is missing: not decrypted */
+	cfg = load_with(files, 1, NULL, true, NULL);
+	assert_no_diags(cfg);
+	assert_int_equal(config_count(cfg, CONFIG_SECRET), 0);
+	assert_non_null(find_notice(cfg, "", "its name too"));
+	config_free(cfg);
+	/* a Secret is missing: the document is read to see if it is it */
+	cfg = load_with(files, 1, refers, true, NULL);
+	assert_no_diags(cfg);
+	assert_non_null(
+	        config_find(cfg, CONFIG_SECRET, "flux-system", "hidden"));
+	config_free(cfg);
+	/* without a key, the message says such documents were not read */
+	cfg = load_with(files, 1, refers, false, NULL);
+	assert_non_null(find_diag(cfg, "spec.secretRef.name",
+	                          "1 SOPS document with an encrypted name was "
+	                          "not read"));
+	config_free(cfg);
+}
+
+static void
+test_config__always_decrypts_an_encrypted_object_of_ferrys_kinds(void **state)
+{
+	const char *files[] = { "gitrepository.enc.yaml" };
+	struct config *cfg = load_with(files, 1, NULL, true, NULL);
+	const struct config_object *g;
+
+	(void)state;
+	assert_no_diags(cfg);
+	g = config_find(cfg, CONFIG_GITREPOSITORY, "flux-system", "fleet");
+	assert_non_null(g);
+	assert_string_equal(g->u.gitrepository.url,
+	                    "https://bot:t0k3n@git.example.com/fleet.git");
+	config_free(cfg);
+	cfg = load_with(files, 1, NULL, false, NULL);
+	assert_non_null(find_diag(cfg, "", "no key given decrypts"));
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -2474,6 +2768,24 @@ main(void)
 		        test_config__reads_standard_input_when_the_path_is_a_dash),
 		cmocka_unit_test(
 		        test_config__walks_a_tree_skipping_excludes_helm_templates_and_playbooks),
+		cmocka_unit_test(
+		        test_config__decrypts_a_sops_secret_an_object_refers_to),
+		cmocka_unit_test(
+		        test_config__skips_an_encrypted_secret_nothing_refers_to_whatever_the_keys),
+		cmocka_unit_test(
+		        test_config__says_which_key_is_missing_for_a_referenced_sops_secret),
+		cmocka_unit_test(
+		        test_config__reports_where_a_tampered_sops_secret_fails),
+		cmocka_unit_test(
+		        test_config__reads_a_secret_of_a_kubernetes_mount_from_the_secrets_dir),
+		cmocka_unit_test(
+		        test_config__decrypts_with_the_key_of_a_decryption_secret_in_the_secrets_dir),
+		cmocka_unit_test(
+		        test_config__names_the_external_secret_that_makes_a_missing_secret),
+		cmocka_unit_test(
+		        test_config__decrypts_a_document_whose_name_is_encrypted_only_when_needed),
+		cmocka_unit_test(
+		        test_config__always_decrypts_an_encrypted_object_of_ferrys_kinds),
 	};
 
 	/* skipped-document notices would clutter the test output */

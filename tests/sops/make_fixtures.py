@@ -13,6 +13,12 @@ recipient, armored) and `gpg` (an unprotected cv25519 key made here).
 The sops project's own fixtures (tests/sops/fixtures/sops-project/)
 check the same code against files the real sops wrote.
 
+It also writes OUTDIR/gitops/, a Flux repository in small (clusters/)
+with its cluster-side Secrets as Kubernetes mounts them (secrets/), for
+the loader's tests: a SOPS-encrypted pull secret decrypted with the key
+of the Kustomization's decryption Secret, an encrypted Secret nothing
+refers to, a deploy key and an ExternalSecret's Secret in the cluster.
+
 Usage: make_fixtures.py OUTDIR
 """
 import base64
@@ -254,6 +260,177 @@ def write_all(outdir, home):
     meta = metadata(s, [age_wrap(key)],
                     ("encrypted_regex", "^(data|stringData)$"))
     put("two-docs.enc.yaml", doc1 + meta + "---\n" + doc2 + meta)
+
+    # 7: everything encrypted, the kind and name too (sops' default)
+    key = os.urandom(32)
+    s = Sops(key)
+    body = ("apiVersion: %s\nkind: %s\nmetadata:\n    name: %s\n"
+            "    namespace: %s\nstringData:\n    token: %s\n") % (
+        s.enc("v1", ["apiVersion"]), s.enc("Secret", ["kind"]),
+        s.enc("hidden", ["metadata", "name"]),
+        s.enc("flux-system", ["metadata", "namespace"]),
+        s.enc("opaque-token", ["stringData", "token"]))
+    put("opaque.enc.yaml", body + metadata(
+        s, [age_wrap(key)], ("unencrypted_suffix", "_unencrypted")))
+
+    # 8: a GitRepository whose URL (with a token in it) is encrypted
+    key = os.urandom(32)
+    s = Sops(key)
+    body = ("apiVersion: %s\nkind: %s\nmetadata:\n    name: %s\n"
+            "    namespace: %s\nspec:\n    interval: %s\n"
+            "    url: %s\n") % (
+        s.clear("source.toolkit.fluxcd.io/v1"), s.clear("GitRepository"),
+        s.clear("fleet"), s.clear("flux-system"), s.clear("1m"),
+        s.enc("https://bot:t0k3n@git.example.com/fleet.git", ["spec", "url"]))
+    put("gitrepository.enc.yaml", body + metadata(
+        s, [age_wrap(key)], ("encrypted_regex", "^url$")))
+
+    write_gitops(os.path.join(outdir, "gitops"), ident, age_wrap)
+
+
+def secret_doc(s, name, key, value, key_path="stringData"):
+    return ("apiVersion: %s\nkind: %s\nmetadata:\n    name: %s\n"
+            "    namespace: %s\ntype: %s\n%s:\n    %s: %s\n") % (
+        s.clear("v1"), s.clear("Secret"), s.clear(name),
+        s.clear("flux-system"), s.clear("Opaque"), key_path, key,
+        s.enc(value, [key_path, key]))
+
+
+def write_gitops(root, ident, age_wrap):
+    def put(rel, text, mode=0o644):
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+
+    rule = ("encrypted_regex", "^(data|stringData)$")
+    # the pull secret: SOPS, for the age recipient of sops-age
+    key = os.urandom(32)
+    dockercfg = ('{"auths":{"registry.example.com":{"auth":"'
+                 + base64.b64encode(b"bot:hunter2").decode() + '"}}}')
+    s = Sops(key)
+    body = ("apiVersion: %s\nkind: %s\nmetadata:\n    name: %s\n"
+            "    namespace: %s\ntype: %s\nstringData:\n"
+            "    .dockerconfigjson: %s\n") % (
+        s.clear("v1"), s.clear("Secret"), s.clear("regcred"),
+        s.clear("flux-system"), s.clear("kubernetes.io/dockerconfigjson"),
+        s.enc(dockercfg, ["stringData", ".dockerconfigjson"]))
+    put("clusters/prod/apps/regcred.enc.yaml",
+        body + metadata(s, [age_wrap(key)], rule))
+    # a Secret nothing refers to: skipped, whatever keys there are
+    key = os.urandom(32)
+    s = Sops(key)
+    put("clusters/prod/apps/unused.enc.yaml",
+        secret_doc(s, "unused", "password", "never-read")
+        + metadata(s, [age_wrap(key)], rule))
+    put("clusters/prod/flux-system/gotk-sync.yaml", """\
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 1m
+  url: ssh://git@git.example.com/fleet.git
+  ref:
+    branch: main
+  secretRef:
+    name: flux-system
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: flux-system
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./clusters/prod
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+  decryption:
+    provider: sops
+    secretRef:
+      name: sops-age
+""")
+    put("clusters/prod/apps/app.yaml", """\
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImageRepository
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  image: registry.example.com/team/app
+  interval: 5m
+  secretRef:
+    name: regcred
+---
+apiVersion: image.toolkit.fluxcd.io/v1
+kind: ImagePolicy
+metadata:
+  name: app
+  namespace: flux-system
+spec:
+  imageRepositoryRef:
+    name: app
+  policy:
+    semver:
+      range: ">=1.0.0"
+---
+apiVersion: notification.toolkit.fluxcd.io/v1
+kind: Receiver
+metadata:
+  name: registry
+  namespace: flux-system
+spec:
+  type: generic
+  resources:
+    - kind: ImageRepository
+      name: app
+  secretRef:
+    name: webhook-token
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: webhook
+  namespace: flux-system
+spec:
+  secretStoreRef:
+    kind: ClusterSecretStore
+    name: vault
+  target:
+    name: webhook-token
+  data:
+    - secretKey: token
+      remoteRef:
+        key: flux/webhook
+""")
+    # the cluster's side, as a kubelet mounts Secrets: the keys are
+    # links into ..data, which links to a timestamped directory
+    mounts = {
+        "flux-system/flux-system": {
+            "identity": "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+                        "not a real key\n-----END OPENSSH PRIVATE KEY-----\n",
+            "known_hosts": "git.example.com ssh-ed25519 AAAAnotreal\n"},
+        "flux-system/sops-age": {"age.agekey": ident},
+        "flux-system/webhook-token": {"token": "t0k3n-from-vault"},
+    }
+    for rel, keys in mounts.items():
+        stamp = os.path.join(root, "secrets", rel, "..2026_07_01_10_00_00")
+        os.makedirs(stamp, exist_ok=True)
+        for k, v in keys.items():
+            with open(os.path.join(stamp, k), "w") as f:
+                f.write(v)
+        data = os.path.join(root, "secrets", rel, "..data")
+        if not os.path.islink(data):
+            os.symlink("..2026_07_01_10_00_00", data)
+        for k in keys:
+            link = os.path.join(root, "secrets", rel, k)
+            if not os.path.islink(link):
+                os.symlink(os.path.join("..data", k), link)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,50 @@ def test_a_wrong_key_and_tampering_fail_with_where():
           "tampered: plaintext in %r" % err)
 
 
+GITOPS = os.path.join(MADE, "gitops")
+CANARIES = ["Ym90Omh1bnRlcjI=", "t0k3n-from-vault", "never-read",
+            "not a real key", "AGE-SECRET-KEY-"]
+
+
+def test_validate_reads_sops_secrets_and_the_secrets_dir():
+    clusters = os.path.join(GITOPS, "clusters")
+    secrets = os.path.join(GITOPS, "secrets")
+    rc, out, err = ferry("--log-level", "debug", "validate", "-f", clusters,
+                         "--secrets-dir", secrets)
+    check(rc == 0 and out.startswith("ok: 9 objects") and "4 Secret" in out,
+          "gitops: %d %r %r" % (rc, out, err))
+    check("notice: %s:1:1: Secret 'flux-system/unused' is encrypted with "
+          "SOPS and nothing ferry reads refers to it" % os.path.join(
+              clusters, "prod", "apps", "unused.enc.yaml") in out,
+          "gitops: unused notice %r" % out)
+    for canary in CANARIES:
+        check(canary not in out + err, "gitops: %s printed" % canary)
+    # without the cluster's Secrets: each one named, with the option and
+    # the ExternalSecret that makes one of them
+    rc, out, err = ferry("validate", "-f", clusters)
+    check(rc == 2, "no secrets dir: exit %d" % rc)
+    check("regcred.enc.yaml:1:1: Secret flux-system/regcred: SOPS: " in err
+          and "no key given decrypts its data key" in err,
+          "no secrets dir: sops %r" % err)
+    check("Secret 'flux-system/webhook-token' not found" in err and
+          "ExternalSecret 'flux-system/webhook'" in err and
+          "--secrets-dir" in err, "no secrets dir: external %r" % err)
+    check("Secret 'flux-system/sops-age' not found" in err,
+          "no secrets dir: decryption secret %r" % err)
+    # the key from SOPS_AGE_KEY_FILE is enough for the encrypted one
+    rc, out, err = ferry("validate", "-f", clusters,
+                         env={"SOPS_AGE_KEY_FILE": AGE})
+    check("SOPS" not in err and "regcred" not in err,
+          "SOPS_AGE_KEY_FILE: %r" % err)
+    # a wrong key is named with the file's recipient
+    rc, out, err = ferry("validate", "-f", clusters, "--sops-age-key-file",
+                         OTHER)
+    check(rc == 2 and "tried 1 age identity (age1" in err,
+          "wrong key: %d %r" % (rc, err))
+    for canary in CANARIES:
+        check(canary not in out + err, "wrong key: %s printed" % canary)
+
+
 def test_usage():
     rc, out, err = ferry("decrypt", "--sops-age-key-file", AGE,
                          os.path.join(ROOT, "tests", "config", "fixtures",

@@ -23,8 +23,6 @@
 #define SETTERS_MAX_DEPTH 64
 /* Threads writing edited files: their fsyncs overlap in the journal. */
 #define SETTERS_WRITERS 8
-/* Longest setter name kept from a marker. */
-#define SETTERS_MAX_NAME 512
 
 /* An edited file waiting to be written, with the changes it carries. */
 struct job {
@@ -149,13 +147,31 @@ out:
 	return found;
 }
 
+bool
+setters_marker_parse(const char *comment, size_t len,
+                     char name[SETTERS_MAX_NAME])
+{
+	return marker_parse(comment, len, name) == 1;
+}
+
+/* Why setter_value() gave no value, or a caveat with the one it gave. */
+enum setter_why {
+	SETTER_OK,
+	SETTER_NO_POLICY,    /* no policy given has that name */
+	SETTER_UNKNOWN,      /* a suffix other than tag, name, digest */
+	SETTER_NO_TAG,       /* the policy has no tag */
+	SETTER_DIGEST_EMPTY, /* :digest of a policy that reflects none */
+};
+
 /* The value setter name gives, or NULL when it is not one of ours. */
 static const char *
-setter_value(struct walk *w, const char *setter, struct buf *full)
+setter_value(struct walk *w, const char *setter, struct buf *full,
+             enum setter_why *why)
 {
 	const char *c1 = strchr(setter, ':'), *c2;
 	size_t nslen, nlen;
 
+	*why = SETTER_NO_POLICY;
 	if (c1 == NULL)
 		return NULL;
 	nslen = (size_t)(c1 - setter);
@@ -170,6 +186,7 @@ setter_value(struct walk *w, const char *setter, struct buf *full)
 		    strlen(p->name) != nlen ||
 		    memcmp(p->name, c1 + 1, nlen) != 0)
 			continue;
+		*why = SETTER_OK;
 		if (c2 == NULL) {
 			buf_reset(full);
 			buf_puts(full, p->image);
@@ -179,15 +196,60 @@ setter_value(struct walk *w, const char *setter, struct buf *full)
 				buf_addf(full, "@%s", dig);
 			return buf_ok(full) ? full->ptr : NULL;
 		}
-		if (strcmp(c2 + 1, "tag") == 0)
+		if (strcmp(c2 + 1, "tag") == 0) {
+			if (*tag == '\0')
+				*why = SETTER_NO_TAG;
 			return *tag ? tag : NULL;
+		}
 		if (strcmp(c2 + 1, "name") == 0)
 			return p->image;
-		if (strcmp(c2 + 1, "digest") == 0)
-			return *dig ? dig : NULL;
+		if (strcmp(c2 + 1, "digest") == 0) {
+			/* Flux sets the reflected digest, empty when there is
+			 * none: an old digest next to a new tag would pin the
+			 * old image */
+			if (*dig == '\0')
+				*why = SETTER_DIGEST_EMPTY;
+			return dig;
+		}
+		*why = SETTER_UNKNOWN;
 		return NULL;
 	}
 	return NULL;
+}
+
+/*
+ * What a marker did not get, or got with a caveat: logged, and noted for
+ * the caller (plan shows it).  A marker of a policy not given is only
+ * noted: `ferry setters apply` leaves those alone by design.
+ */
+static void
+note(struct walk *w, const char *label, unsigned line, const char *setter,
+     enum setter_why why, const char *old)
+{
+	static const char *const text[] = {
+		[SETTER_NO_POLICY] = "names no ImagePolicy of this update; "
+		                     "left alone",
+		[SETTER_UNKNOWN] = "has a suffix other than tag, name or "
+		                   "digest; left alone",
+		[SETTER_NO_TAG] = "its policy selects by digest, with no tag; "
+		                  "left alone",
+		[SETTER_DIGEST_EMPTY] =
+		        "emptied: its policy reflects no digest "
+		        "(spec.digestReflectionPolicy), and the "
+		        "old one beside a new tag would run the "
+		        "old image",
+	};
+	char num[32];
+
+	if (why == SETTER_DIGEST_EMPTY)
+		log_warn("setters", "digest_emptied", "file", label, "line",
+		         log_num(num, line), "setter", setter, "old", old);
+	if (w->opts == NULL || w->opts->notes == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	buf_addf(w->opts->notes, "%s:%u: setter '%s' %s\n", label, line, setter,
+	         text[why]);
+	pthread_mutex_unlock(&w->lock);
 }
 
 static void
@@ -331,6 +393,7 @@ setters_file(struct walk *w, const char *path, const char *label, bool via_link)
 	struct wb_changes local = WB_CHANGES_INIT;
 	struct err e = ERR_INIT;
 	char setter[SETTERS_MAX_NAME];
+	enum setter_why why;
 	int rc = 0;
 
 	rc = yamledit_file_read(&src, path, &e);
@@ -356,9 +419,13 @@ setters_file(struct walk *w, const char *path, const char *label, bool via_link)
 			found = marker_parse(c, cn, setter);
 		if (!found)
 			continue;
-		val = setter_value(w, setter, &full);
+		val = setter_value(w, setter, &full, &why);
+		if (why != SETTER_OK && why != SETTER_DIGEST_EMPTY)
+			note(w, label, nd->line + 1, setter, why, nd->value);
 		if (val == NULL || strcmp(val, nd->value) == 0)
 			continue;
+		if (why == SETTER_DIGEST_EMPTY)
+			note(w, label, nd->line + 1, setter, why, nd->value);
 		rc = yamledit_edits_replace(&ed, &doc, (int)i, val, &e);
 		if (rc < 0) {
 			err_prefix(&e, "%s: setter '%s'", label, setter);
@@ -558,7 +625,7 @@ setters_apply(const char *root, const char *subpath,
               struct err *err)
 {
 	struct walk w;
-	struct buf dir = BUF_INIT, rel = BUF_INIT;
+	struct buf dir = BUF_INIT, rel = BUF_INIT, fileroot = BUF_INIT;
 	char *rdir = NULL;
 	struct stat st;
 	int rc = 0;
@@ -574,6 +641,23 @@ setters_apply(const char *root, const char *subpath,
 	rc = subpath_ok(subpath, err);
 	if (rc < 0)
 		goto out;
+	if (stat(root, &st) == 0 && S_ISREG(st.st_mode) &&
+	    strcmp(subpath, ".") == 0) {
+		/* one file: its directory is the root, the file the path */
+		const char *slash = strrchr(root, '/');
+
+		buf_add(&fileroot, root, slash ? (size_t)(slash - root) : 0);
+		if (slash == root)
+			buf_putc(&fileroot, '/');
+		if (fileroot.len == 0)
+			buf_putc(&fileroot, '.');
+		subpath = slash ? slash + 1 : root;
+		if (!buf_ok(&fileroot)) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		root = fileroot.ptr;
+	}
 	w.rroot = realpath(root, NULL);
 	if (w.rroot == NULL) {
 		rc = err_set(err, ERR_INVALID, "%s: %s", root, strerror(errno));
@@ -607,6 +691,13 @@ setters_apply(const char *root, const char *subpath,
 		const char *base = strrchr(rel.ptr, '/');
 		if (wanted_name(base ? base + 1 : rel.ptr))
 			setters_file(&w, rdir, rel.ptr, false);
+		else
+			rc = err_set(
+			        err, ERR_INVALID,
+			        "'%s' is a file, and setters are read from "
+			        "*.yaml, *.yml and Kustomization files only "
+			        "(give one of those, or a directory)",
+			        rel.ptr);
 	} else {
 		walk_dir(&w, dir.ptr, rel.ptr, 0);
 	}
@@ -624,5 +715,6 @@ out:
 	free(w.rroot);
 	buf_release(&dir);
 	buf_release(&rel);
+	buf_release(&fileroot);
 	return rc;
 }

@@ -241,15 +241,18 @@ int yamledit_diff(struct buf *out, const char *label, const char *old,
 /*
  * Options common to the three editors: dry_run writes nothing and, when
  * diff is set, appends a unified diff of every file that would change.
+ * When notes is set, an editor appends one line per value it left alone
+ * or set with a caveat the caller should show ("FILE:LINE: what").
  */
 struct yamledit_opts {
 	bool dry_run;
 	struct buf *diff;
+	struct buf *notes;
 };
 
 #define YAMLEDIT_OPTS_INIT                                                     \
 	{                                                                      \
-		false, NULL                                                    \
+		false, NULL, NULL                                              \
 	}
 
 /*

@@ -989,6 +989,47 @@ test_kustomize__fixture_cases_match_expected_byte_for_byte(void **state)
 }
 
 static void
+test_kustomize__star_keeps_what_the_entry_has_as_kustomize_does(void **state)
+{
+	char *dir = tmpdir(), *p;
+	struct kustomize_image im[3];
+	char a0[] = "app=*:1.2.0", a1[] = "db:*", a2[] = "new=*:2.0";
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	write_file(dir, "kustomization.yaml",
+	           "images:\n"
+	           "  - name: app\n"
+	           "    newName: ghcr.io/org/app\n"
+	           "    newTag: 1.0.0\n"
+	           "  - name: db\n"
+	           "    newTag: \"15\"\n"
+	           "    digest: sha256:1111111111111111111111111111111111111111"
+	           "111111111111111111111111\n");
+	assert_int_equal(kustomize_image_parse(&im[0], a0, &e), 0);
+	assert_string_equal(im[0].new_name, "*");
+	assert_int_equal(kustomize_image_parse(&im[1], a1, &e), 0);
+	assert_int_equal(kustomize_image_parse(&im[2], a2, &e), 0);
+	assert_int_equal(kustomize_set_images(dir, im, 3, NULL, &ch, &e), 0);
+	p = read_file(dir, "kustomization.yaml");
+	/* app keeps its newName; db keeps its tag and, not given, loses its
+	 * digest; a new entry has no newName to keep */
+	assert_string_equal(p, "images:\n"
+	                       "  - name: app\n"
+	                       "    newName: ghcr.io/org/app\n"
+	                       "    newTag: 1.2.0\n"
+	                       "  - name: db\n"
+	                       "    newTag: \"15\"\n"
+	                       "  - name: new\n"
+	                       "    newTag: \"2.0\"\n");
+	free(p);
+	wb_changes_release(&ch);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void
 test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file(void **state)
 {
 	static const char *const bad[] = {
@@ -1156,6 +1197,8 @@ main(void)
 		        test_kustomize__image_argument_parses_like_kustomize_edit_set_image),
 		cmocka_unit_test(
 		        test_kustomize__fixture_cases_match_expected_byte_for_byte),
+		cmocka_unit_test(
+		        test_kustomize__star_keeps_what_the_entry_has_as_kustomize_does),
 		cmocka_unit_test(
 		        test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file),
 		cmocka_unit_test(

@@ -61,6 +61,13 @@ struct config_sealed_data {
 	size_t docs; /* documents in the file, so far */
 };
 
+/* A Flux setter marker found in a file ("$imagepolicy"). */
+struct config_marker {
+	const char *file;
+	int line, column;
+	char *setter; /* "NS:NAME[:SUFFIX]" */
+};
+
 /* An object in the files that makes a Secret in the cluster. */
 struct config_creator {
 	const char *file;
@@ -102,6 +109,8 @@ struct config {
 	size_t n_sealed_data, cap_sealed_data;
 	struct config_creator *creators;
 	size_t n_creators, cap_creators;
+	struct config_marker *markers;
+	size_t n_markers, cap_markers;
 	struct sops_keys *keys; /* built when a sealed document is read */
 	bool keys_built;
 	struct config_skipped *skipped;

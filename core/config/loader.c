@@ -23,6 +23,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "writeback/setters.h"
 
 struct kind_info {
 	const char *name;
@@ -437,6 +438,9 @@ config_free(struct config *cfg)
 	free(cfg->files);
 	options_release(cfg);
 	config_sealed_release(cfg);
+	for (size_t i = 0; i < cfg->n_markers; i++)
+		free(cfg->markers[i].setter);
+	free(cfg->markers);
 	free(cfg->index);
 	free(cfg);
 }
@@ -903,6 +907,63 @@ offset_mark(yaml_mark_t *out, const char *data, size_t len, size_t off)
 }
 
 /*
+ * The setter markers of a file, by its bytes (libyaml drops comments):
+ * a comment, at the start of a line or after a blank, that is exactly a
+ * marker (writeback/setters.h's grammar).
+ */
+static void
+find_markers(struct config *cfg, const char *file, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	while ((p = memmem(p, (size_t)(end - p), "\"$imagepolicy\"", 14))) {
+		const char *ls = p, *le = p, *hash = NULL, *c, *ce;
+		char setter[SETTERS_MAX_NAME];
+		struct config_marker *m;
+		int line = 1, col = 1;
+
+		while (ls > data && ls[-1] != '\n')
+			ls--;
+		while (le < end && *le != '\n')
+			le++;
+		for (const char *q = p; q > ls; q--)
+			if (q[-1] == '#' &&
+			    (q - 1 == ls || q[-2] == ' ' || q[-2] == '\t')) {
+				hash = q - 1;
+				break;
+			}
+		p = le;
+		if (hash == NULL)
+			continue;
+		c = hash + 1;
+		ce = le;
+		while (c < ce && (*c == ' ' || *c == '\t'))
+			c++;
+		while (ce > c &&
+		       (ce[-1] == ' ' || ce[-1] == '\t' || ce[-1] == '\r'))
+			ce--;
+		if (!setters_marker_parse(c, (size_t)(ce - c), setter))
+			continue;
+		for (const char *q = data; q < ls; q++)
+			line += *q == '\n';
+		for (const char *q = ls; q < hash; q++)
+			col += ((unsigned char)*q & 0xC0) != 0x80;
+		if (!config_reserve(cfg, (void **)&cfg->markers,
+		                    &cfg->cap_markers, cfg->n_markers,
+		                    sizeof(*cfg->markers)))
+			return;
+		m = &cfg->markers[cfg->n_markers];
+		m->file = file;
+		m->line = line;
+		m->column = col;
+		if ((m->setter = config_strdup(cfg, setter, strlen(setter))) ==
+		    NULL)
+			return;
+		cfg->n_markers++;
+	}
+}
+
+/*
  * Reads the documents of data[0..len) as file: all of them, or (want set)
  * those want() accepts, from text SOPS decrypted.
  */
@@ -922,6 +983,8 @@ read_buffer(struct config *cfg, const char *name, const char *data, size_t len,
 	cfg->checked = false;
 	if ((file = config_intern_file(cfg, name)) == NULL)
 		goto nomem;
+	if (want == NULL)
+		find_markers(cfg, file, data, len);
 	prescan(&ps, data, len);
 	if (!yaml_parser_initialize(&parser))
 		goto nomem;
@@ -1593,6 +1656,70 @@ check_references(struct config *cfg)
 	}
 }
 
+/*
+ * A marker whose policy is not in the files is never updated: Flux
+ * ignores it without a word.  Say so, with the policy it may have meant.
+ */
+static void
+check_markers(struct config *cfg)
+{
+	const struct config_vec *pv = &cfg->kinds[CONFIG_IMAGEPOLICY];
+
+	for (size_t i = 0; i < cfg->n_markers; i++) {
+		const struct config_marker *m = &cfg->markers[i];
+		char ns[SETTERS_MAX_NAME], *name, *suffix;
+		const struct config_object *near = NULL;
+
+		memcpy(ns, m->setter, strlen(m->setter) + 1);
+		name = strchr(ns, ':');
+		if (name == NULL) {
+			config_notice_add(
+			        cfg, m->file, m->line, m->column, NULL, "",
+			        "setter '%s' is not NAMESPACE:NAME; Flux "
+			        "ignores it and so does ferry",
+			        m->setter);
+			continue;
+		}
+		*name++ = '\0';
+		suffix = strchr(name, ':');
+		if (suffix)
+			*suffix++ = '\0';
+		if (suffix && strcmp(suffix, "tag") != 0 &&
+		    strcmp(suffix, "name") != 0 &&
+		    strcmp(suffix, "digest") != 0)
+			config_notice_add(
+			        cfg, m->file, m->line, m->column, NULL, "",
+			        "setter '%s' has the suffix '%s'; only "
+			        "tag, name and digest are set",
+			        m->setter, suffix);
+		if (config_find(cfg, CONFIG_IMAGEPOLICY, ns, name))
+			continue;
+		for (size_t k = 0; k < pv->n && near == NULL; k++) {
+			const struct config_object *p = pv->v[k];
+
+			if (strcmp(p->metadata.name, name) == 0 ||
+			    (strcmp(p->metadata.namespace, ns) == 0 &&
+			     edit_distance(p->metadata.name, name, 2) <= 2))
+				near = p;
+		}
+		if (near)
+			config_notice_add(
+			        cfg, m->file, m->line, m->column, NULL, "",
+			        "setter '%s' names ImagePolicy '%s/%s', which is "
+			        "not in the files given: the value is never "
+			        "updated (did you mean '%s:%s'?)",
+			        m->setter, ns, name, near->metadata.namespace,
+			        near->metadata.name);
+		else
+			config_notice_add(
+			        cfg, m->file, m->line, m->column, NULL, "",
+			        "setter '%s' names ImagePolicy '%s/%s', which is "
+			        "not in the files given: the value is never "
+			        "updated",
+			        m->setter, ns, name);
+	}
+}
+
 int
 config_check(struct config *cfg, struct err *err)
 {
@@ -1606,6 +1733,7 @@ config_check(struct config *cfg, struct err *err)
 	cfg->checked = true;
 	check_duplicates(cfg);
 	check_references(cfg);
+	check_markers(cfg);
 	if (cfg->nomem)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	if (cfg->errors.n + cfg->errors.dropped > 0)

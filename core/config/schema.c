@@ -34,6 +34,9 @@
 #include "base/util.h"
 #include "policy/filter.h"
 #include "policy/semver.h"
+#include "writeback/change.h"
+#include "writeback/template/template.h"
+#include "writeback/template_model.h"
 
 enum ftype {
 	F_STR,       /* char * */
@@ -64,6 +67,7 @@ enum {
 	FL_LEN = 1 << 10,     /* F_STR with a length range: minimum in
 	                       * elem_size, maximum in count_off */
 	FL_HTTPURL = 1 << 11, /* starts with http:// or https:// */
+	FL_TEMPLATE = 1 << 12, /* a Flux commit message template */
 };
 
 struct field {
@@ -410,7 +414,7 @@ static const struct field signing_key_fields[] = {
 static const struct field commit_fields[] = {
 	FOBJF(IUA, "author", git.commit.author, author_fields, FL_REQ),
 	FOBJF(IUA, "signingKey", git.commit.signing_key, signing_key_fields, 0),
-	FSTR(IUA, "messageTemplate", git.commit.message_template, 0),
+	FSTR(IUA, "messageTemplate", git.commit.message_template, FL_TEMPLATE),
 	FMAP(IUA, "messageTemplateValues", git.commit.message_template_values),
 	FEND,
 };
@@ -1123,6 +1127,60 @@ check_semver(struct dctx *c, const yaml_node_t *n, const char *range)
 	semver_constraint_free(sc);
 }
 
+/*
+ * A commit message template as the automation will render it: parsed
+ * with Flux's functions, then run once on a sample change, so that what
+ * fails every run (a syntax error, the removed v1beta1 .Updated or
+ * .Changed.ImageResult) is reported now, not by the first plan.
+ */
+static void
+check_template(struct dctx *c, const yaml_node_t *n, const char *src)
+{
+	struct template *t = NULL;
+	struct template_data *d = NULL;
+	struct template_value *v = NULL;
+	struct wb_changes changes = WB_CHANGES_INIT;
+	struct wb_change ch;
+	struct buf out = BUF_INIT;
+	struct err e = ERR_INIT;
+	int rc;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.file = (char *)"deploy/app.yaml";
+	ch.line = 1;
+	ch.api_version = (char *)"apps/v1";
+	ch.kind = (char *)"Deployment";
+	ch.namespace_ = (char *)"default";
+	ch.name = (char *)"app";
+	ch.old_value = (char *)"registry.example.com/app:1.0.0";
+	ch.new_value = (char *)"registry.example.com/app:1.1.0";
+	ch.setter = (char *)"default:app";
+	if ((rc = template_parse(&t, src, strlen(src), true, &e)) < 0) {
+		if (rc == -ERR_NOMEM)
+			c->cfg->nomem = true;
+		else
+			diag(c, n, "the template does not parse: %s", e.msg);
+		goto out;
+	}
+	if (wb_changes_add(&changes, &ch) < 0 || template_data_new(&d) < 0 ||
+	    template_model_flux(d, "default", "automation", &changes, NULL, 0,
+	                        &v, &e) < 0) {
+		c->cfg->nomem = true;
+		goto out;
+	}
+	rc = template_execute(t, v, &out, &e);
+	if (rc == -ERR_INVALID)
+		diag(c, n,
+		     "the template fails on a sample change, as it would on "
+		     "every run: %s",
+		     e.msg);
+out:
+	buf_release(&out);
+	template_data_free(d);
+	template_free(t);
+	wb_changes_release(&changes);
+}
+
 /* Whatever else the policy's filter refuses (its length limit, ...). */
 static void
 check_filter(struct dctx *c, const yaml_node_t *n, const char *pattern)
@@ -1217,6 +1275,8 @@ check_string(struct dctx *c, const yaml_node_t *n, const struct field *f,
 		check_image(c, n, s);
 	if (f->flags & FL_GITURL)
 		check_git_url(c, n, s);
+	if (f->flags & FL_TEMPLATE)
+		check_template(c, n, s);
 }
 
 /* ---- decoding ---- */

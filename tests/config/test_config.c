@@ -2629,6 +2629,108 @@ test_config__always_decrypts_an_encrypted_object_of_ferrys_kinds(void **state)
 	config_free(cfg);
 }
 
+/* ---- no silent surprises ---- */
+
+static void
+test_config__notes_a_setter_marker_whose_policy_is_not_in_the_files(
+        void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	buf_addf(&y, "%s---\n", repo_app);
+	buf_puts(&y, "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImagePolicy\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  imageRepositoryRef: {name: app}\n"
+	             "  policy: {semver: {range: 1.x}}\n"
+	             "---\n"
+	             "apiVersion: apps/v1\n"
+	             "kind: Deployment\n"
+	             "metadata: {name: web}\n"
+	             "spec:\n"
+	             "  a: x:1 # {\"$imagepolicy\": \"apps:app\"}\n"
+	             "  b: x:1 # {\"$imagepolicy\": \"apps:ap\"}\n"
+	             "  c: x:1 # {\"$imagepolicy\": \"other:nothing:tag\"}\n"
+	             "  # {\"$imagepolicy\": \"apps:app:label\"}\n"
+	             "  d: x:1\n"
+	             "  e: 'x # {\"$imagepolicy\": \"in:a-string\"}'\n");
+	cfg = load(y.ptr);
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "",
+	                 "setter 'apps:ap' names ImagePolicy 'apps/ap', which "
+	                 "is not in the files given: the value is never "
+	                 "updated (did you mean 'apps:app'?)",
+	                 22, 10);
+	assert_notice_at(cfg, "",
+	                 "setter 'other:nothing:tag' names "
+	                 "ImagePolicy 'other/nothing'",
+	                 23, 10);
+	assert_notice_at(cfg, "", "has the suffix 'label'", 24, 3);
+	assert_int_equal(config_notice_count(cfg), 3);
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__reports_a_message_template_that_fails_every_run(void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: a, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 5m\n"
+	             "  sourceRef: {kind: GitRepository, name: g}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: '{{ range .Updated.Images }}"
+	             "{{ . }}{{ end }}'\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: b, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 5m\n"
+	             "  sourceRef: {kind: GitRepository, name: g}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: '{{ range .Changed.Changes }'\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: c, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 5m\n"
+	             "  sourceRef: {kind: GitRepository, name: g}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: '{{ range .Changed.Changes }}"
+	             "{{ .NewValue }}{{ end }} {{ .Values.env }}'\n"
+	             "---\n"
+	             "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: GitRepository\n"
+	             "metadata: {name: g, namespace: apps}\n"
+	             "spec: {url: 'https://example.com/r', interval: 1m}\n");
+
+	(void)state;
+	assert_diag_at(cfg, "spec.git.commit.messageTemplate",
+	               "the template fails on a sample change, as it would on "
+	               "every run",
+	               10, 24);
+	assert_non_null(find_diag(cfg, "spec.git.commit.messageTemplate",
+	                          "use .Changed instead"));
+	assert_diag_at(cfg, "spec.git.commit.messageTemplate",
+	               "the template does not parse", 21, 24);
+	assert_int_equal(config_diag_count(cfg), 2);
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -2786,6 +2888,10 @@ main(void)
 		        test_config__decrypts_a_document_whose_name_is_encrypted_only_when_needed),
 		cmocka_unit_test(
 		        test_config__always_decrypts_an_encrypted_object_of_ferrys_kinds),
+		cmocka_unit_test(
+		        test_config__notes_a_setter_marker_whose_policy_is_not_in_the_files),
+		cmocka_unit_test(
+		        test_config__reports_a_message_template_that_fails_every_run),
 	};
 
 	/* skipped-document notices would clutter the test output */

@@ -219,6 +219,13 @@ def test_a_whole_tree_skips_playbooks_and_templates_with_notices():
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2 and "given twice" in p.stderr,
           "stdin twice: %d %r" % (p.returncode, p.stderr))
+    # without the namespace Flux would give them, the Deployment's marker
+    # names a policy that is not there
+    rc, out, err = ferry("validate", "-f", tree)
+    check(rc == 0 and "deployment.yaml:10:44: setter 'prod:web' names "
+          "ImagePolicy 'prod/web', which is not in the files given: the "
+          "value is never updated (did you mean 'default:web'?)" in out,
+          "marker: %d %r" % (rc, out))
     rc, out, err = ferry("validate", "-f", tree, "-n", "Prod")
     check(rc == 2 and "'Prod' is not a valid name" in err,
           "bad namespace: %d %r" % (rc, err))

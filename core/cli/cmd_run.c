@@ -172,6 +172,18 @@ ref_str(const struct pipeline_policy *p)
 	return buf_detach(&b);
 }
 
+/* What the editors left alone or set with a caveat, one "  note:" each. */
+static void
+print_notes(const char *notes)
+{
+	for (const char *p = notes; p && *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("  note: %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
 static void
 print_text(const struct pipeline_report *r, bool plan)
 {
@@ -241,6 +253,7 @@ print_text(const struct pipeline_report *r, bool plan)
 			       pipeline_status_name(a->status));
 			break;
 		}
+		print_notes(a->notes);
 	}
 	(void)plan;
 }
@@ -323,6 +336,17 @@ print_json(const struct pipeline_report *r)
 			cJSON_AddStringToObject(co, "old", c->old_value);
 			cJSON_AddStringToObject(co, "new", c->new_value);
 			cJSON_AddItemToArray(ch, co);
+		}
+		ch = cJSON_AddArrayToObject(o, "notes");
+		for (const char *p = a->notes; ch && p && *p;) {
+			size_t n = strcspn(p, "\n");
+			char *line = strndup(p, n);
+
+			if (line)
+				cJSON_AddItemToArray(ch,
+				                     cJSON_CreateString(line));
+			free(line);
+			p += n + (p[n] == '\n');
 		}
 		if (a->rc < 0)
 			cJSON_AddStringToObject(o, "error", a->err.msg);

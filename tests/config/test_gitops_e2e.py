@@ -11,7 +11,8 @@ and real Git (file:// and git http-backend with basic auth).
 - the objects come from standard input (-f -), with --namespace and
   --exclude;
 - a marker naming a policy no ImagePolicy provides and an emptied digest
-  are shown by plan; an automation whose policy failed says failed.
+  are shown by plan; an automation whose policy failed says failed;
+- a plain-HTTP registry reached over TLS suggests spec.insecure: true.
 
 Run under tests/harness/testbed.py with --registry noauth --git-http.
 """
@@ -283,6 +284,15 @@ class GitOps(unittest.TestCase):
                       "not updated: ", out.stdout)
         self.assertNotIn("no change", out.stdout)
         self.assertEqual(len(fx.log()), 1)
+
+    def test_a_plain_http_registry_reached_over_tls_suggests_insecure(self):
+        fx = Fleet()
+        objects = fx.objects.replace("  insecure: true\n", "")
+        out = fx.run(objects=objects)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("the registry answers in plain HTTP, not TLS (set "
+                      "spec.insecure: true on the ImageRepository",
+                      out.stdout)
 
     def test_exclude_and_a_missing_secret_name_the_options(self):
         fx = Fleet()

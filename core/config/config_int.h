@@ -27,7 +27,7 @@ struct config_file_state {
 	const char *data;       /* the whole file */
 	size_t len;
 	size_t doc;        /* index of the document being read */
-	size_t start, end; /* its bytes */
+	size_t start, end; /* its marks (characters: config_byte_offset) */
 	int line;          /* its first line, 0-based */
 };
 
@@ -148,6 +148,12 @@ bool config_reserve(struct config *cfg, void **v, size_t *cap, size_t n,
 
 /* The config's own copy of a file name (objects point at it). */
 const char *config_intern_file(struct config *cfg, const char *file);
+
+/*
+ * The byte offset of libyaml's mark index idx in data, which counts
+ * characters after a byte order mark.  Linear in idx.
+ */
+size_t config_byte_offset(const char *data, size_t len, size_t idx);
 
 /* Whether kind (with api) is one of ferry's kinds and groups. */
 bool config_kind_known(const char *kind, const char *api);

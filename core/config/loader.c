@@ -22,6 +22,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "base/util.h"
 #include "writeback/setters.h"
 
@@ -883,6 +884,20 @@ prescan(struct prescan *ps, const char *data, size_t len)
 	}
 	wipe_parser(&parser);
 	yaml_parser_delete(&parser);
+}
+
+size_t
+config_byte_offset(const char *data, size_t len, size_t idx)
+{
+	size_t b = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+
+	for (size_t c = 0; c < idx && b < len; c++) {
+		size_t w;
+
+		utf8_decode(data + b, len - b, &w);
+		b += w;
+	}
+	return b;
 }
 
 /* The line and column (0-based, columns in characters) of byte off. */

@@ -100,8 +100,8 @@ config_sealed_add(struct config *cfg, const char *file,
 	s->column = (int)root->start_mark.column + 1;
 	s->doc = fs->doc;
 	s->start_line = fs->line;
-	s->start = fs->start;
-	s->end = fs->end;
+	s->start = config_byte_offset(fs->data, fs->len, fs->start);
+	s->end = config_byte_offset(fs->data, fs->len, fs->end);
 	s->data = (size_t)(d - cfg->sealed_data);
 	s->kind = dup_or_null(
 	        cfg, clear_scalar(doc, config_map_get(doc, root, "kind")));

@@ -99,7 +99,46 @@ struct file {
 	/* where each key of path starts, and its length */
 	size_t key_at[SOPS_MAX_DEPTH + 1], key_len[SOPS_MAX_DEPTH + 1];
 	size_t nkeys;
+	/* libyaml's marks count characters (after a BOM), not bytes: the
+	 * cursor that turns one into the other (off_of) */
+	bool ascii;
+	size_t bom, ci, bi;
 };
+
+/* The byte offset of libyaml's character index idx. */
+static size_t
+off_of(struct file *f, size_t idx)
+{
+	if (f->ascii)
+		return idx + f->bom > f->len ? f->len : idx + f->bom;
+	/* libyaml loaded the text, so it is UTF-8 */
+	while (f->ci < idx && f->bi < f->len) {
+		size_t w;
+
+		utf8_decode(f->src + f->bi, f->len - f->bi, &w);
+		f->bi += w;
+		f->ci++;
+	}
+	while (f->ci > idx && f->bi > f->bom) {
+		f->bi--;
+		while (f->bi > f->bom &&
+		       ((unsigned char)f->src[f->bi] & 0xC0) == 0x80)
+			f->bi--;
+		f->ci--;
+	}
+	return f->bi;
+}
+
+static void
+off_init(struct file *f)
+{
+	f->bom = f->len >= 3 && memcmp(f->src, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	f->ascii = true;
+	for (size_t i = 0; i < f->len && f->ascii; i++)
+		f->ascii = (unsigned char)f->src[i] < 0x80;
+	f->ci = 0;
+	f->bi = f->bom;
+}
 
 static const char *
 yscalar(const yaml_node_t *n, size_t *len)
@@ -1141,8 +1180,9 @@ walk_leaf(struct walk *w, yaml_node_t *n, bool flow)
 			             (int)v.type_len, v.type);
 		goto out;
 	}
-	if (edit_add(f, n->start_mark.index, n->end_mark.index, yaml.ptr,
-	             yaml.len, false) < 0) {
+	if (edit_add(f, off_of(f, n->start_mark.index),
+	             off_of(f, n->end_mark.index), yaml.ptr, yaml.len,
+	             false) < 0) {
 		rc = err_set(w->err, ERR_NOMEM, "out of memory");
 		goto out;
 	}
@@ -1183,8 +1223,8 @@ spot_add(struct file *f, const yaml_node_t *n, bool collection)
 		f->cap_spots = cap;
 	}
 	s = &f->spots[f->nspots++];
-	s->start = n->start_mark.index;
-	s->end = collection ? n->end_mark.index : 0;
+	s->start = off_of(f, n->start_mark.index);
+	s->end = collection ? off_of(f, n->end_mark.index) : 0;
 	s->line = n->start_mark.line;
 	s->column = n->start_mark.column;
 	s->path = f->paths.len;
@@ -1285,6 +1325,18 @@ line_start(const struct file *f, size_t at)
 	return at;
 }
 
+static size_t
+node_start(struct file *f, yaml_document_t *doc, int id)
+{
+	return off_of(f, yaml_document_get_node(doc, id)->start_mark.index);
+}
+
+static size_t
+node_end(struct file *f, yaml_document_t *doc, int id)
+{
+	return off_of(f, yaml_document_get_node(doc, id)->end_mark.index);
+}
+
 /* Removes the "sops" pair of a document's root mapping. */
 static int
 remove_metadata(struct file *f, yaml_document_t *doc)
@@ -1311,20 +1363,15 @@ remove_metadata(struct file *f, yaml_document_t *doc)
 		/* JSON: from the end of the previous value (its comma
 		 * included), or up to the next key when it is the first */
 		if (p > first)
-			start = yaml_document_get_node(doc, p[-1].value)
-			                ->end_mark.index;
+			start = node_end(f, doc, p[-1].value);
 		else
-			start = yaml_document_get_node(doc, p->key)
-			                ->start_mark.index;
-		end = yaml_document_get_node(doc, p->value)->end_mark.index;
+			start = node_start(f, doc, p->key);
+		end = node_end(f, doc, p->value);
 		if (p == first && p + 1 < top)
-			end = yaml_document_get_node(doc, p[1].key)
-			              ->start_mark.index;
+			end = node_start(f, doc, p[1].key);
 	} else {
-		start = line_start(
-		        f,
-		        yaml_document_get_node(doc, p->key)->start_mark.index);
-		end = yaml_document_get_node(doc, p->value)->end_mark.index;
+		start = line_start(f, node_start(f, doc, p->key));
+		end = node_end(f, doc, p->value);
 		/* and the rest of its last line, when it holds nothing */
 		while (end < f->len &&
 		       (f->src[end] == ' ' || f->src[end] == '\t'))
@@ -1334,9 +1381,7 @@ remove_metadata(struct file *f, yaml_document_t *doc)
 		/* a block value ends where the next token starts: give back
 		 * that line's indentation */
 		if (p + 1 < top)
-			end = line_start(f,
-			                 yaml_document_get_node(doc, p[1].key)
-			                         ->start_mark.index);
+			end = line_start(f, node_start(f, doc, p[1].key));
 	}
 	return edit_add(f, start, end, "", 0, true);
 }
@@ -1591,6 +1636,7 @@ sops_decrypt(struct buf *out, const char *data, size_t len, const char *name,
 		             name, SOPS_MAX_FILE);
 		goto out;
 	}
+	off_init(&f);
 	if ((rc = load(&f, err)) < 0)
 		goto out;
 	if (f.nd == 0) {

@@ -2731,6 +2731,64 @@ test_config__reports_a_message_template_that_fails_every_run(void **state)
 	config_free(cfg);
 }
 
+static void
+test_config__decrypts_one_sops_document_of_a_file_with_unicode_before_it(
+        void **state)
+{
+	const char *root = getenv("FERRY_SOURCE_ROOT");
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct buf text = BUF_INIT, enc = BUF_INIT, key = BUF_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char *keys[1];
+	const struct config_object *sec;
+
+	(void)state;
+	assert_non_null(root);
+	buf_addf(&key,
+	         "%s/tests/sops/fixtures/sops-project/"
+	         "age-mock-identity.txt",
+	         root);
+	buf_addf(&text, "%s/tests/sops/fixtures/made-mock/utf8.enc.yaml", root);
+	assert_int_equal(file_read(&enc, text.ptr, &err), 0);
+	/* a plain document first, with characters of several bytes; the
+	 * SOPS one is decrypted alone, its lines kept */
+	buf_reset(&text);
+	buf_puts(&text, "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	                "kind: Receiver\n"
+	                "metadata: {name: r, annotations: {note: ünïcödé}}\n"
+	                "spec:\n"
+	                "  type: generic\n"
+	                "  resources: [{kind: ImageRepository, name: a}]\n"
+	                "  secretRef: {name: x}\n"
+	                "---\n");
+	buf_add(&text, enc.ptr, enc.len);
+	keys[0] = key.ptr;
+	o.sops_age_key_files = keys;
+	o.nsops_age_key_files = 1;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(
+	        config_add_buffer(cfg, "mixed.yaml", text.ptr, text.len, &err),
+	        0);
+	config_check(cfg, &err);
+	/* decrypted, and its (not quite Secret) fields where the file has
+	 * them */
+	assert_diag_at(cfg, "naïve", "unknown field", 10, 1);
+	assert_diag_at(cfg, "stringData.n", "must be a string", 17, 8);
+	assert_diag_at(cfg, "stringData.l", "must be a string", 19, 9);
+	assert_int_equal(config_diag_count(cfg), 3);
+	sec = config_find(cfg, CONFIG_SECRET, "default", "x");
+	assert_non_null(sec);
+	assert_int_equal(sec->line, 10);
+	assert_non_null(config_secret_value(sec, "a"));
+	assert_memory_equal(config_secret_value(sec, "a")->ptr, "alpha", 5);
+	config_free(cfg);
+	buf_release(&text);
+	buf_release(&enc);
+	buf_release(&key);
+}
+
 int
 main(void)
 {
@@ -2892,6 +2950,8 @@ main(void)
 		        test_config__notes_a_setter_marker_whose_policy_is_not_in_the_files),
 		cmocka_unit_test(
 		        test_config__reports_a_message_template_that_fails_every_run),
+		cmocka_unit_test(
+		        test_config__decrypts_one_sops_document_of_a_file_with_unicode_before_it),
 	};
 
 	/* skipped-document notices would clutter the test output */

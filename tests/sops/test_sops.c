@@ -298,6 +298,34 @@ test_sops__keeps_every_line_in_place_when_asked(void **state)
 	sops_keys_free(k);
 }
 
+static void
+test_sops__splices_by_bytes_where_libyaml_counts_characters(void **state)
+{
+	struct sops_keys *k =
+	        keys_from("sops-project/age-mock-identity.txt", NULL);
+	struct buf out = BUF_INIT;
+	struct err e = ERR_INIT;
+	cJSON *doc = NULL;
+
+	(void)state;
+	/* non-ASCII keys and a comment before the values: every position
+	 * libyaml gives is a character index, not a byte offset */
+	if (decrypt(&out, "made-mock/utf8.enc.json", k, 0, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(json_parse(&doc, out.ptr, out.len, "out", &e), 0);
+	assert_string_equal(json_get_string(doc, "a"), "b");
+	assert_null(cJSON_GetObjectItemCaseSensitive(doc, "sops"));
+	cJSON_Delete(doc);
+	if (decrypt(&out, "made-mock/utf8.enc.yaml", k, 0, &e) < 0)
+		fail_msg("%s", e.msg);
+	assert_non_null(strstr(out.ptr, "naïve: null\napiVersion: v1\n"));
+	assert_non_null(strstr(out.ptr, "    a: alpha\n    n: 12\n"));
+	assert_non_null(strstr(out.ptr, "        - item\n        # note\n"));
+	assert_null(strstr(out.ptr, "sops:"));
+	buf_release(&out);
+	sops_keys_free(k);
+}
+
 /* ---- wrong keys and tampering ---- */
 
 static void
@@ -555,6 +583,8 @@ main(void)
 		        test_sops__decrypts_two_documents_under_one_mac),
 		cmocka_unit_test(
 		        test_sops__keeps_every_line_in_place_when_asked),
+		cmocka_unit_test(
+		        test_sops__splices_by_bytes_where_libyaml_counts_characters),
 		cmocka_unit_test(
 		        test_sops__says_which_recipients_a_wrong_key_misses),
 		cmocka_unit_test(

@@ -106,7 +106,10 @@ static const char plan_help[] =
         "for every ImageUpdateAutomation, the images chosen (with their previous\n"
         "values), the unified diff of the files it would edit, and the rendered\n"
         "commit message.  Registries are scanned and the Git clone is fetched, so\n"
-        "the plan is made against the current remote head.\n"
+        "the plan is made against the current remote head.  Under each\n"
+        "automation, \"  note: FILE:LINE: ...\" lines say what the edit left\n"
+        "alone or did with a caveat: a setter marker naming no ImagePolicy of\n"
+        "the automation, a digest emptied because its policy reflects none.\n"
         "\n"
         "Options:\n" CLI_CONFIG_HELP
         "  --state-dir DIR       as for ferry run\n"

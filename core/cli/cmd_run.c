@@ -21,7 +21,6 @@
 #include "pipeline/pipeline.h"
 #include "state/state.h"
 
-#define RUN_MAX_PATHS 256
 /* Threads for the stages' fan-out: scans waiting on registries, file
  * writes waiting on fsync.  Neither needs a core each. */
 #define RUN_THREADS 8
@@ -72,8 +71,7 @@ static const char run_help[] =
         "so a restart resumes where the daemon stopped.\n"
         "\n"
         "Options:\n"
-        "  --once                one pass, then exit\n"
-        "  -f, --file PATH       a file or directory of objects (repeatable)\n"
+        "  --once                one pass, then exit\n" CLI_CONFIG_HELP
         "  --state-dir DIR       tag lists, policy results, status and Git clones\n"
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
         "  -o, --output FORMAT   with --once: text (default) or json\n"
@@ -125,10 +123,12 @@ static const char plan_help[] =
         "for every ImageUpdateAutomation, the images chosen (with their previous\n"
         "values), the unified diff of the files it would edit, and the rendered\n"
         "commit message.  Registries are scanned and the Git clone is fetched, so\n"
-        "the plan is made against the current remote head.\n"
+        "the plan is made against the current remote head.  Under each\n"
+        "automation, \"  note: FILE:LINE: ...\" lines say what the edit left\n"
+        "alone or did with a caveat: a setter marker naming no ImagePolicy of\n"
+        "the automation, a digest emptied because its policy reflects none.\n"
         "\n"
-        "Options:\n"
-        "  -f, --file PATH       a file or directory of objects (repeatable)\n"
+        "Options:\n" CLI_CONFIG_HELP
         "  --state-dir DIR       as for ferry run\n"
         "  -o, --output FORMAT   text (default) or json\n"
         "  -h, --help            show this help\n"
@@ -138,24 +138,16 @@ static const char plan_help[] =
 
 /* Loads and checks the configuration; prints every problem.  CLI_* code. */
 static int
-load_config(const char *cmd, char **paths, size_t n, struct config **out)
+load_config(const char *cmd, const struct cli_config *cc, struct config **out)
 {
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
 	struct buf line = BUF_INIT;
+	int rc;
 
 	*out = NULL;
-	if (config_new(&cfg) < 0) {
-		fprintf(stderr, "ferry %s: out of memory\n", cmd);
-		return CLI_FAILED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (config_add_path(cfg, paths[i], &err) < 0) {
-			fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
-			config_free(cfg);
-			return CLI_FAILED;
-		}
-	}
+	if ((rc = cli_config_read(&cfg, cc, cmd)) != CLI_OK)
+		return rc;
 	if (config_check(cfg, &err) < 0) {
 		for (size_t i = 0; i < config_diag_count(cfg); i++) {
 			buf_reset(&line);
@@ -168,6 +160,12 @@ load_config(const char *cmd, char **paths, size_t n, struct config **out)
 		buf_release(&line);
 		config_free(cfg);
 		return CLI_USAGE;
+	}
+	/* what is read but not acted on, or skipped: as validate lists it */
+	for (size_t i = 0; i < config_notice_count(cfg); i++) {
+		buf_reset(&line);
+		if (config_diag_format(&line, config_notice_get(cfg, i)))
+			fprintf(stderr, "notice: %s\n", line.ptr);
 	}
 	buf_release(&line);
 	*out = cfg;
@@ -192,6 +190,18 @@ ref_str(const struct pipeline_policy *p)
 	if (p->digest)
 		buf_addf(&b, "@%s", p->digest);
 	return buf_detach(&b);
+}
+
+/* What the editors left alone or set with a caveat, one "  note:" each. */
+static void
+print_notes(const char *notes)
+{
+	for (const char *p = notes; p && *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("  note: %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
 }
 
 static void
@@ -263,6 +273,7 @@ print_text(const struct pipeline_report *r, bool plan)
 			       pipeline_status_name(a->status));
 			break;
 		}
+		print_notes(a->notes);
 	}
 	(void)plan;
 }
@@ -345,6 +356,17 @@ print_json(const struct pipeline_report *r)
 			cJSON_AddStringToObject(co, "old", c->old_value);
 			cJSON_AddStringToObject(co, "new", c->new_value);
 			cJSON_AddItemToArray(ch, co);
+		}
+		ch = cJSON_AddArrayToObject(o, "notes");
+		for (const char *p = a->notes; ch && p && *p;) {
+			size_t n = strcspn(p, "\n");
+			char *line = strndup(p, n);
+
+			if (line)
+				cJSON_AddItemToArray(ch,
+				                     cJSON_CreateString(line));
+			free(line);
+			p += n + (p[n] == '\n');
 		}
 		if (a->rc < 0)
 			cJSON_AddStringToObject(o, "error", a->err.msg);
@@ -450,7 +472,7 @@ etcd_fleet(const char *cmd, const char *arg, struct daemon_options *o,
 
 /* ferry run without --once. */
 static int
-run_daemon(char **paths, size_t npaths, const char *state_arg,
+run_daemon(const struct cli_config *cc, const char *state_arg,
            struct daemon_options *o)
 {
 	struct buf sdir = BUF_INIT;
@@ -468,8 +490,9 @@ run_daemon(char **paths, size_t npaths, const char *state_arg,
 		fprintf(stderr, "ferry run: out of memory\n");
 		return CLI_FAILED;
 	}
-	o->paths = (const char *const *)paths;
-	o->npaths = npaths;
+	o->paths = cc->paths;
+	o->npaths = cc->npaths;
+	o->config = &cc->opts;
 	o->state_dir = sdir.ptr;
 	rc = daemon_run(o, &err);
 	buf_release(&sdir);
@@ -483,8 +506,8 @@ static int
 run_or_plan(int argc, char **argv, bool plan)
 {
 	static const struct option opts[] = {
+		CLI_CONFIG_LONGOPTS,
 		{ "once", no_argument, NULL, 'O' },
-		{ "file", required_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -508,8 +531,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
-	char *paths[RUN_MAX_PATHS];
-	size_t npaths = 0;
+	struct cli_config cc = CLI_CONFIG_INIT;
 	const char *state_arg = NULL;
 	struct buf sdir = BUF_INIT;
 	struct config *cfg = NULL;
@@ -525,17 +547,17 @@ run_or_plan(int argc, char **argv, bool plan)
 	bool daemon_opt = false;
 	int c, json = 0, once = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONFIG_SHORTOPTS "o:h", opts,
+	                        NULL)) != -1) {
+		int took = cli_config_option(&cc, cmd, c, optarg);
+
+		if (took < 0)
+			return CLI_USAGE;
+		if (took > 0)
+			continue;
 		switch (c) {
 		case 'O':
 			once = 1;
-			break;
-		case 'f':
-			if (npaths == RUN_MAX_PATHS)
-				return cli_usage_error(cmd,
-				                       "at most %d -f paths",
-				                       RUN_MAX_PATHS);
-			paths[npaths++] = optarg;
 			break;
 		case 'S':
 			state_arg = optarg;
@@ -613,7 +635,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		                       argv[optind]);
 	if (plan && once)
 		return cli_usage_error(cmd, "--once belongs to 'ferry run'");
-	if (npaths == 0)
+	if (cc.npaths == 0)
 		return cli_usage_error(
 		        cmd,
 		        "no configuration: give -f PATH (a file or directory of Flux objects)");
@@ -622,16 +644,22 @@ run_or_plan(int argc, char **argv, bool plan)
 		        cmd, "--listen, --workers and the other daemon "
 		             "options belong to 'ferry run' without "
 		             "--once");
+	if (!plan && !once && json)
+		return cli_usage_error(cmd, "-o belongs to --once");
+	if ((rc = cli_config_ready(&cc, cmd)) != CLI_OK)
+		goto out;
 	if (!plan && !once) {
-		if (json)
-			return cli_usage_error(cmd, "-o belongs to --once");
 		if (etcd_fleet(cmd, etcd_arg, &dopts, endpoints, ep_buf,
-		               sizeof(ep_buf), user_buf, sizeof(user_buf)) < 0)
-			return CLI_USAGE;
-		return run_daemon(paths, npaths, state_arg, &dopts);
+		               sizeof(ep_buf), user_buf,
+		               sizeof(user_buf)) < 0) {
+			rc = CLI_USAGE;
+			goto out;
+		}
+		rc = run_daemon(&cc, state_arg, &dopts);
+		goto out;
 	}
-	if ((rc = load_config(cmd, paths, npaths, &cfg)) != CLI_OK)
-		return rc;
+	if ((rc = load_config(cmd, &cc, &cfg)) != CLI_OK)
+		goto out;
 	if (state_arg)
 		buf_puts(&sdir, state_arg);
 	else
@@ -670,6 +698,7 @@ out:
 	state_free(st);
 	config_free(cfg);
 	buf_release(&sdir);
+	cli_config_release(&cc);
 	return rc;
 }
 

@@ -251,6 +251,24 @@ struct config_receiver_resource {
 	char *name; /* may be "*" together with match_labels */
 	char *namespace;
 	struct config_strmap match_labels;
+	char *filter; /* a CEL expression; not evaluated by ferry */
+};
+
+/* A CEL variable (name, expression) or validation (expression, message). */
+struct config_receiver_cel {
+	char *name;
+	char *expression;
+	char *message;
+};
+
+/* spec.oidcProviders[] (type generic-oidc). */
+struct config_receiver_oidc_provider {
+	char *issuer_url; /* issuerURL */
+	char *audience;
+	struct config_receiver_cel *variables;
+	size_t n_variables;
+	struct config_receiver_cel *validations;
+	size_t n_validations;
 };
 
 struct config_receiver {
@@ -260,6 +278,8 @@ struct config_receiver {
 	struct config_strlist events;
 	struct config_receiver_resource *resources;
 	size_t n_resources;
+	struct config_receiver_oidc_provider *oidc_providers;
+	size_t n_oidc_providers;
 	char *resource_filter;
 	struct config_local_ref secret_ref;
 	bool suspend;
@@ -309,7 +329,8 @@ struct config_kustomization_dependency {
 	char *ready_expr; /* readyExpr, a CEL expression */
 };
 
-struct config_kustomization_drift_ignore_rule {
+/* spec.ignore[]: paths drift detection leaves alone. */
+struct config_kustomization_ignore_rule {
 	struct config_strlist paths; /* JSON pointers */
 	struct {
 		struct config_pos pos;
@@ -356,6 +377,7 @@ struct config_kustomization {
 		struct config_strmap substitute;
 		struct config_kustomization_substitute_from *substitute_from;
 		size_t n_substitute_from;
+		char *substitute_strategy; /* WithVariables, Always */
 	} post_build;
 	bool prune;
 	char *deletion_policy;
@@ -371,8 +393,9 @@ struct config_kustomization {
 	size_t n_images;
 	struct config_strlist components;
 	bool ignore_missing_components;
-	struct config_kustomization_drift_ignore_rule *drift_ignore_rules;
-	size_t n_drift_ignore_rules;
+	struct config_kustomization_ignore_rule *ignore; /* spec.ignore */
+	size_t n_ignore;
+	struct config_strlist build_metadata; /* buildMetadata */
 	char *service_account_name;
 	struct config_cross_ref source_ref;
 	bool suspend;

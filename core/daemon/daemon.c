@@ -199,6 +199,9 @@ snapshot_load(struct snapshot **out, struct daemon *d, struct err *err)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
 	atomic_init(&s->refs, 1);
+	if (d->o.config &&
+	    (rc = config_set_options(s->cfg, d->o.config, err)) < 0)
+		goto fail;
 	for (size_t i = 0; i < d->o.npaths; i++)
 		if ((rc = config_add_path(s->cfg, d->o.paths[i], err)) < 0)
 			goto fail;
@@ -219,6 +222,11 @@ snapshot_load(struct snapshot **out, struct daemon *d, struct err *err)
 			             config_diag_count(s->cfg),
 			             config_diag_count(s->cfg) == 1 ? "" : "s");
 		goto fail;
+	}
+	for (size_t i = 0; i < config_notice_count(s->cfg); i++) {
+		buf_reset(&line);
+		config_diag_format(&line, config_notice_get(s->cfg, i));
+		log_info(MOD, "config_notice", "notice", line.ptr);
 	}
 	if ((rc = snapshot_index_build(s)) < 0) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");

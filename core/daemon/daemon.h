@@ -40,9 +40,14 @@
 	                   again within it counts                              \
 	                   once */
 
+struct config_options;
+
 struct daemon_options {
 	const char *const *paths; /* configuration files and directories */
 	size_t npaths;
+	/* how paths are read, at start and on every reload (standard input
+	 * as read once by the caller); NULL: the defaults; borrowed */
+	const struct config_options *config;
 	const char *state_dir; /* required */
 	const char *listen;    /* "host:port"; NULL: the default; "off" */
 	const char *tls_cert;  /* PEM files: serve HTTPS */
@@ -68,8 +73,8 @@ struct daemon_options {
 
 #define DAEMON_OPTIONS_INIT                                                    \
 	{                                                                      \
-		NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0,    \
-		        NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL      \
+		NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, \
+		        0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL   \
 	}
 
 /*

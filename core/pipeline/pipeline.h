@@ -126,6 +126,8 @@ struct pipeline_automation {
 	long retry_after_ms; /* > 0: the push lost a race; run the stage
 	                        again (attempt + 1) after this long */
 	struct wb_changes changes;
+	char *notes; /* what the editors left alone or set with a caveat,
+	                "FILE:LINE: ..." lines (yamledit_opts.notes); or NULL */
 	int rc;
 	struct err err;
 };
@@ -164,7 +166,10 @@ int pipeline_select(struct pipeline_ctx *ctx, const struct pipeline_key *key,
  * Runs ImageUpdateAutomation key once: attempt is 1 for a first run and
  * one more for each retry after a push conflict.  Returns out->rc; on a
  * conflict that may still be retried, -ERR_CONFLICT with
- * out->retry_after_ms > 0 (status PIPELINE_FAILED until then).
+ * out->retry_after_ms > 0 (status PIPELINE_FAILED until then).  A run
+ * that changed nothing because a selected policy failed (and has no
+ * latest image to apply) fails with -ERR_TRANSIENT and that policy's
+ * reason, rather than report "no change".
  */
 int pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
                       int attempt, struct pipeline_automation *out);

@@ -18,11 +18,11 @@
  *
  * Files are found as Flux finds them: a walk of subpath (a directory, or
  * one file named as below), in name order, over *.yaml, *.yml and files
- * named Kustomization that contain the bytes "$imagepolicy".  Directories named .git are skipped.  Everything is
- * read and written through root (fsroot.h), so nothing outside it is ever
- * opened: subpath must be relative and free of ".."; it may go through a
- * symlink that stays inside root (the walk then starts at the link's
- * target and labels files by their real paths).  Below it, symlinked
+ * named Kustomization that contain the bytes "$imagepolicy".  Directories named
+ * .git are skipped.  Everything is read and written through root (fsroot.h), so
+ * nothing outside it is ever opened: subpath must be relative and free of "..";
+ * it may go through a symlink that stays inside root (the walk then starts at
+ * the link's target and labels files by their real paths).  Below it, symlinked
  * directories are not entered (as Flux's filepath.Walk), and a symlinked
  * file is edited only when it resolves inside root: its target is
  * written, once even when the walk also reaches the target directly.  A

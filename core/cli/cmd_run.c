@@ -204,6 +204,19 @@ print_notes(const char *notes)
 	}
 }
 
+/* msg without a leading "KIND NS/NAME: " that the line already shows. */
+static const char *
+unprefixed(const char *msg, const char *kind, const char *nn)
+{
+	size_t k = strlen(kind), n = strlen(nn);
+
+	if (strncmp(msg, kind, k) == 0 && msg[k] == ' ' &&
+	    strncmp(msg + k + 1, nn, n) == 0 && msg[k + 1 + n] == ':' &&
+	    msg[k + 2 + n] == ' ')
+		return msg + k + n + 3;
+	return msg;
+}
+
 static void
 print_text(const struct pipeline_report *r, bool plan)
 {
@@ -216,7 +229,7 @@ print_text(const struct pipeline_report *r, bool plan)
 			printf("ImageRepository %s: suspended\n", nn);
 		else if (x->rc < 0)
 			printf("ImageRepository %s: scan failed: %s%s\n", nn,
-			       x->err.msg,
+			       unprefixed(x->err.msg, "ImageRepository", nn),
 			       x->ntags ? " (kept the last good tag list)"
 			                : "");
 		else
@@ -229,7 +242,8 @@ print_text(const struct pipeline_report *r, bool plan)
 		if (p->suspended)
 			printf("ImagePolicy %s: suspended\n", nn);
 		else if (p->rc < 0)
-			printf("ImagePolicy %s: failed: %s\n", nn, p->err.msg);
+			printf("ImagePolicy %s: failed: %s\n", nn,
+			       unprefixed(p->err.msg, "ImagePolicy", nn));
 		else if (p->previous && now && strcmp(p->previous, now) != 0)
 			printf("ImagePolicy %s: %s (was %s)\n", nn, now,
 			       p->previous);
@@ -266,7 +280,8 @@ print_text(const struct pipeline_report *r, bool plan)
 			break;
 		case PIPELINE_FAILED:
 			printf("ImageUpdateAutomation %s: failed: %s\n", nn,
-			       a->err.msg);
+			       unprefixed(a->err.msg, "ImageUpdateAutomation",
+			                  nn));
 			break;
 		default:
 			printf("ImageUpdateAutomation %s: %s\n", nn,

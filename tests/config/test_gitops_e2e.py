@@ -285,6 +285,15 @@ class GitOps(unittest.TestCase):
         self.assertNotIn("no change", out.stdout)
         self.assertEqual(len(fx.log()), 1)
 
+    def test_a_failed_line_names_its_object_once(self):
+        fx = Fleet(policy_range=">=9.0.0")
+        out = fx.run()
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        line = next(x for x in out.stdout.splitlines()
+                    if x.startswith("ImagePolicy apps/app: failed: "))
+        self.assertNotIn("apps/app", line[len("ImagePolicy apps/app:"):],
+                         line)
+
     def test_a_plain_http_registry_reached_over_tls_suggests_insecure(self):
         fx = Fleet()
         objects = fx.objects.replace("  insecure: true\n", "")

@@ -48,6 +48,12 @@ static const struct kind_info kinds[CONFIG_KIND_COUNT] = {
 	                           "kustomize.toolkit.fluxcd.io",
 	                           { "v1", NULL } },
 	[CONFIG_SECRET] = { "Secret", "", { "v1", NULL } },
+	[CONFIG_PROVIDER] = { "Provider",
+	                      "notification.toolkit.fluxcd.io",
+	                      { "v1beta3", NULL } },
+	[CONFIG_ALERT] = { "Alert",
+	                   "notification.toolkit.fluxcd.io",
+	                   { "v1beta3", NULL } },
 };
 
 const char *
@@ -955,6 +961,45 @@ check_cross_ref(struct config *cfg, const struct config_object *o,
 	        config_kind_name(kind), ref->namespace, ref->name);
 }
 
+/* A Provider's Secrets, and an Alert's Provider (same namespace). */
+static void
+check_notification_refs(struct config *cfg)
+{
+	struct config_vec *v = &cfg->kinds[CONFIG_PROVIDER];
+
+	for (size_t i = 0; i < v->n; i++) {
+		struct config_provider *p = &v->v[i]->u.provider;
+
+		check_secret_ref(cfg, v->v[i], &p->secret_ref,
+		                 "spec.secretRef.name");
+		check_secret_ref(cfg, v->v[i], &p->cert_secret_ref,
+		                 "spec.certSecretRef.name");
+		check_secret_ref(cfg, v->v[i], &p->proxy_secret_ref,
+		                 "spec.proxySecretRef.name");
+		/* Flux sends nothing, silently, without an address. */
+		if (p->address == NULL &&
+		    config_secret_value(
+		            config_secret_for(cfg, v->v[i], &p->secret_ref),
+		            "address") == NULL)
+			obj_diag(cfg, v->v[i], &p->pos, "spec.address",
+			         "required: give spec.address, or an 'address' "
+			         "key in the Secret of spec.secretRef");
+	}
+	v = &cfg->kinds[CONFIG_ALERT];
+	for (size_t i = 0; i < v->n; i++) {
+		const struct config_object *a = v->v[i];
+		const struct config_local_ref *r = &a->u.alert.provider_ref;
+
+		if (!r->pos.set || r->name == NULL ||
+		    config_alert_provider(cfg, a) != NULL)
+			continue;
+		obj_diag(cfg, a, &r->pos, "spec.providerRef.name",
+		         "Provider '%s/%s' not found (add it to the files "
+		         "given, or fix the name)",
+		         a->metadata.namespace, r->name);
+	}
+}
+
 static void
 check_references(struct config *cfg)
 {
@@ -1041,6 +1086,7 @@ check_references(struct config *cfg)
 		check_secret_ref(cfg, v->v[i], &kube,
 		                 "spec.kubeConfig.secretRef.name");
 	}
+	check_notification_refs(cfg);
 }
 
 int
@@ -1168,6 +1214,16 @@ config_source_gitrepository(const struct config *cfg,
 	if (r->kind && strcmp(r->kind, "GitRepository") != 0)
 		return NULL;
 	return config_find(cfg, CONFIG_GITREPOSITORY, r->namespace, r->name);
+}
+
+const struct config_object *
+config_alert_provider(const struct config *cfg,
+                      const struct config_object *alert)
+{
+	if (alert == NULL || alert->kind != CONFIG_ALERT)
+		return NULL;
+	return config_find(cfg, CONFIG_PROVIDER, alert->metadata.namespace,
+	                   alert->u.alert.provider_ref.name);
 }
 
 const char *

@@ -164,6 +164,11 @@ const struct config_object *
 config_source_gitrepository(const struct config *cfg,
                             const struct config_object *obj);
 
+/* The Provider an Alert's providerRef names (its namespace), or NULL. */
+const struct config_object *
+config_alert_provider(const struct config *cfg,
+                      const struct config_object *alert);
+
 /* true when labels satisfy the selector (an unset selector matches all). */
 bool config_selector_matches(const struct config_label_selector *sel,
                              const struct config_strmap *labels);

@@ -59,13 +59,14 @@ struct daemon_options {
 	const char *member_id; /* NULL: hostname-pid */
 	const char *etcd_cacert, *etcd_cert, *etcd_key;
 	const char *etcd_user, *etcd_password;
-	int64_t lease_ttl; /* seconds; 0: 10 */
+	int64_t lease_ttl;     /* seconds; 0: 10 */
+	const char *kustomize; /* builds kustomizations; NULL: on PATH */
 };
 
 #define DAEMON_OPTIONS_INIT                                                    \
 	{                                                                      \
 		NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0,    \
-		        NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0            \
+		        NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL      \
 	}
 
 /*

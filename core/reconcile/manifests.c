@@ -143,9 +143,19 @@ doc_load(struct doc *d, const char *text, size_t len, size_t index, int line,
 		        line + (int)d->parser.problem_mark.line);
 	d->doc_ok = true;
 	d->root = yaml_document_get_root_node(&d->doc);
-	/* a "---" inside the chunk would be a second document */
-	if (d->root && yaml_parser_load(&d->parser, &extra)) {
-		bool more = yaml_document_get_root_node(&extra) != NULL;
+	/* what follows the document must be nothing: neither a second
+	 * document nor text libyaml cannot read */
+	if (d->root) {
+		bool more;
+		if (!yaml_parser_load(&d->parser, &extra))
+			return err_set(
+			        err, ERR_INVALID,
+			        "document %zu (line %d): not YAML: %s at "
+			        "line %d",
+			        index, line,
+			        d->parser.problem ? d->parser.problem : "error",
+			        line + (int)d->parser.problem_mark.line);
+		more = yaml_document_get_root_node(&extra) != NULL;
 		yaml_document_delete(&extra);
 		if (more)
 			return err_set(err, ERR_INVALID,
@@ -308,8 +318,19 @@ marker(const char *p, const char *eol, const char **rest)
 		return false;
 	if (p[0] == '-') {
 		const char *q = p + 3;
-		while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
-			q++;
+		for (;;) {
+			while (q < eol &&
+			       (*q == ' ' || *q == '\t' || *q == '\r'))
+				q++;
+			/* "--- --- x": one marker is enough */
+			if (eol - q >= 3 && memcmp(q, "---", 3) == 0 &&
+			    (eol - q == 3 || q[3] == ' ' || q[3] == '\t' ||
+			     q[3] == '\r')) {
+				q += 3;
+				continue;
+			}
+			break;
+		}
 		if (q < eol && *q != '#')
 			*rest = q;
 	}

@@ -332,6 +332,9 @@ test_manifests__a_document_that_is_no_object_is_an_error(void **state)
 		  "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
 		  "rendered twice" },
 		{ "---\napiVersion: v1\nkind: [\n", "not YAML" },
+		{ "--- --- {apiVersion: v1, kind: ConfigMap, metadata: {name: "
+		  "x}}\nt\n",
+		  "not YAML" },
 	};
 	struct err e = ERR_INIT;
 	struct reconcile_manifests m;

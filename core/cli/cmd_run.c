@@ -58,6 +58,8 @@ static const char run_help[] =
         "    and branch at once;\n"
         "  - a failed run is retried after 5 s, doubling up to 5 min, and back on\n"
         "    the interval after a success; a lost push race is retried sooner;\n"
+        "    a failed Kustomization after its retryInterval, doubling up to its\n"
+        "    interval;\n"
         "  - registry webhooks arrive on --listen: a Flux Receiver at the path\n"
         "    Flux publishes (/hook/ + sha256 of token, name and namespace; its\n"
         "    type may be generic, generic-hmac, github, harbor, dockerhub, quay,\n"

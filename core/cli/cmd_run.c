@@ -18,6 +18,7 @@
 #include "daemon/daemon.h"
 #include "fleet/etcd.h"
 #include "config/loader.h"
+#include "notify/notify.h"
 #include "pipeline/pipeline.h"
 #include "state/state.h"
 
@@ -37,7 +38,12 @@ static const char run_help[] =
         "     GitRepository to the remote head, edits the values marked with\n"
         "     {\"$imagepolicy\": \"NS:NAME\"} under update.path (or, with ferry's\n"
         "     update.strategy Kustomization, the images: of the kustomization\n"
-        "     file there), commits with the rendered messageTemplate and pushes.\n"
+        "     file there), commits with the rendered messageTemplate and pushes;\n"
+        "  4. for every Kustomization (after those it dependsOn): renders its\n"
+        "     spec.path at its GitRepository's head and syncs the targets its\n"
+        "     ferry.io/ annotations name (a directory, a command, notify URLs),\n"
+        "     with hooks and a health check; see README, \"The built-in\n"
+        "     reconciler\".\n"
         "Suspended objects are skipped.  Nothing is committed when nothing changed.\n"
         "A push rejected because the branch moved is retried on top of it.\n"
         "\n"
@@ -47,9 +53,12 @@ static const char run_help[] =
         "    scan that finds new tags runs the policies on that repository at\n"
         "    once, and a policy whose latest image changed runs the automations\n"
         "    that select it, so a new tag is pushed without waiting for an\n"
-        "    interval;\n"
+        "    interval; a push syncs the Kustomizations on that GitRepository\n"
+        "    and branch at once;\n"
         "  - a failed run is retried after 5 s, doubling up to 5 min, and back on\n"
         "    the interval after a success; a lost push race is retried sooner;\n"
+        "    a failed Kustomization after its retryInterval, doubling up to its\n"
+        "    interval;\n"
         "  - registry webhooks arrive on --listen: a Flux Receiver at the path\n"
         "    Flux publishes (/hook/ + sha256 of token, name and namespace; its\n"
         "    type may be generic, generic-hmac, github, harbor, dockerhub, quay,\n"
@@ -75,6 +84,9 @@ static const char run_help[] =
         "  --state-dir DIR       tag lists, policy results, status and Git clones\n"
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
         "  -o, --output FORMAT   with --once: text (default) or json\n"
+        "  --kustomize-command CMD  builds a kustomization, the directory appended\n"
+        "                        (default: 'kustomize build', else 'kubectl\n"
+        "                        kustomize'; FERRY_KUSTOMIZE)\n"
         "Daemon options:\n"
         "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz, the\n"
         "                        status page\n"
@@ -130,8 +142,16 @@ static const char plan_help[] =
         "\n"
         "Options:\n" CLI_CONFIG_HELP
         "  --state-dir DIR       as for ferry run\n"
+        "  --kustomize-command CMD  as for ferry run\n"
         "  -o, --output FORMAT   text (default) or json\n"
         "  -h, --help            show this help\n"
+        "\n"
+        "For every Kustomization it shows the targets a run would touch and\n"
+        "what they would get at the current head: the files of a directory\n"
+        "target to create, change or delete (and the drift there), the command,\n"
+        "the notify URLs; nothing is written, no hook or command runs.  A\n"
+        "Kustomization on a branch an automation would push to syncs again after\n"
+        "that push; the plan says so.\n"
         "\n"
         "Exit codes: 0 planned, 1 some object failed, 2 bad arguments or\n"
         "configuration.\n";
@@ -218,7 +238,92 @@ unprefixed(const char *msg, const char *kind, const char *nn)
 }
 
 static void
-print_text(const struct pipeline_report *r, bool plan)
+print_names(const char *label, const struct pipeline_names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		printf("  %s %s\n", label, l->v[i]);
+}
+
+/* An automation of the pass that would push to ks's source and branch. */
+static const struct pipeline_automation *
+pushes_to(const struct pipeline_report *r, const struct config *cfg,
+          const struct config_object *ks)
+{
+	const struct config_object *g = config_source_gitrepository(cfg, ks);
+	const char *branch = pipeline_sync_branch(cfg, ks);
+
+	for (size_t i = 0; g && branch && i < r->nautomations; i++) {
+		const struct pipeline_automation *a = &r->automations[i];
+		if ((a->status == PIPELINE_PLANNED ||
+		     a->status == PIPELINE_PUSHED) &&
+		    a->branch && strcmp(a->branch, branch) == 0 &&
+		    config_source_gitrepository(cfg, a->obj) == g)
+			return a;
+	}
+	return NULL;
+}
+
+static void
+print_sync(const struct config *cfg, const struct pipeline_report *r,
+           const struct pipeline_sync *s, bool plan)
+{
+	const struct pipeline_automation *a;
+	char nn[600], msg[2048];
+	const char *rev = s->revision ? s->revision : "-";
+
+	ns_name(nn, sizeof(nn), s->obj);
+	switch (s->status) {
+	case PIPELINE_SYNC_SUSPENDED:
+		printf("Kustomization %s: suspended\n", nn);
+		return;
+	case PIPELINE_SYNC_UNMANAGED:
+		printf("Kustomization %s: left to Flux (no ferry.io/ "
+		       "annotations)\n",
+		       nn);
+		return;
+	case PIPELINE_SYNC_FAILED:
+		printf("Kustomization %s: %s failed: %s\n", nn,
+		       s->phase ? s->phase : "sync", s->err.msg);
+		return;
+	case PIPELINE_SYNC_UP_TO_DATE:
+		printf("Kustomization %s: %s at %s (%zu objects)\n", nn,
+		       plan ? "targets up to date" : "up to date", rev,
+		       s->objects);
+		break;
+	case PIPELINE_SYNC_PLANNED:
+		printf("Kustomization %s: would sync %s (%zu objects)\n", nn,
+		       rev, s->objects);
+		print_names("create", &s->created);
+		print_names("change", &s->configured);
+		print_names("delete", &s->deleted);
+		print_names("keep (prune: false)", &s->orphaned);
+		print_names("restore (modified by hand)", &s->modified);
+		print_names("remove (added by hand)", &s->added);
+		print_names("restore (deleted by hand)", &s->removed);
+		break;
+	default:
+		pipeline_sync_event(msg, sizeof(msg), s);
+		printf("Kustomization %s: %s\n", nn,
+		       msg[0] ? msg : pipeline_sync_status_name(s->status));
+		break;
+	}
+	if (!plan)
+		return;
+	if (s->targets.n == 0)
+		printf("  targets: none (renders and validates only)\n");
+	for (size_t i = 0; i < s->targets.n; i++)
+		printf("  target: %s%s\n", s->targets.v[i],
+		       s->status == PIPELINE_SYNC_PLANNED ? ""
+		                                          : " (untouched)");
+	if ((a = pushes_to(r, cfg, s->obj)) != NULL)
+		printf("  then again at the commit ImageUpdateAutomation %s/%s "
+		       "would push to %s\n",
+		       a->obj->metadata.namespace, a->obj->metadata.name,
+		       a->branch);
+}
+
+static void
+print_text(const struct config *cfg, const struct pipeline_report *r, bool plan)
 {
 	char nn[600];
 
@@ -290,7 +395,8 @@ print_text(const struct pipeline_report *r, bool plan)
 		}
 		print_notes(a->notes);
 	}
-	(void)plan;
+	for (size_t i = 0; i < r->nsyncs; i++)
+		print_sync(cfg, r, &r->syncs[i], plan);
 }
 
 static void
@@ -298,6 +404,16 @@ add_obj(cJSON *o, const struct config_object *obj)
 {
 	cJSON_AddStringToObject(o, "namespace", obj->metadata.namespace);
 	cJSON_AddStringToObject(o, "name", obj->metadata.name);
+}
+
+static cJSON *
+names_json(const struct pipeline_names *l)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < l->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+	return a;
 }
 
 static int
@@ -387,6 +503,36 @@ print_json(const struct pipeline_report *r)
 			cJSON_AddStringToObject(o, "error", a->err.msg);
 		cJSON_AddItemToArray(arr, o);
 	}
+	arr = cJSON_AddArrayToObject(root, "kustomizations");
+	for (size_t i = 0; arr && i < r->nsyncs; i++) {
+		const struct pipeline_sync *x = &r->syncs[i];
+		cJSON *d;
+		o = cJSON_CreateObject();
+		add_obj(o, x->obj);
+		cJSON_AddStringToObject(o, "status",
+		                        pipeline_sync_status_name(x->status));
+		if (x->revision)
+			cJSON_AddStringToObject(o, "revision", x->revision);
+		if (x->previous)
+			cJSON_AddStringToObject(o, "previousRevision",
+			                        x->previous);
+		cJSON_AddNumberToObject(o, "objects", (double)x->objects);
+		cJSON_AddItemToObject(o, "targets", names_json(&x->targets));
+		cJSON_AddItemToObject(o, "created", names_json(&x->created));
+		cJSON_AddItemToObject(o, "configured",
+		                      names_json(&x->configured));
+		cJSON_AddItemToObject(o, "deleted", names_json(&x->deleted));
+		cJSON_AddItemToObject(o, "orphaned", names_json(&x->orphaned));
+		d = cJSON_AddObjectToObject(o, "drift");
+		cJSON_AddItemToObject(d, "modified", names_json(&x->modified));
+		cJSON_AddItemToObject(d, "added", names_json(&x->added));
+		cJSON_AddItemToObject(d, "removed", names_json(&x->removed));
+		if (x->phase)
+			cJSON_AddStringToObject(o, "phase", x->phase);
+		if (x->rc < 0 || x->status == PIPELINE_SYNC_WAITING)
+			cJSON_AddStringToObject(o, "error", x->err.msg);
+		cJSON_AddItemToArray(arr, o);
+	}
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (text == NULL)
@@ -394,6 +540,117 @@ print_json(const struct pipeline_report *r)
 	printf("%s\n", text);
 	cJSON_free(text);
 	return 0;
+}
+
+/* How long `run --once` waits for its notifications before it exits. */
+#define RUN_NOTIFY_WAIT_MS 30000
+
+/*
+ * The pass's events, as the daemon records them, to the Alerts that ask
+ * for them: scans that failed, latest images that moved, pushes and push
+ * failures, syncs and sync failures.  Sent before ferry exits.
+ */
+static void
+notify_report(const struct config *cfg, const struct pipeline_report *r)
+{
+	struct notify_options no = NOTIFY_OPTIONS_INIT;
+	struct notifier *n = NULL;
+	struct err e = ERR_INIT;
+	char msg[2048], rev[300];
+
+	if (config_count(cfg, CONFIG_ALERT) == 0)
+		return;
+	if (notify_new(&n, &no, &e) < 0) {
+		log_warn("notify", "start_failed", "err", e.msg);
+		return;
+	}
+	for (size_t i = 0; i < r->nrepos; i++) {
+		const struct pipeline_repo *x = &r->repos[i];
+		struct notify_event ev = { 0 };
+		if (x->rc >= 0 || x->suspended)
+			continue;
+		ev.kind = "ImageRepository";
+		ev.api_version = x->obj->api_version;
+		ev.namespace_ = x->obj->metadata.namespace;
+		ev.name = x->obj->metadata.name;
+		ev.labels = &x->obj->metadata.labels;
+		ev.error = true;
+		ev.reason = "ScanFailed";
+		ev.message = x->err.msg;
+		notify_event(n, cfg, &ev);
+	}
+	for (size_t i = 0; i < r->npolicies; i++) {
+		const struct pipeline_policy *p = &r->policies[i];
+		struct notify_event ev = { 0 };
+		char *now = ref_str(p);
+		if (p->rc < 0 || !p->changed || now == NULL) {
+			free(now);
+			continue;
+		}
+		snprintf(msg, sizeof(msg), "latest image %s%s%s%s", now,
+		         p->previous ? " (was " : "",
+		         p->previous ? p->previous : "",
+		         p->previous ? ")" : "");
+		ev.kind = "ImagePolicy";
+		ev.api_version = p->obj->api_version;
+		ev.namespace_ = p->obj->metadata.namespace;
+		ev.name = p->obj->metadata.name;
+		ev.labels = &p->obj->metadata.labels;
+		ev.reason = "LatestImageChanged";
+		ev.message = msg;
+		notify_event(n, cfg, &ev);
+		free(now);
+	}
+	for (size_t i = 0; i < r->nautomations; i++) {
+		const struct pipeline_automation *a = &r->automations[i];
+		const char *meta[] = { "commit", a->commit, "revision", rev,
+			               NULL };
+		struct notify_event ev = { 0 };
+		if (a->status != PIPELINE_PUSHED &&
+		    a->status != PIPELINE_FAILED)
+			continue;
+		ev.kind = "ImageUpdateAutomation";
+		ev.api_version = a->obj->api_version;
+		ev.namespace_ = a->obj->metadata.namespace;
+		ev.name = a->obj->metadata.name;
+		ev.labels = &a->obj->metadata.labels;
+		if (a->status == PIPELINE_PUSHED) {
+			snprintf(rev, sizeof(rev), "%s@sha1:%s",
+			         a->branch ? a->branch : "", a->commit);
+			snprintf(msg, sizeof(msg),
+			         "pushed %.12s to %s (%zu change%s): %s",
+			         a->commit, a->branch ? a->branch : "",
+			         a->changes.n, a->changes.n == 1 ? "" : "s",
+			         a->message ? a->message : "");
+			ev.reason = "Pushed";
+			ev.message = msg;
+			ev.metadata = meta;
+		} else {
+			ev.error = true;
+			ev.reason = "AutomationFailed";
+			ev.message = a->err.msg;
+		}
+		notify_event(n, cfg, &ev);
+	}
+	for (size_t i = 0; i < r->nsyncs; i++) {
+		const struct pipeline_sync *s = &r->syncs[i];
+		const char *meta[] = { "revision", s->revision, NULL };
+		struct notify_event ev = { 0 };
+		if ((ev.reason = pipeline_sync_event(msg, sizeof(msg), s)) ==
+		    NULL)
+			continue;
+		ev.kind = "Kustomization";
+		ev.api_version = s->obj->api_version;
+		ev.namespace_ = s->obj->metadata.namespace;
+		ev.name = s->obj->metadata.name;
+		ev.labels = &s->obj->metadata.labels;
+		ev.error = s->status == PIPELINE_SYNC_FAILED;
+		ev.message = msg;
+		ev.metadata = s->revision ? meta : NULL;
+		notify_event(n, cfg, &ev);
+	}
+	notify_flush(n, RUN_NOTIFY_WAIT_MS);
+	notify_free(n, 0);
 }
 
 /* --workers, --shutdown-timeout, --retry-min, --retry-max. */
@@ -543,6 +800,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ "etcd-key", required_argument, NULL, 'k' },
 		{ "etcd-user", required_argument, NULL, 'u' },
 		{ "ui-token-file", required_argument, NULL, 'G' },
+		{ "kustomize-command", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
@@ -560,6 +818,7 @@ run_or_plan(int argc, char **argv, bool plan)
 	const char *etcd_arg = NULL, *endpoints[ETCD_MAX_ENDPOINTS];
 	char ep_buf[4096], user_buf[512];
 	bool daemon_opt = false;
+	const char *kustomize = NULL;
 	int c, json = 0, once = 0, rc;
 
 	while ((c = getopt_long(argc, argv, CLI_CONFIG_SHORTOPTS "o:h", opts,
@@ -632,6 +891,9 @@ run_or_plan(int argc, char **argv, bool plan)
 			dopts.ui_token_file = optarg;
 			daemon_opt = true;
 			break;
+		case 'Z':
+			kustomize = optarg;
+			break;
 		case 'W':
 		case 'T':
 		case 'r':
@@ -663,7 +925,11 @@ run_or_plan(int argc, char **argv, bool plan)
 		return cli_usage_error(cmd, "-o belongs to --once");
 	if ((rc = cli_config_ready(&cc, cmd)) != CLI_OK)
 		goto out;
+	if (kustomize == NULL && getenv("FERRY_KUSTOMIZE") &&
+	    *getenv("FERRY_KUSTOMIZE"))
+		kustomize = getenv("FERRY_KUSTOMIZE");
 	if (!plan && !once) {
+		dopts.kustomize = kustomize;
 		if (etcd_fleet(cmd, etcd_arg, &dopts, endpoints, ep_buf,
 		               sizeof(ep_buf), user_buf,
 		               sizeof(user_buf)) < 0) {
@@ -695,16 +961,19 @@ run_or_plan(int argc, char **argv, bool plan)
 	ctx.registry = registry;
 	ctx.pool = pool;
 	ctx.dry_run = plan;
+	ctx.kustomize = kustomize;
 	rc = pipeline_run(&rep, &ctx, &err);
 	if (rc == -ERR_NOMEM) {
 		fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
 		rc = CLI_FAILED;
 		goto out;
 	}
+	if (!plan)
+		notify_report(cfg, &rep);
 	if (json)
 		print_json(&rep);
 	else
-		print_text(&rep, plan);
+		print_text(cfg, &rep, plan);
 	rc = rc < 0 ? CLI_FAILED : CLI_OK;
 out:
 	pipeline_report_release(&rep);

@@ -52,6 +52,12 @@ static const struct kind_info kinds[CONFIG_KIND_COUNT] = {
 	                           "kustomize.toolkit.fluxcd.io",
 	                           { "v1", NULL } },
 	[CONFIG_SECRET] = { "Secret", "", { "v1", NULL } },
+	[CONFIG_PROVIDER] = { "Provider",
+	                      "notification.toolkit.fluxcd.io",
+	                      { "v1beta3", NULL } },
+	[CONFIG_ALERT] = { "Alert",
+	                   "notification.toolkit.fluxcd.io",
+	                   { "v1beta3", NULL } },
 };
 
 bool
@@ -1581,6 +1587,16 @@ object_secret_refs(struct config *cfg, const struct config_object *o,
 		fn(cfg, o, &o->u.receiver.secret_ref, "spec.secretRef.name",
 		   payload);
 		break;
+	case CONFIG_PROVIDER: {
+		const struct config_provider *p = &o->u.provider;
+
+		fn(cfg, o, &p->secret_ref, "spec.secretRef.name", payload);
+		fn(cfg, o, &p->cert_secret_ref, "spec.certSecretRef.name",
+		   payload);
+		fn(cfg, o, &p->proxy_secret_ref, "spec.proxySecretRef.name",
+		   payload);
+		break;
+	}
 	case CONFIG_KUSTOMIZATION: {
 		const struct config_kustomization *k = &o->u.kustomization;
 		struct config_local_ref kube = {
@@ -1605,6 +1621,40 @@ config_secret_refs(struct config *cfg, config_ref_fn fn, void *payload)
 		for (size_t i = 0; i < cfg->kinds[k].n; i++)
 			object_secret_refs(cfg, cfg->kinds[k].v[i], fn,
 			                   payload);
+}
+
+/* A Provider's Secrets, and an Alert's Provider (same namespace). */
+static void
+check_notification_refs(struct config *cfg)
+{
+	struct config_vec *v = &cfg->kinds[CONFIG_PROVIDER];
+
+	for (size_t i = 0; i < v->n; i++) {
+		struct config_provider *p = &v->v[i]->u.provider;
+
+		object_secret_refs(cfg, v->v[i], check_secret_ref, NULL);
+		/* Flux sends nothing, silently, without an address. */
+		if (p->address == NULL &&
+		    config_secret_value(
+		            config_secret_for(cfg, v->v[i], &p->secret_ref),
+		            "address") == NULL)
+			obj_diag(cfg, v->v[i], &p->pos, "spec.address",
+			         "required: give spec.address, or an 'address' "
+			         "key in the Secret of spec.secretRef");
+	}
+	v = &cfg->kinds[CONFIG_ALERT];
+	for (size_t i = 0; i < v->n; i++) {
+		const struct config_object *a = v->v[i];
+		const struct config_local_ref *r = &a->u.alert.provider_ref;
+
+		if (!r->pos.set || r->name == NULL ||
+		    config_alert_provider(cfg, a) != NULL)
+			continue;
+		obj_diag(cfg, a, &r->pos, "spec.providerRef.name",
+		         "Provider '%s/%s' not found (add it to the files "
+		         "given, or fix the name)",
+		         a->metadata.namespace, r->name);
+	}
 }
 
 static void
@@ -1733,6 +1783,7 @@ check_markers(struct config *cfg)
 			        "updated",
 			        m->setter, ns, name);
 	}
+	check_notification_refs(cfg);
 }
 
 int
@@ -1849,6 +1900,17 @@ config_policy_repository(const struct config *cfg,
 	return config_find(cfg, CONFIG_IMAGEREPOSITORY, r->namespace, r->name);
 }
 
+bool
+config_kustomization_managed(const struct config_object *ks)
+{
+	const struct config_strmap *a = &ks->metadata.annotations;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (strncmp(a->keys[i], "ferry.io/", 9) == 0)
+			return true;
+	return false;
+}
+
 const struct config_object *
 config_source_gitrepository(const struct config *cfg,
                             const struct config_object *obj)
@@ -1866,6 +1928,16 @@ config_source_gitrepository(const struct config *cfg,
 	if (r->kind && strcmp(r->kind, "GitRepository") != 0)
 		return NULL;
 	return config_find(cfg, CONFIG_GITREPOSITORY, r->namespace, r->name);
+}
+
+const struct config_object *
+config_alert_provider(const struct config *cfg,
+                      const struct config_object *alert)
+{
+	if (alert == NULL || alert->kind != CONFIG_ALERT)
+		return NULL;
+	return config_find(cfg, CONFIG_PROVIDER, alert->metadata.namespace,
+	                   alert->u.alert.provider_ref.name);
 }
 
 const char *

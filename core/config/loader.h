@@ -236,10 +236,22 @@ const struct config_object *
 config_policy_repository(const struct config *cfg,
                          const struct config_object *policy);
 
+/*
+ * Whether ferry's reconciler syncs a Kustomization: true when one of its
+ * annotations is a ferry.io/ key.  One without them is left to Flux (ferry
+ * reads it for SOPS keys and references only).
+ */
+bool config_kustomization_managed(const struct config_object *ks);
+
 /* The GitRepository of an ImageUpdateAutomation (or Kustomization). */
 const struct config_object *
 config_source_gitrepository(const struct config *cfg,
                             const struct config_object *obj);
+
+/* The Provider an Alert's providerRef names (its namespace), or NULL. */
+const struct config_object *
+config_alert_provider(const struct config *cfg,
+                      const struct config_object *alert);
 
 /* true when labels satisfy the selector (an unset selector matches all). */
 bool config_selector_matches(const struct config_label_selector *sel,

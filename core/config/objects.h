@@ -1,7 +1,7 @@
 /*
  * objects.h - the typed Flux objects ferry reads: GitRepository,
  * ImageRepository, ImagePolicy, ImageUpdateAutomation, Receiver,
- * Kustomization and Secret.
+ * Kustomization, Provider, Alert and Secret.
  *
  * The structs mirror the Flux v1 APIs field for field (JSON names in the
  * comments when they differ from the C names).  They are plain data:
@@ -25,6 +25,9 @@
  *     30s (GetTimeout); retry_interval = interval; deletion_policy
  *     "MirrorPrune"; source_ref and depends_on namespaces = own namespace;
  *   - Receiver: interval 10m;
+ *   - Provider: timeout 15s;
+ *   - Alert: event_severity "info"; event source namespaces = own
+ *     namespace;
  *   - Secret: type "Opaque".
  * Cross-namespace references (image_repository_ref.namespace,
  * source_ref.namespace) are filled with the object's own namespace when
@@ -410,6 +413,52 @@ struct config_kustomization {
 	} common_metadata;
 };
 
+/* ---- Provider (notification.toolkit.fluxcd.io/v1beta3) ---- */
+
+struct config_provider {
+	struct config_pos pos;
+	char *type;       /* ferry sends generic, generic-hmac, slack,
+	                     githubdispatch */
+	int64_t interval; /* deprecated in v1beta3; read, not used */
+	char *channel;
+	char *username;
+	char *address; /* the Secret's 'address' key wins */
+	int64_t timeout;
+	char *proxy; /* the Secret's 'proxy' key wins */
+	struct config_local_ref proxy_secret_ref;
+	struct config_local_ref secret_ref;      /* address, token, username,
+	                                            headers, proxy */
+	struct config_local_ref cert_secret_ref; /* ca.crt */
+	char *service_account_name;
+	char *commit_status_expr;
+	bool suspend;
+};
+
+/* ---- Alert (notification.toolkit.fluxcd.io/v1beta3) ---- */
+
+/* An Alert's event source: objects of kind, named name ("*": all, then
+ * filtered by match_labels) in namespace. */
+struct config_event_source {
+	char *api_version;
+	char *kind;
+	char *name;
+	char *namespace; /* the Alert's namespace when omitted */
+	struct config_strmap match_labels;
+};
+
+struct config_alert {
+	struct config_pos pos;
+	struct config_local_ref provider_ref;
+	char *event_severity; /* info (every event), error */
+	struct config_event_source *event_sources;
+	size_t n_event_sources;
+	struct config_strlist inclusion_list; /* regexes on the message */
+	struct config_strlist exclusion_list;
+	struct config_strmap event_metadata;
+	char *summary; /* sent as metadata "summary" */
+	bool suspend;
+};
+
 /* ---- Secret (v1) ---- */
 
 struct config_secret_entry {
@@ -436,6 +485,8 @@ enum config_kind {
 	CONFIG_RECEIVER,
 	CONFIG_KUSTOMIZATION,
 	CONFIG_SECRET,
+	CONFIG_PROVIDER,
+	CONFIG_ALERT,
 	CONFIG_KIND_COUNT,
 };
 
@@ -453,6 +504,8 @@ struct config_object {
 		struct config_receiver receiver;
 		struct config_kustomization kustomization;
 		struct config_secret secret;
+		struct config_provider provider;
+		struct config_alert alert;
 	} u;
 };
 

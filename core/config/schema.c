@@ -195,6 +195,21 @@ static const char *const substitute_strategies[] = { "WithVariables", "Always",
 static const char *const build_metadata_values[] = { "originAnnotations",
 	                                             "transformerAnnotations",
 	                                             NULL };
+/* notification.toolkit.fluxcd.io/v1beta3 Provider types, as Flux lists
+ * them; finish_provider() says which of them ferry cannot send. */
+static const char *const provider_types[] = {
+	"slack",         "discord",         "msteams",   "rocket",
+	"generic",       "generic-hmac",    "github",    "gitlab",
+	"gitea",         "bitbucketserver", "bitbucket", "azuredevops",
+	"googlechat",    "googlepubsub",    "webex",     "sentry",
+	"azureeventhub", "telegram",        "lark",      "matrix",
+	"opsgenie",      "alertmanager",    "grafana",   "githubdispatch",
+	"pagerduty",     "datadog",         "nats",      NULL
+};
+static const char *const provider_types_sent[] = { "generic", "generic-hmac",
+	                                           "slack", "githubdispatch",
+	                                           NULL };
+static const char *const event_severities[] = { "info", "error", NULL };
 
 /* ---- shared tables ---- */
 
@@ -668,6 +683,53 @@ static const struct field kustomization_spec[] = {
 };
 #undef KS
 
+/* ---- Provider and Alert ---- */
+
+#define PV struct config_provider
+static const struct field provider_spec[] = {
+	FENUM(PV, "type", type, provider_types, FL_REQ),
+	FDUR(PV, "interval", interval, 0),
+	FSTR(PV, "channel", channel, 0),
+	FSTR(PV, "username", username, 0),
+	FSTR(PV, "address", address, 0),
+	FDUR(PV, "timeout", timeout, FL_NOH),
+	FSTR(PV, "proxy", proxy, 0),
+	FOBJ(PV, "proxySecretRef", proxy_secret_ref, local_ref_fields, 0),
+	FOBJ(PV, "secretRef", secret_ref, local_ref_fields, 0),
+	FOBJ(PV, "certSecretRef", cert_secret_ref, local_ref_fields, 0),
+	FSTR(PV, "serviceAccountName", service_account_name, 0),
+	FSTR(PV, "commitStatusExpr", commit_status_expr, 0),
+	FBOOL(PV, "suspend", suspend),
+	FEND,
+};
+#undef PV
+
+#define ES struct config_event_source
+static const struct field event_source_fields[] = {
+	FSTR(ES, "apiVersion", api_version, 0),
+	FENUM(ES, "kind", kind, receiver_kinds, FL_REQ),
+	FSTR(ES, "name", name, FL_REQ),
+	FSTR(ES, "namespace", namespace, 0),
+	FMAP(ES, "matchLabels", match_labels),
+	FEND,
+};
+#undef ES
+
+#define AL struct config_alert
+static const struct field alert_spec[] = {
+	FOBJ(AL, "providerRef", provider_ref, local_ref_fields, FL_REQ),
+	FENUM(AL, "eventSeverity", event_severity, event_severities, 0),
+	FOBJLIST(AL, "eventSources", event_sources, n_event_sources,
+	         struct config_event_source, event_source_fields, FL_REQ),
+	FLIST(AL, "inclusionList", inclusion_list, FL_REGEX),
+	FLIST(AL, "exclusionList", exclusion_list, FL_REGEX),
+	FMAP(AL, "eventMetadata", event_metadata),
+	FSTR(AL, "summary", summary, 0),
+	FBOOL(AL, "suspend", suspend),
+	FEND,
+};
+#undef AL
+
 /* ---- the objects ---- */
 
 #define OBJ struct config_object
@@ -692,6 +754,8 @@ static const struct field imageupdateautomation_root[] =
 static const struct field receiver_root[] = ROOT(u.receiver, receiver_spec);
 static const struct field kustomization_root[] =
         ROOT(u.kustomization, kustomization_spec);
+static const struct field provider_root[] = ROOT(u.provider, provider_spec);
+static const struct field alert_root[] = ROOT(u.alert, alert_spec);
 static const struct field secret_root[] = {
 	ROOT_COMMON,
 	FSTR(OBJ, "type", u.secret.type, 0),
@@ -712,6 +776,8 @@ static const struct field *const root_tables[CONFIG_KIND_COUNT] = {
 	[CONFIG_RECEIVER] = receiver_root,
 	[CONFIG_KUSTOMIZATION] = kustomization_root,
 	[CONFIG_SECRET] = secret_root,
+	[CONFIG_PROVIDER] = provider_root,
+	[CONFIG_ALERT] = alert_root,
 };
 
 /* ---- the decoder ---- */
@@ -730,8 +796,10 @@ struct dctx {
  * Fields ferry reads (Flux's API has them, so they are not errors) but
  * does not act on: each one present in a document becomes a notice, so
  * nothing is ignored silently.  "[]" in a path stands for any index.
- * Kustomizations are not listed field by field: ferry does not apply
- * them at all (one notice per object, see finish_kustomization).
+ * Kustomizations are not listed field by field: ferry's reconciler
+ * refuses what it cannot apply (core/pipeline/sync.c), and one without
+ * ferry.io/ annotations is left to Flux (one notice per object, see
+ * finish_kustomization).
  */
 struct inert_field {
 	enum config_kind kind;
@@ -1951,12 +2019,15 @@ finish_kustomization(struct dctx *c, struct config_object *o)
 	            k->kube_config.config_map_ref.pos.set)
 		diag_at(c, &k->kube_config.pos, "spec.kubeConfig",
 		        "set exactly one of secretRef and configMapRef");
-	/* ferry has no reconciler for Kustomizations (yet): say so once
-	 * rather than once per field */
-	config_notice_add(c->cfg, c->file, o->line, o->column, c->object, "",
-	                  "accepted, not acted on: ferry does not build or "
-	                  "apply Kustomizations; it reads them for "
-	                  "spec.decryption (SOPS keys) and references only");
+	/* without ferry.io/ annotations the reconciler leaves it alone: say
+	 * so once rather than once per field */
+	if (!config_kustomization_managed(o))
+		config_notice_add(
+		        c->cfg, c->file, o->line, o->column, c->object, "",
+		        "left to Flux: it has no ferry.io/ annotations, so "
+		        "ferry's reconciler does not sync it (ferry reads it "
+		        "for spec.decryption SOPS keys and references only); "
+		        "add ferry.io/target to have ferry sync it");
 
 	/* Kustomization.GetTimeout: interval - 30s, never below 30s */
 	if (k->timeout == 0)
@@ -1971,6 +2042,42 @@ finish_kustomization(struct dctx *c, struct config_object *o)
 	for (size_t i = 0; i < k->n_depends_on; i++)
 		if (k->depends_on[i].name)
 			default_str(c, &k->depends_on[i].namespace,
+			            o->metadata.namespace);
+}
+
+static void
+finish_provider(struct dctx *c, struct config_object *o)
+{
+	struct config_provider *p = &o->u.provider;
+	bool sent = false;
+
+	if (p->timeout == 0)
+		p->timeout = (int64_t)15 * 1000000000;
+	for (size_t i = 0; p->type && provider_types_sent[i]; i++)
+		sent |= strcmp(p->type, provider_types_sent[i]) == 0;
+	/* A valid Flux type that ferry cannot send is an error, not an
+	 * Alert that never fires. */
+	if (p->type && !sent)
+		diag_at(c, &p->pos, "spec.type",
+		        "type '%s' is valid in Flux, but ferry does not send it "
+		        "(it sends generic, generic-hmac, slack and "
+		        "githubdispatch)",
+		        p->type);
+}
+
+static void
+finish_alert(struct dctx *c, struct config_object *o)
+{
+	struct config_alert *a = &o->u.alert;
+
+	default_str(c, &a->event_severity, "info");
+	if (a->summary && strlen(a->summary) > 255)
+		diag_at(c, &a->pos, "spec.summary",
+		        "is %zu characters long (Flux allows at most 255)",
+		        strlen(a->summary));
+	for (size_t i = 0; i < a->n_event_sources; i++)
+		if (a->event_sources[i].name)
+			default_str(c, &a->event_sources[i].namespace,
 			            o->metadata.namespace);
 }
 
@@ -2006,6 +2113,12 @@ schema_decode(struct config *cfg, yaml_document_t *doc, yaml_node_t *root,
 		break;
 	case CONFIG_SECRET:
 		default_str(&c, &obj->u.secret.type, "Opaque");
+		break;
+	case CONFIG_PROVIDER:
+		finish_provider(&c, obj);
+		break;
+	case CONFIG_ALERT:
+		finish_alert(&c, obj);
 		break;
 	default:
 		break;

@@ -78,12 +78,12 @@ arg(struct MHD_Connection *c, const char *name)
 static bool
 parse_kind(const char *s, enum config_kind *out)
 {
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION };
 
-	for (size_t i = 0; s && i < 3; i++)
+	for (size_t i = 0; s && i < 4; i++)
 		if (strcmp(s, config_kind_name(kinds[i])) == 0) {
 			*out = kinds[i];
 			return true;
@@ -94,10 +94,10 @@ parse_kind(const char *s, enum config_kind *out)
 static enum MHD_Result
 serve_objects(struct daemon *d, struct MHD_Connection *c)
 {
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION };
 	const char *kind = arg(c, "kind"), *ns = arg(c, "namespace"),
 	           *name = arg(c, "name");
 	struct snapshot *s = daemon_snapshot(d);
@@ -108,11 +108,11 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 		snapshot_release(s);
 		cJSON_Delete(doc);
 		return reply_error(c, 400,
-		                   "kind must be ImageRepository, ImagePolicy "
-		                   "or ImageUpdateAutomation");
+		                   "kind must be ImageRepository, ImagePolicy, "
+		                   "ImageUpdateAutomation or Kustomization");
 	}
 	list = cJSON_AddArrayToObject(doc, "objects");
-	for (size_t k = 0; list && k < 3; k++) {
+	for (size_t k = 0; list && k < 4; k++) {
 		if (want != CONFIG_KIND_COUNT && want != kinds[k])
 			continue;
 		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
@@ -149,7 +149,8 @@ named_object(struct MHD_Connection *c, const struct snapshot *s,
 		*ret = reply_error(
 		        c, 400,
 		        "give kind (ImageRepository, ImagePolicy, "
-		        "ImageUpdateAutomation), namespace and name");
+		        "ImageUpdateAutomation, Kustomization), namespace and "
+		        "name");
 		return NULL;
 	}
 	o = config_find(s->cfg, k, ns ? ns : "default", name);
@@ -179,6 +180,7 @@ run_and_wait(struct daemon *d, const struct config_object *o,
 /*
  * --with-source: the inputs first.  For a policy, its repository's scan;
  * for an automation, the scans behind its policies and then the policies.
+ * A Kustomization fetches its source on every run: nothing to add.
  */
 static int
 run_sources(struct daemon *d, const struct snapshot *s,

@@ -69,12 +69,14 @@ struct daemon_options {
 	const char *ui_token_file; /* the status page wants this token,
 	                              and offers its actions; NULL: open,
 	                              read-only */
+	const char *kustomize;     /* builds kustomizations; NULL: on PATH */
 };
 
 #define DAEMON_OPTIONS_INIT                                                    \
 	{                                                                      \
 		NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, \
-		        0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL   \
+		        0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
+		        NULL                                                   \
 	}
 
 /*

@@ -24,6 +24,7 @@
 #include "events/events.h"
 #include "fleet/fleet.h"
 #include "metrics/metrics.h"
+#include "notify/notify.h"
 #include "pipeline/pipeline.h"
 #include "queue/queue.h"
 #include "receiver/receiver.h"
@@ -65,6 +66,7 @@ struct daemon {
 	struct control *control;
 	struct receiver_dedup *dedup; /* webhook deliveries seen lately */
 	struct fleet *fleet;          /* NULL: alone, owning everything */
+	struct notifier *notify;      /* Alerts (core/notify) */
 	pthread_t workers[DAEMON_MAX_WORKERS];
 	int nworkers;
 	atomic_int busy; /* workers inside a run */

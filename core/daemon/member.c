@@ -25,7 +25,11 @@ daemon_unit(struct buf *out, const struct snapshot *s,
 	const struct config_object *r = o;
 
 	switch (o->kind) {
-	case CONFIG_IMAGEUPDATEAUTOMATION: {
+	case CONFIG_IMAGEUPDATEAUTOMATION:
+	case CONFIG_KUSTOMIZATION: {
+		/* A Kustomization runs where the automations that push to
+		 * its remote run: the push's sync follows it there, and the
+		 * clone is warm. */
 		const struct config_object *g =
 		        config_source_gitrepository(s->cfg, o);
 		if (g)
@@ -124,6 +128,18 @@ daemon_fleet_pull(struct daemon *d, const struct snapshot *s,
 {
 	size_t ai;
 
+	if (d->fleet != NULL && o->kind == CONFIG_KUSTOMIZATION) {
+		/* its inventory (a takeover must know what it wrote) and its
+		 * dependencies' status, which other members may keep */
+		const struct config_kustomization *k = &o->u.kustomization;
+		pull_one(d, config_kind_name(o->kind), o->metadata.namespace,
+		         o->metadata.name);
+		for (size_t i = 0; i < k->n_depends_on; i++)
+			pull_one(d, config_kind_name(o->kind),
+			         k->depends_on[i].namespace,
+			         k->depends_on[i].name);
+		return;
+	}
 	if (d->fleet == NULL || o->kind != CONFIG_IMAGEUPDATEAUTOMATION)
 		return;
 	/* Its own last push (a takeover must not repeat it) ... */
@@ -155,7 +171,8 @@ daemon_fleet_share(struct daemon *d, const struct snapshot *s,
 	cJSON *doc = NULL;
 
 	if (d->fleet == NULL || (o->kind != CONFIG_IMAGEPOLICY &&
-	                         o->kind != CONFIG_IMAGEUPDATEAUTOMATION))
+	                         o->kind != CONFIG_IMAGEUPDATEAUTOMATION &&
+	                         o->kind != CONFIG_KUSTOMIZATION))
 		return;
 	if (state_get(d->st, config_kind_name(o->kind), o->metadata.namespace,
 	              o->metadata.name, &doc, &e) < 0 ||
@@ -247,14 +264,14 @@ on_members_changed(void *payload)
 {
 	struct daemon *d = payload;
 	struct snapshot *s = daemon_snapshot(d);
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION };
 
 	/* Every object looks at its ownership again (claim or release);
 	 * the ones that stay find nothing new to do. */
-	for (size_t k = 0; k < 3; k++)
+	for (size_t k = 0; k < 4; k++)
 		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++)
 			daemon_enqueue(d, config_get(s->cfg, kinds[k], i), 0,
 			               QUEUE_RELOAD, NULL, NULL);

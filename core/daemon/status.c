@@ -90,6 +90,17 @@ static const struct {
 	{ "lastAutomationRunTime", false },
 	{ "observedPolicies", false },
 	{ "lastHandledReconcileAt", false },
+	/* Kustomization */
+	{ "lastAppliedRevision", true },
+	{ "lastAttemptedRevision", false },
+	{ "lastAppliedTime", false },
+	{ "lastFailure", false },
+	{ "lastSync", false },
+	{ "lastDrift", false },
+	{ "healthPending", false },
+	{ "failures", false },
+	{ "targets", false },
+	{ "inventory", false },
 	{ "lastSuccessTime", true },
 	{ "conditions", false },
 };
@@ -158,6 +169,8 @@ spec_suspended(const struct config_object *o)
 		return o->u.imagepolicy.suspend;
 	case CONFIG_IMAGEUPDATEAUTOMATION:
 		return o->u.imageupdateautomation.suspend;
+	case CONFIG_KUSTOMIZATION:
+		return o->u.kustomization.suspend;
 	default:
 		return false;
 	}

@@ -1796,8 +1796,8 @@ test_config__follows_the_current_kustomization_schema(void **state)
 	assert_diag_at(cfg, "spec.targetNamespace", "must not be empty", 10,
 	               20);
 	assert_int_equal(config_diag_count(cfg), 5);
-	assert_notice_at(cfg, "", "does not build or apply Kustomizations", 1,
-	                 1);
+	assert_notice_at(cfg, "",
+	                 "left to Flux: it has no ferry.io/ annotations", 1, 1);
 	config_free(cfg);
 }
 

@@ -174,8 +174,8 @@ def test_seed_lists_what_it_does_not_act_on_as_notices():
               "flux-system/api-server: apiVersion: "
               "image.toolkit.fluxcd.io/v1beta2 is no longer served" in l
               for l in notices), "seed notices: v1beta2 %r" % notices)
-    check(any("Kustomization flux-system/api-server: accepted, not acted "
-              "on" in l for l in notices),
+    check(any("Kustomization flux-system/api-server: left to Flux: it has "
+              "no ferry.io/ annotations" in l for l in notices),
           "seed notices: Kustomization %r" % notices)
     rc, out, err = ferry("validate", "-o", "json", "-f",
                          os.path.join(FIX, "seed"))

@@ -349,10 +349,10 @@ static enum MHD_Result
 serve_action(struct ui *ui, struct MHD_Connection *c,
              const struct http_request *req)
 {
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION };
 	char action[16], kind[64], ns[256], name[256], csrf[128], back[512];
 	const struct config_object *o = NULL;
 	struct snapshot *s;
@@ -380,7 +380,7 @@ serve_action(struct ui *ui, struct MHD_Connection *c,
 		return reply_text(c, 400,
 		                  "give action, kind, namespace and name\n");
 	s = daemon_snapshot(ui->d);
-	for (size_t k = 0; k < 3 && o == NULL; k++)
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds) && o == NULL; k++)
 		if (strcmp(kind, config_kind_name(kinds[k])) == 0)
 			o = config_find(s->cfg, kinds[k], ns, name);
 	if (o == NULL) {
@@ -607,9 +607,13 @@ waker(void *arg)
 bool
 ui_owns(const char *url)
 {
-	static const char *const exact[] = { "/",           "/images",
-		                             "/timeline",   "/automations",
-		                             "/events",     "/favicon.svg",
+	static const char *const exact[] = { "/",
+		                             "/images",
+		                             "/timeline",
+		                             "/automations",
+		                             "/kustomizations",
+		                             "/events",
+		                             "/favicon.svg",
 		                             "/favicon.ico" };
 
 	for (size_t i = 0; i < sizeof(exact) / sizeof(*exact); i++)
@@ -669,6 +673,8 @@ serve_page(struct ui *ui, struct MHD_Connection *c, const char *url)
 		status = ui_page_timeline(&v, arg(c, "days"));
 	else if (strcmp(url, "/automations") == 0)
 		status = ui_page_automations(&v);
+	else if (strcmp(url, "/kustomizations") == 0)
+		status = ui_page_kustomizations(&v);
 	else if (strcmp(url, "/events") == 0)
 		status = ui_page_events(&v, arg(c, "kind"), arg(c, "severity"));
 	else

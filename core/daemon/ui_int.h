@@ -143,6 +143,7 @@ int ui_page_image(struct ui_view *v, const char *ns, const char *name,
                   const char *days);
 int ui_page_timeline(struct ui_view *v, const char *days);
 int ui_page_automations(struct ui_view *v);
+int ui_page_kustomizations(struct ui_view *v);
 int ui_page_events(struct ui_view *v, const char *kind, const char *severity);
 int ui_page_error(struct ui_view *v, int status, const char *message);
 

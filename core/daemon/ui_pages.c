@@ -28,7 +28,8 @@
 
 static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
 	                                  CONFIG_IMAGEPOLICY,
-	                                  CONFIG_IMAGEUPDATEAUTOMATION };
+	                                  CONFIG_IMAGEUPDATEAUTOMATION,
+	                                  CONFIG_KUSTOMIZATION };
 #define NKINDS (sizeof(kinds) / sizeof(*kinds))
 
 void
@@ -102,6 +103,15 @@ full_status_of(struct ui_view *v, enum config_kind k, size_t i)
 		*slot = daemon_object_status(v->d, config_get(v->s->cfg, k, i),
 		                             DAEMON_STATUS_FULL);
 	return slot ? *slot : NULL;
+}
+
+/* Whether object i of kind k is ferry's to show: a Kustomization without
+ * ferry.io/ annotations is Flux's, and has no status here. */
+static bool
+shown(struct ui_view *v, enum config_kind k, size_t i)
+{
+	return k != CONFIG_KUSTOMIZATION ||
+	       config_kustomization_managed(config_get(v->s->cfg, k, i));
 }
 
 struct window_read {
@@ -230,7 +240,9 @@ image_href(struct buf *o, const struct config_object *pol)
 static void
 anchor(struct buf *o, const struct config_object *obj)
 {
-	buf_puts(o, obj->kind == CONFIG_IMAGEUPDATEAUTOMATION ? "a-" : "r-");
+	buf_puts(o, obj->kind == CONFIG_IMAGEUPDATEAUTOMATION ? "a-"
+	            : obj->kind == CONFIG_KUSTOMIZATION       ? "k-"
+	                                                      : "r-");
 	ui_url_segment(o, obj->metadata.namespace);
 	buf_putc(o, '-');
 	ui_url_segment(o, obj->metadata.name);
@@ -256,6 +268,10 @@ object_href(struct ui_view *v, struct buf *o, const struct config_object *obj)
 		return true;
 	case CONFIG_IMAGEUPDATEAUTOMATION:
 		buf_puts(o, "/automations#");
+		anchor(o, obj);
+		return true;
+	case CONFIG_KUSTOMIZATION:
+		buf_puts(o, "/kustomizations#");
 		anchor(o, obj);
 		return true;
 	default:
@@ -390,8 +406,11 @@ page_head(struct ui_view *v, const char *title, const char *active)
 	static const struct {
 		const char *href, *name;
 	} nav[] = {
-		{ "/", "Overview" },         { "/images", "Images" },
-		{ "/timeline", "Timeline" }, { "/automations", "Automations" },
+		{ "/", "Overview" },
+		{ "/images", "Images" },
+		{ "/timeline", "Timeline" },
+		{ "/automations", "Automations" },
+		{ "/kustomizations", "Kustomizations" },
 		{ "/events", "Events" },
 	};
 
@@ -736,7 +755,8 @@ ui_page_overview(struct ui_view *v)
 	 * last worked. */
 	for (size_t k = 0; k < NKINDS; k++)
 		for (size_t i = 0; i < config_count(v->s->cfg, kinds[k]); i++)
-			nfail += failing(status_of(v, kinds[k], i)) &&
+			nfail += shown(v, kinds[k], i) &&
+			         failing(status_of(v, kinds[k], i)) &&
 			         !suspended(status_of(v, kinds[k], i));
 	buf_addf(O,
 	         "<section id=\"failing\"><h2>Failing <span "
@@ -753,7 +773,8 @@ ui_page_overview(struct ui_view *v)
 			for (size_t i = 0;
 			     i < config_count(v->s->cfg, kinds[k]); i++) {
 				const cJSON *st = status_of(v, kinds[k], i);
-				if (!failing(st) || suspended(st))
+				if (!shown(v, kinds[k], i) || !failing(st) ||
+				    suspended(st))
 					continue;
 				buf_puts(O, "<tr><td>");
 				ui_html_text(O, config_kind_name(kinds[k]));
@@ -776,10 +797,13 @@ ui_page_overview(struct ui_view *v)
 	buf_puts(O, "</section>\n<section id=\"counts\"><h2>Objects</h2>"
 	            "<div class=\"cards\">\n");
 	for (size_t k = 0; k < NKINDS; k++) {
-		size_t n = config_count(v->s->cfg, kinds[k]);
-		size_t ok = 0, bad = 0, wait = 0, susp = 0, run = 0;
-		for (size_t i = 0; i < n; i++) {
-			const cJSON *st = status_of(v, kinds[k], i);
+		size_t n = 0, ok = 0, bad = 0, wait = 0, susp = 0, run = 0;
+		for (size_t i = 0; i < config_count(v->s->cfg, kinds[k]); i++) {
+			const cJSON *st;
+			if (!shown(v, kinds[k], i))
+				continue;
+			n++;
+			st = status_of(v, kinds[k], i);
 			if (suspended(st))
 				susp++;
 			else if (failing(st))
@@ -790,6 +814,8 @@ ui_page_overview(struct ui_view *v)
 				wait++;
 			run += reconciling(st);
 		}
+		if (kinds[k] == CONFIG_KUSTOMIZATION && n == 0)
+			continue; /* no reconciler in use: no card */
 		buf_addf(
 		        O,
 		        "<div class=\"card\" data-kind=\"%s\"><h3>%s</h3>"
@@ -1402,21 +1428,264 @@ ui_page_automations(struct ui_view *v)
 	return 200;
 }
 
+/* ---- kustomizations ---- */
+
+/* The commit of a revision "BRANCH@sha1:HEX" (or a bare id), or NULL. */
+static const char *
+revision_commit(const char *rev)
+{
+	const char *at = rev ? strstr(rev, "@sha1:") : NULL;
+
+	return at ? at + 6 : rev;
+}
+
+/* A revision: its branch and its commit, linked to the forge. */
+static void
+revision(struct ui_view *v, const char *remote, const char *rev)
+{
+	const char *at = rev ? strstr(rev, "@sha1:") : NULL;
+
+	if (rev == NULL) {
+		buf_puts(O, "<span class=\"none\">none</span>");
+		return;
+	}
+	if (at) {
+		char branch[256];
+		snprintf(branch, sizeof(branch), "%.*s",
+		         (int)(at - rev < 255 ? at - rev : 255), rev);
+		el(O, "code", NULL, branch);
+		buf_puts(O, " ");
+	}
+	commit_link(v, remote, revision_commit(rev));
+}
+
+/* A list of file names under a label, in a <details> when long. */
+static void
+names(struct ui_view *v, const char *label, const cJSON *list)
+{
+	int n = cJSON_GetArraySize(list);
+	const cJSON *x;
+
+	if (n <= 0)
+		return;
+	buf_addf(O, "<details><summary>%d ", n);
+	ui_html_text(O, label);
+	buf_puts(O, "</summary><ul class=\"files\">");
+	cJSON_ArrayForEach(x, list)
+	{
+		if (!cJSON_IsString(x))
+			continue;
+		buf_puts(O, "<li>");
+		el(O, "code", NULL, x->valuestring);
+		buf_puts(O, "</li>");
+	}
+	buf_puts(O, "</ul></details>");
+}
+
+static void
+kustomization(struct ui_view *v, size_t i)
+{
+	const struct config_object *k =
+	        config_get(v->s->cfg, CONFIG_KUSTOMIZATION, i);
+	const struct config_object *src =
+	        config_source_gitrepository(v->s->cfg, k);
+	const char *remote = src ? src->u.gitrepository.url : NULL;
+	const cJSON *st, *x, *sync, *drift, *fail, *hist;
+	double next;
+	char clean[512], span[32];
+	int nh;
+
+	buf_puts(O, "<section class=\"automation kustomization\" id=\"");
+	anchor(O, k);
+	buf_puts(O, "\"><h2>");
+	nsname(O, k);
+	if (!config_kustomization_managed(k)) {
+		buf_puts(O, " <span class=\"badge unknown\">Flux's</span></h2>"
+		            "<p class=\"none\">Left to Flux: it has no "
+		            "<code>ferry.io/</code> annotations, so ferry does "
+		            "not sync it.</p></section>\n");
+		return;
+	}
+	st = full_status_of(v, CONFIG_KUSTOMIZATION, i);
+	buf_puts(O, " ");
+	badge(O, st);
+	buf_puts(O, "</h2>");
+	actions(v, k, st);
+	buf_puts(O, "<dl class=\"facts\"><dt>Source</dt><dd>");
+	if (remote) {
+		/* Never the URL's user or password. */
+		log_url(clean, sizeof(clean), remote);
+		el(O, "code", NULL, clean);
+	}
+	buf_puts(O, " path ");
+	el(O, "code", NULL,
+	   k->u.kustomization.path ? k->u.kustomization.path : "./");
+	buf_puts(O, "</dd><dt>Revision applied</dt><dd class=\"applied\">");
+	revision(v, remote, str(st, "lastAppliedRevision"));
+	if (str(st, "lastAppliedTime")) {
+		buf_puts(O, " ");
+		ago(v, str(st, "lastAppliedTime"));
+	}
+	if (str(st, "lastAttemptedRevision") &&
+	    !is(str(st, "lastAttemptedRevision"),
+	        str(st, "lastAppliedRevision"))) {
+		buf_puts(O, "<div>last attempted: ");
+		revision(v, remote, str(st, "lastAttemptedRevision"));
+		buf_puts(O, "</div>");
+	}
+	buf_puts(O, "</dd><dt>Targets</dt><dd class=\"targets\">");
+	x = cJSON_GetObjectItemCaseSensitive(st, "targets");
+	if (cJSON_GetArraySize(x) == 0) {
+		buf_puts(O, "<span class=\"none\">none: renders and validates "
+		            "only</span>");
+	} else {
+		const cJSON *t;
+		buf_puts(O, "<ul class=\"files\">");
+		cJSON_ArrayForEach(t, x)
+		{
+			if (!cJSON_IsString(t))
+				continue;
+			buf_puts(O, "<li>");
+			el(O, "code", NULL, t->valuestring);
+			buf_puts(O, "</li>");
+		}
+		buf_puts(O, "</ul>");
+	}
+	buf_puts(O, "</dd><dt>Last sync</dt><dd class=\"lastsync\">");
+	sync = cJSON_GetObjectItemCaseSensitive(st, "lastSync");
+	if (sync) {
+		buf_addf(O,
+		         "%.0f objects: %d created, %d configured, %d "
+		         "deleted ",
+		         num(sync, "objects", 0),
+		         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+		                 sync, "created")),
+		         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+		                 sync, "configured")),
+		         cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+		                 sync, "deleted")));
+		ago(v, str(sync, "time"));
+		names(v, "created",
+		      cJSON_GetObjectItemCaseSensitive(sync, "created"));
+		names(v, "configured",
+		      cJSON_GetObjectItemCaseSensitive(sync, "configured"));
+		names(v, "deleted",
+		      cJSON_GetObjectItemCaseSensitive(sync, "deleted"));
+		names(v, "kept (prune: false)",
+		      cJSON_GetObjectItemCaseSensitive(sync, "orphaned"));
+	} else {
+		buf_puts(O, "<span class=\"none\">never synced</span>");
+	}
+	buf_puts(O, "</dd><dt>Drift found</dt><dd class=\"drift\">");
+	drift = cJSON_GetObjectItemCaseSensitive(st, "lastDrift");
+	if (drift) {
+		const cJSON *mod = cJSON_GetObjectItemCaseSensitive(drift,
+		                                                    "modified"),
+		            *add = cJSON_GetObjectItemCaseSensitive(drift,
+		                                                    "added"),
+		            *rem = cJSON_GetObjectItemCaseSensitive(drift,
+		                                                    "removed");
+		buf_addf(O,
+		         "%d modified, %d added, %d removed by hand, "
+		         "corrected ",
+		         cJSON_GetArraySize(mod), cJSON_GetArraySize(add),
+		         cJSON_GetArraySize(rem));
+		ago(v, str(drift, "time"));
+		names(v, "modified by hand (restored)", mod);
+		names(v, "added by hand (removed)", add);
+		names(v, "deleted by hand (restored)", rem);
+	} else {
+		buf_puts(O, "<span class=\"none\">none found</span>");
+	}
+	fail = cJSON_GetObjectItemCaseSensitive(st, "lastFailure");
+	if (fail && !is(str(st, "ready"), "True")) {
+		buf_puts(O, "</dd><dt>Failing</dt><dd class=\"msg\">");
+		el(O, "code", NULL, str(fail, "phase"));
+		buf_puts(O, " ");
+		ui_html_text(O, str(fail, "message"));
+		buf_addf(O, " (%.0f in a row, the last ",
+		         num(st, "failures", 1));
+		ago(v, str(fail, "time"));
+		buf_puts(O, ")");
+	}
+	buf_puts(O, "</dd><dt>Next run</dt><dd>");
+	next = num(st, "nextRunSeconds", -1);
+	if (suspended(st)) {
+		buf_puts(O, "suspended");
+	} else if (next >= 0) {
+		ui_span(span, (int64_t)next);
+		buf_addf(O, "in %s", span);
+	} else {
+		buf_puts(O, "<span class=\"none\">not scheduled</span>");
+	}
+	buf_puts(O, "</dd><dt>Status</dt><dd class=\"msg\">");
+	ui_html_text(O, str(st, "message"));
+	buf_puts(O, "</dd></dl>");
+	hist = cJSON_GetObjectItemCaseSensitive(st, "history");
+	nh = cJSON_GetArraySize(hist);
+	if (nh > 0) {
+		buf_puts(O, "<details><summary>Sync history</summary>"
+		            "<table class=\"pushes\"><thead><tr><th>When</th>"
+		            "<th>Revision</th><th>Result</th><th>Message</th>"
+		            "</tr></thead><tbody>");
+		for (int j = nh - 1; j >= 0 && j >= nh - 20; j--) {
+			const cJSON *e = cJSON_GetArrayItem(hist, j);
+			buf_puts(O, "<tr><td>");
+			ago(v, str(e, "time"));
+			buf_puts(O, "</td><td>");
+			revision(v, remote, str(e, "revision"));
+			buf_puts(O, "</td><td>");
+			ui_html_text(O, str(e, "result"));
+			buf_puts(O, "</td><td class=\"msg\">");
+			ui_html_text(O, str(e, "message"));
+			buf_puts(O, "</td></tr>");
+		}
+		buf_puts(O, "</tbody></table></details>");
+	}
+	buf_puts(O, "</section>\n");
+}
+
+int
+ui_page_kustomizations(struct ui_view *v)
+{
+	size_t n = config_count(v->s->cfg, CONFIG_KUSTOMIZATION), mine = 0;
+
+	for (size_t i = 0; i < n; i++)
+		mine += shown(v, CONFIG_KUSTOMIZATION, i);
+	page_head(v, "Kustomizations", "Kustomizations");
+	buf_addf(O,
+	         "<h1>Kustomizations</h1><p class=\"lead\">%zu synced by "
+	         "ferry's reconciler",
+	         mine);
+	if (n > mine)
+		buf_addf(O, ", %zu left to Flux", n - mine);
+	buf_puts(O, ": the revision each target holds, and drift found "
+	            "there.</p>\n");
+	for (size_t i = 0; i < n && i < UI_MAX_ROWS; i++)
+		kustomization(v, i);
+	if (n == 0)
+		buf_puts(O, "<p class=\"none\">No Kustomization in the "
+		            "configuration.</p>");
+	page_foot(v);
+	return 200;
+}
+
 /* ---- events ---- */
 
 int
 ui_page_events(struct ui_view *v, const char *kind, const char *severity)
 {
-	static const char *const kind_names[] = { "ImageRepository",
-		                                  "ImagePolicy",
-		                                  "ImageUpdateAutomation",
-		                                  "Config" };
+	static const char *const kind_names[] = {
+		"ImageRepository", "ImagePolicy", "ImageUpdateAutomation",
+		"Kustomization",   "Config",
+	};
+	const size_t nkind = sizeof(kind_names) / sizeof(*kind_names);
 	static const char *const sev_names[] = { "info", "error" };
 	struct event *ev = NULL;
 	size_t nev = 0;
 	bool kind_ok = false, sev_ok = false;
 
-	for (size_t i = 0; kind && i < 4; i++)
+	for (size_t i = 0; kind && i < nkind; i++)
 		kind_ok |= is(kind, kind_names[i]);
 	for (size_t i = 0; severity && i < 2; i++)
 		sev_ok |= is(severity, sev_names[i]);
@@ -1430,7 +1699,7 @@ ui_page_events(struct ui_view *v, const char *kind, const char *severity)
 	            "<form class=\"filter\" method=\"get\" action=\"/events\">"
 	            "<label>Kind <select name=\"kind\" data-autosubmit>"
 	            "<option value=\"\">any</option>");
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < nkind; i++)
 		buf_addf(O, "<option%s>%s</option>",
 		         is(kind, kind_names[i]) ? " selected" : "",
 		         kind_names[i]);

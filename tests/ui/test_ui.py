@@ -219,6 +219,92 @@ class StatusPage(unittest.TestCase):
             nojs.quit()
 
 
+class Kustomizations(unittest.TestCase):
+    """The Kustomizations page: the revision each target holds, its
+    targets, and drift found there, live; a Flux user's own Kustomization
+    is shown as left to Flux."""
+
+    def setUp(self):
+        self.world = World(extra_objects="")
+        self.target = os.path.join(self.world.dir, "target")
+        self.world.write_config(self.world.objects + f"""---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: prod
+  namespace: flux-system
+  annotations: {{ferry.io/target: 'directory:{self.target}'}}
+spec:
+  interval: 1h
+  sourceRef: {{kind: GitRepository, name: repo}}
+  path: ./deploy
+  prune: true
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {{name: flux-own, namespace: flux-system}}
+spec:
+  interval: 1h
+  sourceRef: {{kind: GitRepository, name: repo}}
+  path: ./deploy
+  prune: true
+""")
+        self.daemon = Daemon(self.world).start()
+        self.driver = browser()
+
+    def tearDown(self):
+        try:
+            self.driver.quit()
+            stop(self.daemon)
+        finally:
+            self.world.close()
+
+    def applied(self):
+        st = self.daemon.status("Kustomization", "prod") or {}
+        return st.get("lastAppliedRevision")
+
+    def test_the_page_shows_the_revision_targets_and_drift_live(self):
+        w, d, b = self.world, self.daemon, self.driver
+        first = wait_for("the first sync", self.applied)
+        b.get(d.base + "/kustomizations")
+        wait_for("the live stream", lambda: b.find_element(
+            By.ID, "live").is_displayed(), timeout=10)
+        sec = "#k-flux-system-prod "
+        self.assertEqual(b.find_element(
+            By.CSS_SELECTOR, sec + ".applied code.commit")
+            .get_attribute("title"), first.split("@sha1:")[1])
+        self.assertIn("directory:" + self.target,
+                      text(b, sec + ".targets"))
+        self.assertEqual(text(b, sec + ".drift"), "none found")
+        self.assertIn("Left to Flux", text(b, "#k-flux-system-flux-own"))
+        # A new image: the commit is synced, and the page follows.
+        w.push("1.3.0")
+        wait_for("the commit", lambda: w.pushed_tags() == ["1.3.0"])
+        second = wait_for("the new revision", lambda: (
+            self.applied() if self.applied() != first else None))
+        wait_for("the page shows it", lambda: b.find_element(
+            By.CSS_SELECTOR, sec + ".applied code.commit")
+            .get_attribute("title") == second.split("@sha1:")[1],
+            timeout=10)
+        # Drift by hand: found, corrected, shown without a reload.
+        files = os.listdir(self.target)
+        with open(os.path.join(self.target, files[0]), "a") as f:
+            f.write("# edited by hand\n")
+        d.ferry("reconcile", "kustomization", "prod", "-n", "flux-system",
+                check=True)
+        wait_for("the drift on the page", lambda: (
+            text(b, sec + ".drift") or "").startswith(
+                "1 modified, 0 added, 0 removed"), timeout=10)
+        self.assertIn(files[0], b.execute_script(
+            "return document.querySelector(arguments[0]).textContent;",
+            sec + ".drift"))
+        b.get(d.base + "/")
+        cards = {c.get_attribute("data-kind") for c in
+                 b.find_elements(By.CSS_SELECTOR, ".card")}
+        self.assertIn("Kustomization", cards)
+        self.assertEqual(severe(b), [])
+
+
 class Hostile(unittest.TestCase):
     """A registry whose error text and a commit message that carry markup
     and script: the page shows them as text."""

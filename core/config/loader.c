@@ -891,15 +891,10 @@ prescan(struct prescan *ps, const char *data, size_t len)
 size_t
 config_byte_offset(const char *data, size_t len, size_t idx)
 {
-	size_t b = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	struct utf8_index x;
 
-	for (size_t c = 0; c < idx && b < len; c++) {
-		size_t w;
-
-		utf8_decode(data + b, len - b, &w);
-		b += w;
-	}
-	return b;
+	utf8_index_init(&x, data, len);
+	return utf8_index_offset(&x, idx);
 }
 
 /* The line and column (0-based, columns in characters) of byte off. */

@@ -388,7 +388,8 @@ serve_action(struct ui *ui, struct MHD_Connection *c,
 		return reply_text(c, 404, "no such object\n");
 	}
 	if (strcmp(action, "reconcile") == 0)
-		rc = daemon_enqueue(ui->d, o, 0, QUEUE_MANUAL, NULL, NULL);
+		/* in a fleet, on the member that owns it */
+		rc = daemon_route(ui->d, s, o, QUEUE_MANUAL, NULL);
 	else if (strcmp(action, "suspend") == 0 ||
 	         strcmp(action, "resume") == 0)
 		rc = daemon_suspend_object(ui->d, o, action[0] == 's',

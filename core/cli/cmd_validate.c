@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/json.h"
+#include "config/argocd.h"
 #include "config/loader.h"
 
 static const char validate_help[] =
@@ -30,7 +31,10 @@ static const char validate_help[] =
         "  (source.toolkit.fluxcd.io/v1), ImageRepository, ImagePolicy and\n"
         "  ImageUpdateAutomation (image.toolkit.fluxcd.io/v1 or v1beta2), Receiver\n"
         "  (notification.toolkit.fluxcd.io/v1), Kustomization\n"
-        "  (kustomize.toolkit.fluxcd.io/v1) and Secret (v1).\n"
+        "  (kustomize.toolkit.fluxcd.io/v1) and Secret (v1); for Argo CD users,\n"
+        "  ImageUpdater (argocd-image-updater.argoproj.io/v1alpha1), Application\n"
+        "  (argoproj.io/v1alpha1) with its image-updater annotations, and the\n"
+        "  ConfigMap argocd-image-updater-config.\n"
         "\n"
         "What is skipped:\n"
         "  Every other document (Deployment, ConfigMap, HelmRelease, a kustomize\n"
@@ -49,6 +53,8 @@ static const char validate_help[] =
         "\n"
         "Options:\n"
         "  -f, --file PATH       a file or directory to read (repeatable)\n"
+        "  --argocd-annotations  also check Applications that only have the v0.x\n"
+        "                        image-updater annotations, as 'run' would use them\n"
         "  -o, --output FORMAT   text (default) or json:\n"
         "                        {\"ok\":..,\"objects\":N,\"kinds\":{..},\"skipped\":[..],\n"
         "                         \"errors\":[{\"file\",\"line\",\"column\",\"path\",\"message\"}]}\n"
@@ -185,9 +191,11 @@ cmd_validate(int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "argocd-annotations", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *paths[VALIDATE_MAX_PATHS];
+	bool argocd_annotations = false;
 	size_t npaths = 0, total = 0;
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
@@ -210,6 +218,9 @@ cmd_validate(int argc, char **argv)
 		case 'h':
 			fputs(validate_help, stdout);
 			return CLI_OK;
+		case 'A':
+			argocd_annotations = true;
+			break;
 		default:
 			return cli_usage_error("validate", "unknown option");
 		}
@@ -223,7 +234,9 @@ cmd_validate(int argc, char **argv)
 		return cli_usage_error(
 		        "validate",
 		        "no path given (use -f FILE or -f DIRECTORY)");
-	if (config_new(&cfg) < 0) {
+	if (config_new(&cfg) < 0 ||
+	    config_argocd_annotations(cfg, argocd_annotations) < 0) {
+		config_free(cfg);
 		fprintf(stderr, "ferry validate: out of memory\n");
 		return CLI_FAILED;
 	}

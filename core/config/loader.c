@@ -48,6 +48,12 @@ static const struct kind_info kinds[CONFIG_KIND_COUNT] = {
 	                           "kustomize.toolkit.fluxcd.io",
 	                           { "v1", NULL } },
 	[CONFIG_SECRET] = { "Secret", "", { "v1", NULL } },
+	[CONFIG_IMAGEUPDATER] = { "ImageUpdater",
+	                          "argocd-image-updater.argoproj.io",
+	                          { "v1alpha1", NULL } },
+	[CONFIG_APPLICATION] = { "Application",
+	                         "argoproj.io",
+	                         { "v1alpha1", NULL } },
 };
 
 const char *
@@ -257,6 +263,7 @@ config_free(struct config *cfg)
 		free(cfg->files[i]);
 	free(cfg->files);
 	free(cfg->index);
+	argocd_release(cfg);
 	free(cfg);
 }
 
@@ -359,7 +366,8 @@ add_document(struct config *cfg, const char *file, yaml_document_t *doc)
 	glen = slash ? (size_t)(slash - api) : 0;
 	if (k == CONFIG_KIND_COUNT || strlen(kinds[k].group) != glen ||
 	    memcmp(kinds[k].group, api, glen) != 0) {
-		skip_document(cfg, file, line, api, kind);
+		if (!argocd_document_take(cfg, file, doc, root, api, kind))
+			skip_document(cfg, file, line, api, kind);
 		return;
 	}
 	for (const char *const *v = kinds[k].versions; *v; v++)
@@ -1051,6 +1059,7 @@ config_check(struct config *cfg, struct err *err)
 	cfg->checked = true;
 	check_duplicates(cfg);
 	check_references(cfg);
+	argocd_check(cfg);
 	if (cfg->nomem)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	if (cfg->n_diags + cfg->dropped_diags > 0)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/imageref.h"
+#include "base/util.h"
 
 /* Most parts a Helm value path may have (as helm.c). */
 #define ARGOCD_MAX_KEY_PARTS 64
@@ -1112,6 +1113,72 @@ out:
 		argocd_kustomize_entry_release(out);
 	yamledit_release(&d);
 	buf_release(&bytes);
+	buf_release(&path);
+	return rc;
+}
+
+int
+argocd_manifests_image_get(char **out, const struct fsroot *root,
+                           const char *dir, const char *name, struct err *err)
+{
+	struct fsroot_list l = FSROOT_LIST_INIT;
+	struct buf path = BUF_INIT;
+	int rc;
+
+	*out = NULL;
+	if ((rc = fsroot_list(root, *dir ? dir : ".", 0, &l, err)) < 0)
+		return rc == -ERR_NOTFOUND ? 0 : rc;
+	for (size_t i = 0; i < l.n && *out == NULL && rc == 0; i++) {
+		const char *nm = l.v[i].name;
+		size_t len = strlen(nm);
+		struct yamledit_doc d = YAMLEDIT_DOC_INIT;
+		struct buf bytes = BUF_INIT;
+		struct err e = ERR_INIT;
+		bool skip = l.v[i].type != FSROOT_FILE || nm[0] == '.' ||
+		            !(str_has_suffix(nm, len, ".yaml") ||
+		              str_has_suffix(nm, len, ".yml"));
+
+		for (size_t k = 0; kust_files[k] && !skip; k++)
+			skip = strcmp(nm, kust_files[k]) == 0;
+		if (skip)
+			continue;
+		buf_reset(&path);
+		buf_addf(&path, "%s%s%s", dir, *dir ? "/" : "", nm);
+		if (!buf_ok(&path)) {
+			rc = err_set(err, ERR_NOMEM, "out of memory");
+			break;
+		}
+		if (yamledit_file_read(&bytes, root, path.ptr, 0, &e) == 0 &&
+		    bytes.ptr &&
+		    yamledit_parse(&d, bytes.ptr, bytes.len, path.ptr, &e) ==
+		            0) {
+			for (size_t n = 0; n < d.n && *out == NULL; n++) {
+				const struct yamledit_node *v = &d.nodes[n];
+				struct argocd_image_ref r;
+				int k;
+
+				if (v->type != YAMLEDIT_SCALAR || v->is_key ||
+				    (k = v->prev_sibling) < 0 ||
+				    d.nodes[k].type != YAMLEDIT_SCALAR ||
+				    strcmp(d.nodes[k].value, "image") != 0)
+					continue;
+				argocd_image_ref_split(&r, v->value);
+				if (r.alias || !(r.tag || r.digest) ||
+				    !argocd_image_same(r.name, r.name_len, name,
+				                       strlen(name)))
+					continue;
+				if ((*out = strdup(
+				             r.tag ? r.tag
+				                   : r.name + r.name_len)) ==
+				    NULL)
+					rc = err_set(err, ERR_NOMEM,
+					             "out of memory");
+			}
+		}
+		yamledit_release(&d);
+		buf_release(&bytes);
+	}
+	fsroot_list_release(&l);
 	buf_release(&path);
 	return rc;
 }

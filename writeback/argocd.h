@@ -115,6 +115,17 @@ int argocd_kustomization_get(struct argocd_kustomize_entry *out,
                              const char *name, struct err *err);
 void argocd_kustomize_entry_release(struct argocd_kustomize_entry *e);
 
+/*
+ * The image a directory's manifests run: the first "image:" value in its
+ * *.yaml and *.yml files (not its subdirectories, its kustomization or
+ * override files) naming image name, into *out as "TAG[@DIGEST]"; NULL
+ * when none does.  Files that do not parse are passed over.  What Argo CD
+ * Image Updater reads from the cluster, as near as Git can tell.
+ */
+int argocd_manifests_image_get(char **out, const struct fsroot *root,
+                               const char *dir, const char *name,
+                               struct err *err);
+
 enum argocd_app_type {
 	ARGOCD_APP_DIRECTORY = 0,
 	ARGOCD_APP_KUSTOMIZE,

@@ -447,6 +447,35 @@ test_argocd_source__reads_what_a_target_holds(void **state)
 }
 
 static void
+test_argocd_source__reads_the_image_a_directorys_manifests_run(void **state)
+{
+	struct fx *f = *state;
+	struct err e = ERR_INIT;
+	char *v = NULL;
+
+	put(f, "app/kustomization.yaml",
+	    "images:\n- name: org/web\n  newTag: 9.9\n");
+	put(f, "app/a.yaml", "not: [valid\n");
+	put(f, "app/b.yaml",
+	    "kind: Deployment\nspec:\n  template:\n    spec:\n"
+	    "      containers:\n        - name: side\n"
+	    "          image: org/side:1.0\n"
+	    "        - name: web\n"
+	    "          image: docker.io/org/web:2.1@sha256:"
+	    "0123456789abcdef0123456789abcdef\n");
+	put(f, "app/sub/c.yaml", "image: org/web:3.0\n");
+	assert_int_equal(
+	        argocd_manifests_image_get(&v, f->root, "app", "org/web", &e),
+	        0);
+	assert_string_equal(v, "2.1@sha256:0123456789abcdef0123456789abcdef");
+	free(v);
+	assert_int_equal(
+	        argocd_manifests_image_get(&v, f->root, "app", "org/none", &e),
+	        0);
+	assert_null(v);
+}
+
+static void
 test_argocd_source__finds_the_type_as_argo_cd_does(void **state)
 {
 	struct fx *f = *state;
@@ -588,6 +617,7 @@ main(void)
 		T(test_argocd_source__merges_helm_parameters_byte_for_byte),
 		T(test_argocd_source__quotes_a_helm_value_that_would_read_as_a_number),
 		T(test_argocd_source__reads_what_a_target_holds),
+		T(test_argocd_source__reads_the_image_a_directorys_manifests_run),
 		T(test_argocd_source__finds_the_type_as_argo_cd_does),
 		T(test_argocd_source__splits_kustomize_image_strings),
 		T(test_argocd_source__renders_the_default_commit_message),

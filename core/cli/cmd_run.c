@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "daemon/daemon.h"
 #include "fleet/etcd.h"
+#include "config/argocd.h"
 #include "config/loader.h"
 #include "pipeline/pipeline.h"
 #include "state/state.h"
@@ -39,6 +40,10 @@ static const char run_help[] =
         "     {\"$imagepolicy\": \"NS:NAME\"} under update.path (or, with ferry's\n"
         "     update.strategy Kustomization, the images: of the kustomization\n"
         "     file there), commits with the rendered messageTemplate and pushes.\n"
+        "Argo CD users: ImageUpdater objects and the Applications they select are\n"
+        "run as Argo CD Image Updater's git write-back does (one commit per\n"
+        "Application); --argocd-annotations also runs Applications that only\n"
+        "have the v0.x annotations (argocd-image-updater.argoproj.io/image-list).\n"
         "Suspended objects are skipped.  Nothing is committed when nothing changed.\n"
         "A push rejected because the branch moved is retried on top of it.\n"
         "\n"
@@ -75,6 +80,8 @@ static const char run_help[] =
         "  --state-dir DIR       tag lists, policy results, status and Git clones\n"
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
         "  -o, --output FORMAT   with --once: text (default) or json\n"
+        "  --argocd-annotations  read Argo CD Applications' v0.x image-updater\n"
+        "                        annotations where no ImageUpdater selects them\n"
         "Daemon options:\n"
         "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz\n"
         "                        (default 127.0.0.1:9292; 'off' for none;\n"
@@ -116,7 +123,8 @@ static const char plan_help[] =
         "Usage: ferry plan -f PATH [-f PATH ...] [--state-dir DIR] [-o text|json]\n"
         "\n"
         "Shows what `ferry run --once` would do, without committing or pushing:\n"
-        "for every ImageUpdateAutomation, the images chosen (with their previous\n"
+        "for every ImageUpdateAutomation (and Argo CD Application), the images\n"
+        "chosen (with their previous\n"
         "values), the unified diff of the files it would edit, and the rendered\n"
         "commit message.  Registries are scanned and the Git clone is fetched, so\n"
         "the plan is made against the current remote head.\n"
@@ -125,6 +133,7 @@ static const char plan_help[] =
         "  -f, --file PATH       a file or directory of objects (repeatable)\n"
         "  --state-dir DIR       as for ferry run\n"
         "  -o, --output FORMAT   text (default) or json\n"
+        "  --argocd-annotations  as for ferry run\n"
         "  -h, --help            show this help\n"
         "\n"
         "Exit codes: 0 planned, 1 some object failed, 2 bad arguments or\n"
@@ -132,14 +141,17 @@ static const char plan_help[] =
 
 /* Loads and checks the configuration; prints every problem.  CLI_* code. */
 static int
-load_config(const char *cmd, char **paths, size_t n, struct config **out)
+load_config(const char *cmd, char **paths, size_t n, bool argocd_annotations,
+            struct config **out)
 {
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
 	struct buf line = BUF_INIT;
 
 	*out = NULL;
-	if (config_new(&cfg) < 0) {
+	if (config_new(&cfg) < 0 ||
+	    config_argocd_annotations(cfg, argocd_annotations) < 0) {
+		config_free(cfg);
 		fprintf(stderr, "ferry %s: out of memory\n", cmd);
 		return CLI_FAILED;
 	}
@@ -186,6 +198,65 @@ ref_str(const struct pipeline_policy *p)
 	if (p->digest)
 		buf_addf(&b, "@%s", p->digest);
 	return buf_detach(&b);
+}
+
+/* An Argo CD Application's line, its images and, planned, the diff. */
+static void
+print_app(const struct pipeline_app *a)
+{
+	char nn[600];
+
+	if (!a->managed)
+		return;
+	ns_name(nn, sizeof(nn), a->obj);
+	switch (a->status) {
+	case PIPELINE_PUSHED:
+		printf("Application %s: pushed %.12s to %s (%zu change%s)\n",
+		       nn, a->commit, a->branch, a->changes.n,
+		       a->changes.n == 1 ? "" : "s");
+		break;
+	case PIPELINE_PLANNED:
+		printf("Application %s: would push %zu change%s to %s\n", nn,
+		       a->changes.n, a->changes.n == 1 ? "" : "s", a->branch);
+		break;
+	case PIPELINE_FAILED:
+		printf("Application %s: failed: %s\n", nn, a->err.msg);
+		break;
+	default:
+		printf("Application %s: %s\n", nn,
+		       pipeline_status_name(a->status));
+		break;
+	}
+	for (size_t k = 0; k < a->nimages; k++) {
+		const struct pipeline_app_image *pi = &a->images[k];
+
+		if (pi->rc < 0 && a->status != PIPELINE_FAILED)
+			printf("  image %s: failed: %s\n", pi->image,
+			       pi->err.msg);
+		else if (pi->changed)
+			printf("  image %s%s%s: %s%s%s -> %s%s%s\n",
+			       *pi->alias ? pi->alias : "",
+			       *pi->alias ? "=" : "", pi->image,
+			       pi->old_tag ? pi->old_tag : "",
+			       pi->old_digest ? "@" : "",
+			       pi->old_digest ? pi->old_digest : "", pi->tag,
+			       pi->digest ? "@" : "",
+			       pi->digest ? pi->digest : "");
+	}
+	if (a->status != PIPELINE_PLANNED)
+		return;
+	for (size_t k = 0; k < a->changes.n; k++) {
+		const struct wb_change *c = &a->changes.v[k];
+
+		printf("  %s:%u: %s %s -> %s\n", c->file, c->line, c->setter,
+		       c->old_value, c->new_value);
+	}
+	printf("--- diff\n%s", a->diff ? a->diff : "");
+	printf("--- commit message\n%s%s", a->message,
+	       a->message && *a->message &&
+	                       a->message[strlen(a->message) - 1] != '\n'
+	               ? "\n"
+	               : "");
 }
 
 static void
@@ -258,6 +329,8 @@ print_text(const struct pipeline_report *r, bool plan)
 			break;
 		}
 	}
+	for (size_t i = 0; i < r->napps; i++)
+		print_app(&r->apps[i]);
 	(void)plan;
 }
 
@@ -266,6 +339,66 @@ add_obj(cJSON *o, const struct config_object *obj)
 {
 	cJSON_AddStringToObject(o, "namespace", obj->metadata.namespace);
 	cJSON_AddStringToObject(o, "name", obj->metadata.name);
+}
+
+static cJSON *
+app_json(const struct pipeline_app *a)
+{
+	cJSON *o = cJSON_CreateObject(), *imgs, *ch;
+
+	if (o == NULL)
+		return NULL;
+	add_obj(o, a->obj);
+	cJSON_AddStringToObject(o, "status", pipeline_status_name(a->status));
+	if (a->status == PIPELINE_PUSHED)
+		cJSON_AddStringToObject(o, "commit", a->commit);
+	if (a->base[0])
+		cJSON_AddStringToObject(o, "baseCommit", a->base);
+	if (a->branch)
+		cJSON_AddStringToObject(o, "branch", a->branch);
+	if (a->target)
+		cJSON_AddStringToObject(o, "target", a->target);
+	if (a->message)
+		cJSON_AddStringToObject(o, "message", a->message);
+	if (a->diff)
+		cJSON_AddStringToObject(o, "diff", a->diff);
+	imgs = cJSON_AddArrayToObject(o, "images");
+	for (size_t k = 0; imgs && k < a->nimages; k++) {
+		const struct pipeline_app_image *pi = &a->images[k];
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "alias", pi->alias);
+		cJSON_AddStringToObject(j, "image", pi->image);
+		cJSON_AddStringToObject(j, "strategy", pi->strategy);
+		if (pi->old_tag)
+			cJSON_AddStringToObject(j, "previousTag", pi->old_tag);
+		if (pi->old_digest)
+			cJSON_AddStringToObject(j, "previousDigest",
+			                        pi->old_digest);
+		if (pi->tag)
+			cJSON_AddStringToObject(j, "tag", pi->tag);
+		if (pi->digest)
+			cJSON_AddStringToObject(j, "digest", pi->digest);
+		cJSON_AddBoolToObject(j, "changed", pi->changed);
+		if (pi->rc < 0)
+			cJSON_AddStringToObject(j, "error", pi->err.msg);
+		cJSON_AddItemToArray(imgs, j);
+	}
+	ch = cJSON_AddArrayToObject(o, "changes");
+	for (size_t k = 0; ch && k < a->changes.n; k++) {
+		const struct wb_change *c = &a->changes.v[k];
+		cJSON *co = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(co, "file", c->file);
+		cJSON_AddNumberToObject(co, "line", c->line);
+		cJSON_AddStringToObject(co, "setter", c->setter);
+		cJSON_AddStringToObject(co, "old", c->old_value);
+		cJSON_AddStringToObject(co, "new", c->new_value);
+		cJSON_AddItemToArray(ch, co);
+	}
+	if (a->rc < 0)
+		cJSON_AddStringToObject(o, "error", a->err.msg);
+	return o;
 }
 
 static int
@@ -344,6 +477,10 @@ print_json(const struct pipeline_report *r)
 			cJSON_AddStringToObject(o, "error", a->err.msg);
 		cJSON_AddItemToArray(arr, o);
 	}
+	arr = cJSON_AddArrayToObject(root, "applications");
+	for (size_t i = 0; arr && i < r->napps; i++)
+		if (r->apps[i].managed)
+			cJSON_AddItemToArray(arr, app_json(&r->apps[i]));
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (text == NULL)
@@ -498,6 +635,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ "etcd-cert", required_argument, NULL, 'c' },
 		{ "etcd-key", required_argument, NULL, 'k' },
 		{ "etcd-user", required_argument, NULL, 'u' },
+		{ "argocd-annotations", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
@@ -515,13 +653,16 @@ run_or_plan(int argc, char **argv, bool plan)
 	struct daemon_options dopts = DAEMON_OPTIONS_INIT;
 	const char *etcd_arg = NULL, *endpoints[ETCD_MAX_ENDPOINTS];
 	char ep_buf[4096], user_buf[512];
-	bool daemon_opt = false;
+	bool daemon_opt = false, argocd_annotations = false;
 	int c, json = 0, once = 0, rc;
 
 	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'O':
 			once = 1;
+			break;
+		case 'A':
+			argocd_annotations = true;
 			break;
 		case 'f':
 			if (npaths == RUN_MAX_PATHS)
@@ -619,7 +760,8 @@ run_or_plan(int argc, char **argv, bool plan)
 			return CLI_USAGE;
 		return run_daemon(paths, npaths, state_arg, &dopts);
 	}
-	if ((rc = load_config(cmd, paths, npaths, &cfg)) != CLI_OK)
+	if ((rc = load_config(cmd, paths, npaths, argocd_annotations, &cfg)) !=
+	    CLI_OK)
 		return rc;
 	if (state_arg)
 		buf_puts(&sdir, state_arg);

@@ -8,7 +8,11 @@
  *   pipeline_automate  one ImageUpdateAutomation: edit the files in its Git
  *                      clone from the policies' stored latestRefs, commit
  *                      with the rendered message and push (or, dry run,
- *                      only report the diff and the message).
+ *                      only report the diff and the message);
+ *   pipeline_argocd    one Argo CD Application: its images' tags, picked
+ *                      with Argo CD Image Updater's strategies, written
+ *                      back to Git as Argo CD reads them (its own scans:
+ *                      an application's images are its own).
  *
  * A stage takes an object key and a caller-owned context, never a pointer
  * into a pass: the state store (core/state) is the hand-off between stages,
@@ -130,6 +134,57 @@ struct pipeline_automation {
 	struct err err;
 };
 
+/* One image of an Argo CD Application, as pipeline_argocd found it. */
+struct pipeline_app_image {
+	char *alias;          /* "" when the image has none */
+	char *image;          /* the image name, without constraint */
+	const char *strategy; /* semver, newest-build, alphabetical, digest */
+	char *old_tag;        /* what the target held; NULL when nothing */
+	char *old_digest;
+	char *tag;    /* what the strategy picked; NULL when nothing */
+	char *digest; /* digest strategy only */
+	bool changed; /* the target gets another version */
+	int rc;       /* < 0: the registry or the policy failed */
+	struct err err;
+};
+
+/* One Argo CD Application's write-back (pipeline_argocd). */
+struct pipeline_app {
+	const struct config_object *obj;
+	bool managed; /* an ImageUpdater or its annotations update it */
+	enum pipeline_status status;
+	char commit[41];     /* pushed commit */
+	char base[41];       /* the remote head the edits were made on */
+	char *branch;        /* pushed (or would-be pushed) branch */
+	char *target;        /* the file or directory written */
+	char *message;       /* rendered commit message */
+	char *diff;          /* dry run: unified diff of the edits */
+	int attempts;        /* push attempts made, this one included */
+	long retry_after_ms; /* > 0: run again (attempt + 1) after this */
+	struct pipeline_app_image *images;
+	size_t nimages;
+	struct wb_changes changes;
+	int rc;
+	struct err err;
+};
+
+/*
+ * Runs Application key once, as Argo CD Image Updater's git write-back
+ * does (config/argocd.h has which images and settings): lists each
+ * image's tags, picks one with its strategy and filters, reads what the
+ * write-back target holds, and when an image moves writes the target
+ * (the .argocd-source file, the kustomization's images, the Helm values),
+ * commits with Argo CD's message template and pushes to the git-branch
+ * (a templated branch for BASE:TARGET).  Images whose registry fails are
+ * left as they are and make the run fail after the others are written.
+ * attempt and retries as pipeline_automate.  An Application nothing
+ * updates returns 0 with out->managed false.
+ */
+int pipeline_argocd(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                    int attempt, struct pipeline_app *out);
+
+void pipeline_app_release(struct pipeline_app *a);
+
 /*
  * Scans ImageRepository key->namespace_/name and stores its tags.
  * Returns out->rc: 0 (also when suspended), -ERR_NOTFOUND when the
@@ -181,11 +236,13 @@ struct pipeline_report {
 	size_t npolicies;
 	struct pipeline_automation *automations;
 	size_t nautomations;
+	struct pipeline_app *apps; /* every Application; managed or not */
+	size_t napps;
 };
 
 #define PIPELINE_REPORT_INIT                                                   \
 	{                                                                      \
-		NULL, 0, NULL, 0, NULL, 0                                      \
+		NULL, 0, NULL, 0, NULL, 0, NULL, 0                             \
 	}
 
 /*

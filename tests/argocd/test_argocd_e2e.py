@@ -1,0 +1,685 @@
+#!/usr/bin/python3
+"""End to end for Argo CD users: `ferry run --once` and `ferry plan` over
+Application and ImageUpdater objects, against the real registry (Debian's
+docker-registry, anonymous and htpasswd) and bare Git repositories (file://
+and git http-backend with basic auth), checked by reading the commits back,
+parsing the written files and rendering kustomizations with kubectl.
+
+Run under tests/harness/testbed.py with --registry noauth --registry
+htpasswd --git-http.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+import yaml
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "harness"))
+import testbed  # noqa: E402
+
+FERRY = os.environ["FERRY"]
+TMP = os.environ["FERRY_TEST_TMP"]
+REGISTRY = os.environ["FERRY_TEST_REGISTRY_NOAUTH"]
+PRIVATE = os.environ["FERRY_TEST_REGISTRY_HTPASSWD"]
+REG_USER = os.environ["FERRY_TEST_REGISTRY_USER"]
+REG_PASSWORD = os.environ["FERRY_TEST_REGISTRY_PASSWORD"]
+KUBECTL = shutil.which("kubectl")
+ANN = "argocd-image-updater.argoproj.io/"
+
+
+def sh(*args, check=True, **kw):
+    return subprocess.run(args, check=check, capture_output=True, text=True,
+                          **kw)
+
+
+def git(*args, **kw):
+    return sh("git", "-c", "safe.directory=*", *args, **kw).stdout.strip()
+
+
+def push(repo, *tags, registry=REGISTRY, **kw):
+    """Pushes tags; returns {tag: digest}."""
+    if registry == PRIVATE:
+        kw.update(user=REG_USER, password=REG_PASSWORD)
+    rows = testbed.push_image(registry, repo, list(tags), distinct=True, **kw)
+    return {t: d for t, d, _ in rows}
+
+
+def registries_conf():
+    """The ConfigMap Argo CD Image Updater reads, with registries.conf
+    naming both test registries (plain HTTP)."""
+    return textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: argocd-image-updater-config
+          namespace: argocd
+        data:
+          registries.conf: |
+            registries:
+            - name: local
+              prefix: {r}
+              api_url: http://{r}
+            - name: private
+              prefix: {p}
+              api_url: http://{p}
+        """).format(r=REGISTRY, p=PRIVATE)
+
+
+class Repo:
+    """A bare Git repository made from files, and the objects beside it."""
+
+    counter = 0
+
+    def __init__(self, files, transport="file"):
+        Repo.counter += 1
+        self.name = "argo%d" % Repo.counter
+        self.dir = tempfile.mkdtemp(dir=TMP, prefix=self.name + "-")
+        src = os.path.join(self.dir, "src")
+        for rel, content in files.items():
+            path = os.path.join(src, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write(textwrap.dedent(content))
+        if transport == "file":
+            self.bare = os.path.join(self.dir, "remote.git")
+            self.url = "file://" + self.bare
+        else:
+            self.bare = os.path.join(os.environ["FERRY_TEST_GIT_HTTP_ROOT"],
+                                     self.name + ".git")
+            self.url = "%s/%s.git" % (os.environ["FERRY_TEST_GIT_HTTP"],
+                                      self.name)
+        testbed.git_init(self.bare, files=src)
+        self.state = os.path.join(self.dir, "state")
+        self.config = os.path.join(self.dir, "config")
+        os.makedirs(self.config)
+
+    def objects(self, text, name="objects.yaml"):
+        with open(os.path.join(self.config, name), "w") as f:
+            f.write(textwrap.dedent(text).replace("{url}", self.url)
+                    .replace("{reg}", REGISTRY).replace("{priv}", PRIVATE))
+        with open(os.path.join(self.config, "configmap.yaml"), "w") as f:
+            f.write(registries_conf())
+
+    def run(self, *extra, cmd="run", env=None):
+        args = [FERRY, cmd] + (["--once"] if cmd == "run" else []) + [
+            "-f", self.config, "--state-dir", self.state] + list(extra)
+        return subprocess.run(args, capture_output=True, text=True,
+                              env=dict(os.environ, **(env or {})))
+
+    def log(self, rev="main"):
+        out = git("--git-dir", self.bare, "log", "--format=%B%x1e", rev)
+        return [m.strip("\n") for m in out.split("\x1e") if m.strip("\n")]
+
+    def file(self, path, rev="main"):
+        return git("--git-dir", self.bare, "show", "%s:%s" % (rev, path))
+
+    def show(self, fmt, rev="main"):
+        return git("--git-dir", self.bare, "log", "-1", "--format=" + fmt,
+                   rev)
+
+    def checkout(self, rev="main"):
+        work = tempfile.mkdtemp(dir=self.dir, prefix="work-")
+        git("clone", "-q", "-b", rev, self.bare, work)
+        return work
+
+
+def deployment(image, name="web"):
+    return """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {name}
+        spec:
+          selector:
+            matchLabels: {{app: {name}}}
+          template:
+            metadata:
+              labels: {{app: {name}}}
+            spec:
+              containers:
+                - name: {name}
+                  image: {image}
+        """.format(name=name, image=image)
+
+
+def kustomize_render(path):
+    """The images of the Deployments kubectl kustomize renders at path."""
+    out = sh(KUBECTL, "kustomize", path).stdout
+    images = []
+    for doc in yaml.safe_load_all(out):
+        if doc and doc.get("kind") == "Deployment":
+            for c in doc["spec"]["template"]["spec"]["containers"]:
+                images.append(c["image"])
+    return images
+
+
+class Annotations(unittest.TestCase):
+    """(a) an Application with v0.x annotations: a kustomize app, the
+    default target."""
+
+    def setUp(self):
+        push("team/web", "1.0.0", "1.1.0", "1.2.0", "2.0.0")
+        self.repo = Repo({
+            "apps/web/kustomization.yaml": """\
+                resources:
+                  - deploy.yaml
+                images:
+                  - name: %s/team/web
+                    newTag: 1.0.0
+                """ % REGISTRY,
+            "apps/web/deploy.yaml": deployment("%s/team/web:1.0.0"
+                                               % REGISTRY),
+        })
+        self.repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: web
+              namespace: argocd
+              annotations:
+                %simage-list: web={reg}/team/web:~1
+                %swrite-back-method: git
+            spec:
+              project: default
+              source:
+                repoURL: {url}
+                targetRevision: HEAD
+                path: apps/web
+              destination:
+                server: https://kubernetes.default.svc
+                namespace: web
+              syncPolicy:
+                automated: {prune: true, selfHeal: true}
+            """ % (ANN, ANN))
+
+    def test_commits_the_argocd_source_file_and_then_nothing(self):
+        out = self.repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("Application argocd/web: pushed", out.stdout)
+        self.assertEqual(self.repo.log(), [
+            "build: automatic update of web\n\n"
+            "updates image team/web tag '1.0.0' to '1.2.0'",
+            "Initial commit"])
+        self.assertEqual(self.repo.show("%an <%ae>"),
+                         "argocd-image-updater <noreply@argoproj.io>")
+        self.assertEqual(
+            yaml.safe_load(self.repo.file("apps/web/.argocd-source-web.yaml")),
+            {"kustomize": {"images": ["%s/team/web:1.2.0" % REGISTRY]}})
+        head = self.repo.show("%H")
+        out = self.repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("Application argocd/web: no change", out.stdout)
+        self.assertEqual(self.repo.show("%H"), head)
+
+    def test_annotations_are_not_read_without_the_flag(self):
+        out = self.repo.run()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertNotIn("Application", out.stdout)
+        self.assertIn("--argocd-annotations", out.stderr)
+        self.assertEqual(self.repo.log(), ["Initial commit"])
+
+    def test_the_override_renders_as_argo_cd_applies_it(self):
+        out = self.repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        work = self.repo.checkout()
+        app = os.path.join(work, "apps", "web")
+        # Argo CD runs `kustomize edit set image` for each override image
+        # before it builds: ferry's byte-exact set-image does the same
+        with open(os.path.join(app, ".argocd-source-web.yaml")) as f:
+            images = yaml.safe_load(f)["kustomize"]["images"]
+        sh(FERRY, "kustomize", "set-image", app, *images)
+        self.assertEqual(kustomize_render(app),
+                         ["%s/team/web:1.2.0" % REGISTRY])
+
+    def test_plan_shows_the_file_and_message_and_pushes_nothing(self):
+        out = self.repo.run("--argocd-annotations", cmd="plan")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("Application argocd/web: would push 1 change to main",
+                      out.stdout)
+        self.assertIn("+++ b/apps/web/.argocd-source-web.yaml", out.stdout)
+        self.assertIn("+  - %s/team/web:1.2.0" % REGISTRY, out.stdout)
+        self.assertIn("updates image team/web tag '1.0.0' to '1.2.0'",
+                      out.stdout)
+        self.assertEqual(self.repo.log(), ["Initial commit"])
+        out = self.repo.run("--argocd-annotations", "-o", "json", cmd="plan")
+        app = json.loads(out.stdout)["applications"][0]
+        self.assertEqual(app["status"], "planned")
+        self.assertEqual(app["target"], "apps/web/.argocd-source-web.yaml")
+        self.assertEqual(app["images"][0]["tag"], "1.2.0")
+        self.assertEqual(app["images"][0]["previousTag"], "1.0.0")
+
+
+class TwoApplications(unittest.TestCase):
+    """(b) an ImageUpdater selecting two Applications by label: a Helm app
+    (helmvalues, separate name and tag keys) and a kustomize app
+    (kustomization target), one commit each, in one pass."""
+
+    def setUp(self):
+        push("team/api", "1.0.0", "1.4.2")
+        push("team/front", "0.9.0", "1.0.0", "1.1.0")
+        self.repo = Repo({
+            "charts/api/Chart.yaml": "apiVersion: v2\nname: api\n"
+                                     "version: 0.1.0\n",
+            "charts/api/values.yaml": """\
+                # the API server
+                replicaCount: 2
+
+                image:
+                  repository: team/api   # short form, kept short
+                  tag: "1.0.0"
+                  pullPolicy: IfNotPresent
+                """,
+            "apps/front/kustomization.yaml": """\
+                resources:
+                - deploy.yaml
+                images:
+                - name: front
+                  newName: %s/team/front
+                  newTag: 0.9.0
+                """ % REGISTRY,
+            "apps/front/deploy.yaml": deployment("front", name="front"),
+        })
+        self.repo.objects("""\
+            apiVersion: argocd-image-updater.argoproj.io/v1alpha1
+            kind: ImageUpdater
+            metadata:
+              name: team
+              namespace: argocd
+            spec:
+              writeBackConfig:
+                method: git
+              applicationRefs:
+                - namePattern: "*"
+                  labelSelectors:
+                    matchLabels: {team: blue}
+                    matchExpressions:
+                      - {key: kind, operator: In, values: [helm]}
+                  writeBackConfig:
+                    gitConfig: {writeBackTarget: helmvalues}
+                  images:
+                    - alias: api
+                      imageName: {reg}/team/api:1.x
+                      manifestTargets:
+                        helm: {name: image.repository, tag: image.tag}
+                - namePattern: "*"
+                  labelSelectors:
+                    matchLabels: {team: blue, kind: kustomize}
+                  writeBackConfig:
+                    gitConfig: {writeBackTarget: kustomization}
+                  images:
+                    - alias: front
+                      imageName: {reg}/team/front
+                      manifestTargets:
+                        kustomize: {name: front}
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: api
+              namespace: argocd
+              labels: {team: blue, kind: helm}
+            spec:
+              project: default
+              source:
+                repoURL: {url}
+                targetRevision: main
+                path: charts/api
+                helm: {releaseName: api}
+              destination: {server: https://kubernetes.default.svc}
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: front
+              namespace: argocd
+              labels: {team: blue, kind: kustomize}
+            spec:
+              project: default
+              source:
+                repoURL: {url}
+                targetRevision: main
+                path: apps/front
+              destination: {server: https://kubernetes.default.svc}
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: other
+              namespace: argocd
+              labels: {team: red}
+            spec:
+              project: default
+              source: {repoURL: {url}, path: other}
+              destination: {server: https://kubernetes.default.svc}
+            """)
+
+    def test_updates_both_in_one_pass_with_one_commit_each(self):
+        out = self.repo.run()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("Application argocd/api: pushed", out.stdout)
+        self.assertIn("Application argocd/front: pushed", out.stdout)
+        self.assertNotIn("argocd/other", out.stdout)
+        log = self.repo.log()
+        self.assertEqual(len(log), 3)
+        self.assertEqual(sorted(log[:2]), [
+            "build: automatic update of api\n\n"
+            "updates image team/api tag '1.0.0' to '1.4.2'",
+            "build: automatic update of front\n\n"
+            "updates image team/front tag '0.9.0' to '1.1.0'"])
+        # the values file: name and tag keys, byte for byte (the name was
+        # short, so it stays short)
+        self.assertEqual(self.repo.file("charts/api/values.yaml") + "\n",
+                         textwrap.dedent("""\
+            # the API server
+            replicaCount: 2
+
+            image:
+              repository: team/api   # short form, kept short
+              tag: "1.4.2"
+              pullPolicy: IfNotPresent
+            """))
+        self.assertEqual(self.repo.file("apps/front/kustomization.yaml") +
+                         "\n", textwrap.dedent("""\
+            resources:
+            - deploy.yaml
+            images:
+            - name: front
+              newName: %s/team/front
+              newTag: 1.1.0
+            """ % REGISTRY))
+        work = self.repo.checkout()
+        self.assertEqual(kustomize_render(os.path.join(work, "apps", "front")),
+                         ["%s/team/front:1.1.0" % REGISTRY])
+        out = self.repo.run()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(len(self.repo.log()), 3)
+
+
+class Digest(unittest.TestCase):
+    """(c) the digest strategy: tag@sha256 into a Helm target, the digest
+    field into a kustomize target."""
+
+    def test_writes_tag_and_digest_to_helm_and_kustomize_targets(self):
+        d = push("team/dig", "stable", "other")["stable"]
+        repo = Repo({
+            "charts/dig/Chart.yaml": "apiVersion: v2\nname: dig\n"
+                                     "version: 0.1.0\n",
+            "charts/dig/values.yaml": "image:\n  name: %s/team/dig\n"
+                                      "  tag: stable\n" % REGISTRY,
+            "apps/dig/kustomization.yaml": "resources: [deploy.yaml]\n",
+            "apps/dig/deploy.yaml": deployment("%s/team/dig:stable"
+                                               % REGISTRY, name="dig"),
+        })
+        common = """\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: %s
+              namespace: argocd
+              annotations:
+                %simage-list: d={reg}/team/dig:stable
+                %sd.update-strategy: digest
+                %swrite-back-method: git
+                %swrite-back-target: "%s"
+                %s
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: %s}
+              destination: {server: https://kubernetes.default.svc}
+            """
+        common = textwrap.dedent(common)
+        repo.objects(
+            common % ("dig-helm", ANN, ANN, ANN, ANN, "helmvalues",
+                      ANN + "d.helm.image-name: image.name\n    " + ANN +
+                      "d.helm.image-tag: image.tag", "charts/dig") + "---\n" +
+            common % ("dig-kust", ANN, ANN, ANN, ANN, "kustomization",
+                      "other: kept", "apps/dig"))
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        values = yaml.safe_load(repo.file("charts/dig/values.yaml"))
+        self.assertEqual(values["image"]["tag"], "stable@" + d)
+        self.assertEqual(values["image"]["name"], "%s/team/dig" % REGISTRY)
+        kust = yaml.safe_load(repo.file("apps/dig/kustomization.yaml"))
+        self.assertEqual(kust["images"], [{
+            "name": "%s/team/dig" % REGISTRY, "newTag": "stable",
+            "digest": d}])
+        work = repo.checkout()
+        self.assertEqual(kustomize_render(os.path.join(work, "apps", "dig")),
+                         ["%s/team/dig:stable@%s" % (REGISTRY, d)])
+        messages = repo.log()[:2]
+        self.assertIn("updates image team/dig tag '' to '%s'" % d,
+                      "\n".join(messages))
+        # the same digest again: nothing to do
+        head = repo.show("%H")
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(repo.show("%H"), head)
+        # the tag moves: a new digest
+        d2 = push("team/dig", "stable", created="2025-01-01T00:00:00Z")[
+            "stable"]
+        self.assertNotEqual(d, d2)
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(
+            yaml.safe_load(repo.file("charts/dig/values.yaml"))["image"]["tag"],
+            "stable@" + d2)
+
+
+class Branches(unittest.TestCase):
+    """(d) git-branch base:target pushes to the templated branch, with
+    .AppName filled in (Argo CD Image Updater renders it empty there)."""
+
+    def test_base_target_pushes_to_the_templated_branch(self):
+        push("team/br", "1.0.0", "1.1.0")
+        repo = Repo({"apps/br/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argocd-image-updater.argoproj.io/v1alpha1
+            kind: ImageUpdater
+            metadata: {name: br, namespace: argocd}
+            spec:
+              writeBackConfig:
+                method: git
+                gitConfig:
+                  branch: "main:image-updater/{{.AppName}}-{{range .Images}}{{.NewTag}}{{end}}"
+              applicationRefs:
+                - namePattern: br
+                  images: [{alias: br, imageName: "{reg}/team/br"}]
+            ---
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata: {name: br, namespace: argocd}
+            spec:
+              source: {repoURL: {url}, targetRevision: HEAD, path: apps/br}
+              destination: {server: https://kubernetes.default.svc}
+            """)
+        out = repo.run()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("pushed", out.stdout)
+        self.assertIn("to image-updater/br-1.1.0", out.stdout)
+        self.assertEqual(repo.log(), ["Initial commit"])
+        self.assertEqual(len(repo.log("image-updater/br-1.1.0")), 2)
+        self.assertEqual(
+            yaml.safe_load(repo.file("apps/br/.argocd-source-br.yaml",
+                                     "image-updater/br-1.1.0")),
+            {"kustomize": {"images": ["%s/team/br:1.1.0" % REGISTRY]}})
+        # again: the base has not changed and holds the old tag, the
+        # target branch exists and already holds the new one
+        out = repo.run()
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(len(repo.log("image-updater/br-1.1.0")), 2)
+
+
+class Credentials(unittest.TestCase):
+    """Pull secrets in every form against the htpasswd registry, read again
+    on a 401; Git credentials from git:secret."""
+
+    def app(self, pull_secret, extra_docs="", method="git"):
+        push("team/cred", "1.0.0", "1.3.0", registry=PRIVATE)
+        repo = Repo({"apps/cred/kustomization.yaml": "resources: []\n"},
+                    transport="http")
+        repo.objects(textwrap.dedent("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: cred
+              namespace: argocd
+              annotations:
+                %simage-list: c={priv}/team/cred
+                %sc.pull-secret: "%s"
+                %swrite-back-method: "%s"
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/cred}
+              destination: {server: https://kubernetes.default.svc}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: git-creds, namespace: argocd}
+            stringData:
+              username: %s
+              password: %s
+            """) % (ANN, ANN, pull_secret, ANN, method,
+                    os.environ["FERRY_TEST_GIT_HTTP_USER"],
+                    os.environ["FERRY_TEST_GIT_HTTP_PASSWORD"]) + extra_docs)
+        return repo
+
+    def assert_pushed(self, repo, out):
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("Application argocd/cred: pushed", out.stdout)
+        self.assertEqual(
+            yaml.safe_load(repo.file("apps/cred/.argocd-source-cred.yaml")),
+            {"kustomize": {"images": ["%s/team/cred:1.3.0" % PRIVATE]}})
+        self.assertNotIn(REG_PASSWORD, out.stdout + out.stderr)
+
+    def test_env_credentials(self):
+        repo = self.app("env:CRED_VAR", method="git:secret:argocd/git-creds")
+        out = repo.run("--argocd-annotations", env={
+            "CRED_VAR": "%s:%s" % (REG_USER, REG_PASSWORD)})
+        self.assert_pushed(repo, out)
+
+    def test_secret_field_credentials(self):
+        repo = self.app("secret:argocd/reg#creds",
+                        method="git:secret:argocd/git-creds",
+                        extra_docs="---\napiVersion: v1\nkind: Secret\n"
+                        "metadata: {name: reg, namespace: argocd}\n"
+                        "stringData: {creds: \"%s:%s\"}\n"
+                        % (REG_USER, REG_PASSWORD))
+        self.assert_pushed(repo, repo.run("--argocd-annotations"))
+
+    def test_pull_secret_credentials(self):
+        import base64
+        auth = base64.b64encode(("%s:%s" % (REG_USER, REG_PASSWORD))
+                                .encode()).decode()
+        cfg = json.dumps({"auths": {PRIVATE: {"auth": auth}}})
+        repo = self.app("pullsecret:argocd/regcred",
+                        method="git:secret:argocd/git-creds",
+                        extra_docs="---\napiVersion: v1\nkind: Secret\n"
+                        "metadata: {name: regcred, namespace: argocd}\n"
+                        "type: kubernetes.io/dockerconfigjson\n"
+                        "stringData:\n  .dockerconfigjson: '%s'\n" % cfg)
+        self.assert_pushed(repo, repo.run("--argocd-annotations"))
+
+    def test_ext_script_is_run_again_after_a_401(self):
+        d = tempfile.mkdtemp(dir=TMP, prefix="ext-")
+        count = os.path.join(d, "count")
+        script = os.path.join(d, "creds.sh")
+        with open(script, "w") as f:
+            # wrong the first time, right from then on
+            f.write("#!/bin/sh\nn=$(cat %s 2>/dev/null || echo 0)\n"
+                    "echo $((n + 1)) > %s\n"
+                    "if [ \"$n\" = 0 ]; then echo %s:wrong; "
+                    "else echo %s:%s; fi\n"
+                    % (count, count, REG_USER, REG_USER, REG_PASSWORD))
+        os.chmod(script, 0o755)
+        repo = self.app("ext:" + script, method="git:secret:argocd/git-creds")
+        out = repo.run("--argocd-annotations")
+        self.assert_pushed(repo, out)
+        with open(count) as f:
+            self.assertEqual(f.read().strip(), "2")
+        self.assertIn("event=credentials_refetch", out.stderr)
+
+    def test_repocreds_from_an_argo_cd_repository_secret(self):
+        repo = self.app("env:CRED_VAR", method="git:repocreds",
+                        extra_docs="---\napiVersion: v1\nkind: Secret\n"
+                        "metadata:\n  name: repo\n  namespace: argocd\n"
+                        "  labels: {argocd.argoproj.io/secret-type: "
+                        "repository}\n"
+                        "stringData:\n  url: URL\n  username: %s\n"
+                        "  password: %s\n" % (
+                            os.environ["FERRY_TEST_GIT_HTTP_USER"],
+                            os.environ["FERRY_TEST_GIT_HTTP_PASSWORD"]))
+        path = os.path.join(repo.config, "objects.yaml")
+        with open(path) as f:
+            text = f.read().replace("url: URL", "url: " + repo.url)
+        with open(path, "w") as f:
+            f.write(text)
+        out = repo.run("--argocd-annotations", env={
+            "CRED_VAR": "%s:%s" % (REG_USER, REG_PASSWORD)})
+        self.assert_pushed(repo, out)
+
+    def test_no_git_credentials_fail_the_push(self):
+        repo = self.app("env:CRED_VAR", method="git")
+        out = repo.run("--argocd-annotations", env={
+            "CRED_VAR": "%s:%s" % (REG_USER, REG_PASSWORD)})
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("Application argocd/cred: failed", out.stdout)
+
+
+class Validate(unittest.TestCase):
+    def test_method_argocd_is_refused_and_points_to_git(self):
+        repo = Repo({"a/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: web
+              namespace: argocd
+              annotations:
+                %simage-list: {reg}/team/web
+            spec:
+              source: {repoURL: {url}, path: a}
+              destination: {server: https://kubernetes.default.svc}
+            """ % ANN)
+        out = sh(FERRY, "validate", "--argocd-annotations", "-f", repo.config,
+                 check=False)
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("objects.yaml:7:", out.stderr)
+        self.assertIn("write-back method 'argocd' patches the Application "
+                      "through the Argo CD API, which needs a cluster; ferry "
+                      "writes to Git: use method 'git'", out.stderr)
+        # without the flag ferry does not read the annotations at all
+        out = sh(FERRY, "validate", "-f", repo.config, check=False)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("1 Application", out.stdout)
+
+    def test_unknown_strategy_warns_and_names_semver(self):
+        repo = Repo({"a/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: web
+              namespace: argocd
+              annotations:
+                %simage-list: w={reg}/team/web
+                %sw.update-strategy: newst-build
+                %swrite-back-method: git
+            spec:
+              source: {repoURL: {url}, path: a}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (ANN, ANN, ANN))
+        out = sh(FERRY, "validate", "--argocd-annotations", "-f", repo.config,
+                 check=False)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("level=warn", out.stderr)
+        self.assertIn("unknown update strategy 'newst-build'; using semver",
+                      out.stderr)
+        self.assertIn("objects.yaml:8:", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -33,6 +33,8 @@ static const char get_help[] =
         "  imagerepository, imagerepositories, repos, ir\n"
         "  imagepolicy, imagepolicies, policies, ip\n"
         "  imageupdateautomation, imageupdateautomations, automations, iua\n"
+        "  application, applications, apps, app (Argo CD: the images of each\n"
+        "    Application an ImageUpdater or its annotations update)\n"
         "  all (default)\n"
         "\n"
         "Options:\n"
@@ -58,7 +60,8 @@ static const char reconcile_help[] =
         "ImagePolicy its ImageRepository's scan, for an ImageUpdateAutomation the\n"
         "scans and policies it reads (as 'flux reconcile ... --with-source').\n"
         "\n"
-        "KIND: imagerepository (ir), imagepolicy (ip), imageupdateautomation (iua).\n"
+        "KIND: imagerepository (ir), imagepolicy (ip), imageupdateautomation (iua),\n"
+        "application (app).\n"
         "\n"
         "Options:\n"
         "  -n, --namespace NS    the object's namespace (default 'default')\n"
@@ -192,12 +195,14 @@ parse_kind(const char *s, const char **out)
 		{ "ImageUpdateAutomation",
 		  { "imageupdateautomation", "imageupdateautomations",
 		    "automations", "automation", "iua", NULL } },
+		{ "Application",
+		  { "application", "applications", "apps", "app", NULL } },
 	};
 
 	*out = NULL;
 	if (strcasecmp(s, "all") == 0)
 		return 0;
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
 		if (strcasecmp(s, kinds[k].kind) == 0) {
 			*out = kinds[k].kind;
 			return 0;
@@ -374,6 +379,22 @@ what_text(char *out, size_t n, const cJSON *o)
 			         str(r, "digest"));
 		else
 			snprintf(out, n, "-");
+	} else if (strcmp(kind, "Application") == 0) {
+		/* its images and what each is at: "alias=image:tag, ..." */
+		struct buf b = BUF_INIT;
+		const cJSON *im;
+
+		cJSON_ArrayForEach(
+		        im, cJSON_GetObjectItemCaseSensitive(o, "images"))
+		{
+			const char *a = str(im, "alias");
+			buf_addf(&b, "%s%s%s%s:%s", b.len ? ", " : "", a,
+			         *a ? "=" : "", str(im, "image"),
+			         json_get_string(im, "tag") ? str(im, "tag")
+			                                    : "-");
+		}
+		snprintf(out, n, "%s", b.len && buf_ok(&b) ? b.ptr : "-");
+		buf_release(&b);
 	} else {
 		since_text(ago, sizeof(ago),
 		           json_get_string(o, "lastPushTime"));
@@ -389,9 +410,10 @@ static void
 print_table(const cJSON *list)
 {
 	static const char *const kinds[] = { "ImageRepository", "ImagePolicy",
-		                             "ImageUpdateAutomation" };
+		                             "ImageUpdateAutomation",
+		                             "Application" };
 	static const char *const heads[] = { "LAST SCAN", "LATEST IMAGE",
-		                             "LAST PUSH" };
+		                             "LAST PUSH", "IMAGES" };
 	const cJSON *o;
 	bool fleet = false;
 
@@ -401,7 +423,7 @@ print_table(const cJSON *list)
 		if (json_get_string(o, "owner"))
 			fleet = true;
 	}
-	for (size_t k = 0; k < 3; k++) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
 		bool any = false;
 		cJSON_ArrayForEach(o, list)
 		{

@@ -663,6 +663,7 @@ run_or_plan(int argc, char **argv, bool plan)
 			break;
 		case 'A':
 			argocd_annotations = true;
+			dopts.argocd_annotations = true;
 			break;
 		case 'f':
 			if (npaths == RUN_MAX_PATHS)

@@ -30,6 +30,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "config/argocd.h"
 
 #define MOD "control"
 #define CONTROL_MAX_BODY 4096
@@ -78,12 +79,12 @@ arg(struct MHD_Connection *c, const char *name)
 static bool
 parse_kind(const char *s, enum config_kind *out)
 {
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_APPLICATION };
 
-	for (size_t i = 0; s && i < 3; i++)
+	for (size_t i = 0; s && i < 4; i++)
 		if (strcmp(s, config_kind_name(kinds[i])) == 0) {
 			*out = kinds[i];
 			return true;
@@ -143,6 +144,10 @@ object_status(struct daemon *d, const struct snapshot *s,
 		"observedPolicies",
 		"lastHandledReconcileAt",
 		"conditions",
+		/* Argo CD Applications */
+		"images",
+		"target",
+		"lastPushBranch",
 	};
 	cJSON *out = cJSON_CreateObject(), *doc = NULL;
 	struct err e = ERR_INIT;
@@ -230,10 +235,10 @@ object_status(struct daemon *d, const struct snapshot *s,
 static enum MHD_Result
 serve_objects(struct daemon *d, struct MHD_Connection *c)
 {
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_APPLICATION };
 	const char *kind = arg(c, "kind"), *ns = arg(c, "namespace"),
 	           *name = arg(c, "name");
 	struct snapshot *s = daemon_snapshot(d);
@@ -244,11 +249,11 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 		snapshot_release(s);
 		cJSON_Delete(doc);
 		return reply_error(c, 400,
-		                   "kind must be ImageRepository, ImagePolicy "
-		                   "or ImageUpdateAutomation");
+		                   "kind must be ImageRepository, ImagePolicy, "
+		                   "ImageUpdateAutomation or Application");
 	}
 	list = cJSON_AddArrayToObject(doc, "objects");
-	for (size_t k = 0; list && k < 3; k++) {
+	for (size_t k = 0; list && k < 4; k++) {
 		if (want != CONFIG_KIND_COUNT && want != kinds[k])
 			continue;
 		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
@@ -256,6 +261,10 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 			        config_get(s->cfg, kinds[k], i);
 			if ((ns && strcmp(ns, o->metadata.namespace) != 0) ||
 			    (name && strcmp(name, o->metadata.name) != 0))
+				continue;
+			/* Applications nothing updates are not ferry's */
+			if (o->kind == CONFIG_APPLICATION &&
+			    config_argocd_unit_for(s->cfg, o) == NULL)
 				continue;
 			cJSON_AddItemToArray(list, object_status(d, s, o));
 		}
@@ -283,7 +292,8 @@ named_object(struct MHD_Connection *c, const struct snapshot *s,
 		*ret = reply_error(
 		        c, 400,
 		        "give kind (ImageRepository, ImagePolicy, "
-		        "ImageUpdateAutomation), namespace and name");
+		        "ImageUpdateAutomation, Application), namespace and "
+		        "name");
 		return NULL;
 	}
 	o = config_find(s->cfg, k, ns ? ns : "default", name);

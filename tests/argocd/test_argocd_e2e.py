@@ -11,10 +11,12 @@ htpasswd --git-http.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 import unittest
 
 import yaml
@@ -679,6 +681,53 @@ class Validate(unittest.TestCase):
         self.assertIn("unknown update strategy 'newst-build'; using semver",
                       out.stderr)
         self.assertIn("objects.yaml:8:", out.stderr)
+
+
+class Daemon(unittest.TestCase):
+    """The daemon runs Applications on their interval and `ferry get`
+    lists them with their images."""
+
+    def test_get_lists_applications_and_images(self):
+        push("team/dm", "1.0.0", "1.5.0")
+        repo = Repo({"apps/dm/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: dm
+              namespace: argocd
+              annotations:
+                %simage-list: dm={reg}/team/dm
+                %swrite-back-method: git
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/dm}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (ANN, ANN))
+        proc = subprocess.Popen(
+            [FERRY, "run", "-f", repo.config, "--state-dir", repo.state,
+             "--listen", "off", "--argocd-annotations"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and len(repo.log()) < 2:
+                time.sleep(0.2)
+            self.assertEqual(len(repo.log()), 2)
+            out = sh(FERRY, "get", "apps", "--state-dir", repo.state,
+                     "-o", "json")
+            obj = json.loads(out.stdout)["objects"][0]
+            self.assertEqual(obj["kind"], "Application")
+            self.assertEqual(obj["name"], "dm")
+            self.assertEqual(obj["images"][0]["image"],
+                             "%s/team/dm" % REGISTRY)
+            self.assertEqual(obj["images"][0]["tag"], "1.5.0")
+            out = sh(FERRY, "get", "--state-dir", repo.state)
+            self.assertIn("IMAGES", out.stdout)
+            self.assertIn("argocd/dm", out.stdout)
+            self.assertIn("dm=%s/team/dm:1.5.0" % REGISTRY, out.stdout)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0)
 
 
 if __name__ == "__main__":

@@ -683,6 +683,19 @@ class Validate(unittest.TestCase):
         self.assertIn("objects.yaml:8:", out.stderr)
 
 
+class Example(unittest.TestCase):
+    """examples/argocd: what `./scripts/quickstart argocd` runs."""
+
+    def test_the_example_validates(self):
+        root = os.environ["FERRY_SOURCE_ROOT"]
+        out = sh(FERRY, "validate", "-f",
+                 os.path.join(root, "examples", "argocd", "config"),
+                 check=False)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("ok: 3 objects (1 ImageUpdater, 2 Application)",
+                      out.stdout)
+
+
 class Daemon(unittest.TestCase):
     """The daemon runs Applications on their interval and `ferry get`
     lists them with their images."""

@@ -431,7 +431,8 @@ verify_list(const struct buf *out, const char *sect, const char *key,
 		for (int c = l >= 0 && d.nodes[l].type == YAMLEDIT_SEQUENCE
 		                     ? d.nodes[l].first_child
 		                     : -1;
-		     c >= 0 && hit < 0; c = d.nodes[c].next_sibling) {
+		     c >= 0 && (images ? hit < 0 : hit != -2);
+		     c = d.nodes[c].next_sibling) {
 			if (images) {
 				struct argocd_image_ref a, b;
 
@@ -533,37 +534,39 @@ argocd_source_kustomize(const struct fsroot *root, const char *path,
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct argocd_image_ref have;
-		int hit = -1;
+		bool hit = false;
 
 		argocd_image_ref_split(&want, images[i]);
-		for (int c = list >= 0 ? f.doc.nodes[list].first_child : -1;
-		     c >= 0 && hit < 0; c = f.doc.nodes[c].next_sibling) {
-			if (f.doc.nodes[c].type != YAMLEDIT_SCALAR)
-				continue;
-			argocd_image_ref_split(&have, f.doc.nodes[c].value);
-			if (argocd_image_same(want.name, want.name_len,
-			                      have.name, have.name_len))
-				hit = c;
-		}
 		buf_reset(&setter);
 		buf_addf(&setter, "kustomize.images[%.*s]", (int)want.name_len,
 		         want.name);
-		if (hit >= 0) {
+		/* every entry of the image (a list written by hand may hold
+		 * it twice, and a stale one would win) */
+		for (int c = list >= 0 ? f.doc.nodes[list].first_child : -1;
+		     c >= 0; c = f.doc.nodes[c].next_sibling) {
+			if (f.doc.nodes[c].type != YAMLEDIT_SCALAR)
+				continue;
+			argocd_image_ref_split(&have, f.doc.nodes[c].value);
+			if (!argocd_image_same(want.name, want.name_len,
+			                       have.name, have.name_len))
+				continue;
+			hit = true;
 			/* mergeKustomizeOverride: replaced when it has no
 			 * version, or the new one has another */
 			if ((have.tag || have.digest) &&
 			    (!(want.tag || want.digest) ||
 			     same_version(&have, &want)))
 				continue;
-			if ((rc = yamledit_edits_replace(&ed, &f.doc, hit,
+			if ((rc = yamledit_edits_replace(&ed, &f.doc, c,
 			                                 images[i], err)) < 0)
 				goto out;
-			if (src_note(&local, path, f.doc.nodes[hit].line + 1,
-			             setter.ptr, f.doc.nodes[hit].value,
+			if (src_note(&local, path, f.doc.nodes[c].line + 1,
+			             setter.ptr, f.doc.nodes[c].value,
 			             images[i]) < 0)
 				goto nomem;
-			continue;
 		}
+		if (hit)
+			continue;
 		if (list >= 0) {
 			int last = f.doc.nodes[list].last_child;
 			bool need_eol;
@@ -781,24 +784,28 @@ argocd_source_helm(const struct fsroot *root, const char *path,
 
 		buf_reset(&setter);
 		buf_addf(&setter, "helm.parameters[%s]", sorted[i].name);
+		/* every entry of that name: Helm takes the last --set, so a
+		 * stale duplicate would win */
 		for (int c = list >= 0 ? f.doc.nodes[list].first_child : -1;
-		     c >= 0 && hit < 0; c = f.doc.nodes[c].next_sibling) {
+		     c >= 0; c = f.doc.nodes[c].next_sibling) {
 			int nm = yamledit_map_get(&f.doc, c, "name");
 
 			if (nm < 0 || f.doc.nodes[nm].type != YAMLEDIT_SCALAR)
 				continue;
-			if (strcmp(f.doc.nodes[nm].value, sorted[i].name) == 0)
+			if (strcmp(f.doc.nodes[nm].value, sorted[i].name) ==
+			    0) {
 				hit = c;
-			else if (before < 0 && strcmp(f.doc.nodes[nm].value,
-			                              sorted[i].name) > 0)
+				if ((rc = param_edit(&ed, &f, c, &sorted[i],
+				                     path, setter.ptr, &local,
+				                     err)) < 0)
+					goto out;
+			} else if (before < 0 && strcmp(f.doc.nodes[nm].value,
+			                                sorted[i].name) > 0) {
 				before = c;
+			}
 		}
-		if (hit >= 0) {
-			if ((rc = param_edit(&ed, &f, hit, &sorted[i], path,
-			                     setter.ptr, &local, err)) < 0)
-				goto out;
+		if (hit >= 0)
 			continue;
-		}
 		if (list >= 0) {
 			struct buf one = BUF_INIT;
 			int ref = before >= 0 ? before

@@ -369,6 +369,38 @@ test_argocd_source__merges_helm_parameters_byte_for_byte(void **state)
 }
 
 static void
+test_argocd_source__updates_every_entry_of_a_name(void **state)
+{
+	struct fx *f = *state;
+	const struct argocd_helm_param p[] = { { "image.tag", "2.0" } };
+	const char *imgs[] = { "org/web:2.0" };
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
+
+	/* Helm takes the last --set of a name: a stale duplicate would win */
+	put(f, "h.yaml",
+	    "helm:\n  parameters:\n  - name: image.tag\n    value: x\n"
+	    "  - name: image.tag\n    value: 1\n    forcestring: true\n");
+	put(f, "k.yaml",
+	    "kustomize:\n  images:\n  - org/web:1\n"
+	    "  - docker.io/org/web:1\n");
+	if (argocd_source_helm(f->root, "h.yaml", p, 1, NULL, &ch, &e) < 0 ||
+	    argocd_source_kustomize(f->root, "k.yaml", imgs, 1, NULL, &ch, &e) <
+	            0)
+		fail_msg("%s", e.msg);
+	assert_file(f, "h.yaml",
+	            "helm:\n  parameters:\n  - name: image.tag\n"
+	            "    value: \"2.0\"\n    forcestring: true\n"
+	            "  - name: image.tag\n    value: \"2.0\"\n"
+	            "    forcestring: true\n");
+	assert_file(f, "k.yaml",
+	            "kustomize:\n  images:\n  - org/web:2.0\n"
+	            "  - org/web:2.0\n");
+	assert_int_equal(ch.n, 4);
+	wb_changes_release(&ch);
+}
+
+static void
 test_argocd_source__quotes_a_helm_value_that_would_read_as_a_number(
         void **state)
 {
@@ -615,6 +647,7 @@ main(void)
 		T(test_argocd_source__diffs_without_writing_in_a_dry_run),
 		T(test_argocd_source__writes_a_new_helm_file_sorted_by_name),
 		T(test_argocd_source__merges_helm_parameters_byte_for_byte),
+		T(test_argocd_source__updates_every_entry_of_a_name),
 		T(test_argocd_source__quotes_a_helm_value_that_would_read_as_a_number),
 		T(test_argocd_source__reads_what_a_target_holds),
 		T(test_argocd_source__reads_the_image_a_directorys_manifests_run),

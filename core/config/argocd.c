@@ -1413,6 +1413,23 @@ ann_unknown(struct actx *c, const yaml_node_t *kn, const char *path,
 	      rest, more);
 }
 
+/* true when a pair before p has key: the strmap decoder reports the
+ * duplicate, the first one counts */
+static bool
+key_seen(struct actx *c, const yaml_node_t *map, const yaml_node_pair_t *p,
+         const char *key)
+{
+	for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p;
+	     q++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, q->key);
+
+		if (k && k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, key) == 0)
+			return true;
+	}
+	return false;
+}
+
 static void
 parse_annotations(struct actx *c, struct config_application *app,
                   const yaml_node_t *node)
@@ -1441,7 +1458,8 @@ parse_annotations(struct actx *c, struct config_application *app,
 			key = (const char *)k->data.scalar.value;
 			value = (const char *)v->data.scalar.value;
 			if (strncmp(key, CONFIG_ARGOCD_ANNOTATION_PREFIX,
-			            plen) != 0)
+			            plen) != 0 ||
+			    key_seen(c, node, p, key))
 				continue;
 			rest = key + plen;
 			snprintf(path, sizeof(path), "metadata.annotations.%s",
@@ -2401,12 +2419,18 @@ argocd_check(struct config *cfg)
 		        &app->u.application.annotations;
 		struct config_argocd_unit *u = &st->units[st->n_units];
 
+		/* one without a name is an error already */
+		if (app->metadata.name == NULL ||
+		    app->metadata.namespace == NULL)
+			continue;
 		/* an ImageUpdater reads the Applications of its namespace */
 		for (size_t k = 0; k < ups->n; k++) {
 			const struct config_object *up = ups->v[k];
 			const struct config_argocd_appref *r;
 
-			if (strcmp(up->metadata.namespace,
+			if (up->metadata.name == NULL ||
+			    up->metadata.namespace == NULL ||
+			    strcmp(up->metadata.namespace,
 			           app->metadata.namespace) != 0 ||
 			    (r = best_ref(up, app)) == NULL)
 				continue;

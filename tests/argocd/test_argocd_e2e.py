@@ -6,7 +6,7 @@ and git http-backend with basic auth), checked by reading the commits back,
 parsing the written files and rendering kustomizations with kubectl.
 
 Run under tests/harness/testbed.py with --registry noauth --registry
-htpasswd --git-http.
+htpasswd --git-http --sshd.
 """
 import json
 import os
@@ -88,15 +88,21 @@ class Repo:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(textwrap.dedent(content))
+        owner = None
         if transport == "file":
             self.bare = os.path.join(self.dir, "remote.git")
             self.url = "file://" + self.bare
+        elif transport == "ssh":
+            self.bare = os.path.join(os.environ["FERRY_TEST_SSH_ROOT"],
+                                     self.name + ".git")
+            self.url = os.environ["FERRY_TEST_SSH_URL"] + self.bare
+            owner = "git"
         else:
             self.bare = os.path.join(os.environ["FERRY_TEST_GIT_HTTP_ROOT"],
                                      self.name + ".git")
             self.url = "%s/%s.git" % (os.environ["FERRY_TEST_GIT_HTTP"],
                                       self.name)
-        testbed.git_init(self.bare, files=src)
+        testbed.git_init(self.bare, files=src, owner=owner)
         self.state = os.path.join(self.dir, "state")
         self.config = os.path.join(self.dir, "config")
         os.makedirs(self.config)
@@ -111,8 +117,10 @@ class Repo:
     def run(self, *extra, cmd="run", env=None):
         args = [FERRY, cmd] + (["--once"] if cmd == "run" else []) + [
             "-f", self.config, "--state-dir", self.state] + list(extra)
+        # no ~/.ssh/known_hosts to fall back on
         return subprocess.run(args, capture_output=True, text=True,
-                              env=dict(os.environ, **(env or {})))
+                              env=dict(os.environ, HOME=self.dir,
+                                       **(env or {})))
 
     def log(self, rev="main"):
         out = git("--git-dir", self.bare, "log", "--format=%B%x1e", rev)
@@ -629,6 +637,78 @@ class Credentials(unittest.TestCase):
             "CRED_VAR": "%s:%s" % (REG_USER, REG_PASSWORD)})
         self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
         self.assertIn("Application argocd/cred: failed", out.stdout)
+
+
+class SshAndIndexes(unittest.TestCase):
+    """git:secret with an SSH key, and image-spec at an indexed Helm
+    values path (sidecars[1].image)."""
+
+    def repo(self, secret):
+        push("team/side", "1.0.0", "1.1.0")
+        repo = Repo({
+            "charts/x/Chart.yaml": "apiVersion: v2\nname: x\n"
+                                   "version: 0.1.0\n",
+            "charts/x/values.yaml": textwrap.dedent("""\
+                sidecars:
+                  - name: log
+                    image: busybox:1.36
+                  - name: side
+                    image: %s/team/side:1.0.0  # the sidecar
+                """ % REGISTRY),
+        }, transport="ssh")
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: x
+              namespace: argocd
+              annotations:
+                %simage-list: s={reg}/team/side
+                %ss.helm.image-spec: sidecars[1].image
+                %swrite-back-method: git:secret:ssh-creds
+                %swrite-back-target: helmvalues
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: charts/x}
+              destination: {server: https://kubernetes.default.svc}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: ssh-creds, namespace: argocd}
+            stringData:
+            """ % (ANN, ANN, ANN, ANN))
+        with open(os.path.join(repo.config, "objects.yaml"), "a") as f:
+            f.write(textwrap.indent(secret, "  "))
+        return repo
+
+    def key(self):
+        with open(os.environ["FERRY_TEST_SSH_KEY"]) as f:
+            return f.read()
+
+    def test_ssh_key_with_known_hosts_and_an_indexed_key(self):
+        with open(os.environ["FERRY_TEST_SSH_KNOWN_HOSTS"]) as f:
+            known = f.read()
+        repo = self.repo("sshPrivateKey: |\n%sknown_hosts: |\n%s" % (
+            textwrap.indent(self.key(), "  "),
+            textwrap.indent(known, "  ")))
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertNotIn("ssh_host_key_unchecked", out.stderr)
+        self.assertEqual(repo.file("charts/x/values.yaml") + "\n",
+                         textwrap.dedent("""\
+            sidecars:
+              - name: log
+                image: busybox:1.36
+              - name: side
+                image: %s/team/side:1.1.0  # the sidecar
+            """ % REGISTRY))
+
+    def test_ssh_key_without_known_hosts_is_unchecked_as_argo_cd(self):
+        repo = self.repo("sshPrivateKey: |\n%s" %
+                         textwrap.indent(self.key(), "  "))
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("event=ssh_host_key_unchecked", out.stderr)
+        self.assertIn("team/side:1.1.0", repo.file("charts/x/values.yaml"))
 
 
 class Validate(unittest.TestCase):

@@ -194,6 +194,20 @@ job_release(struct scan_job *j)
 	creds_release(&j->creds);
 }
 
+/* The pull secret of an image: its own, else its registries.conf
+ * entry's credentials, else NULL (anonymous). */
+static const char *
+cred_spec(const struct config_argocd_unit_image *ui, const char *name,
+          const struct config *cfg)
+{
+	const struct config_argocd_registry *reg =
+	        config_argocd_registry_for(cfg, name, strlen(name));
+
+	return ui->pull_secret ? ui->pull_secret
+	       : reg           ? reg->credentials
+	                       : NULL;
+}
+
 /* The registry_images of one image: one per platform for newest-build. */
 static int
 job_init(struct scan_job *j, const struct config_argocd_unit_image *ui,
@@ -201,9 +215,7 @@ job_init(struct scan_job *j, const struct config_argocd_unit_image *ui,
 {
 	const struct config_argocd_registry *reg =
 	        config_argocd_registry_for(cfg, name, strlen(name));
-	const char *spec = ui->pull_secret ? ui->pull_secret
-	                   : reg           ? reg->credentials
-	                                   : NULL;
+	const char *spec = cred_spec(ui, name, cfg);
 	const struct config_strlist *pl = ui->platforms;
 	size_t np =
 	        ui->strategy == CONFIG_ARGOCD_NEWEST_BUILD && pl ? pl->n : 1;
@@ -242,12 +254,13 @@ job_init(struct scan_job *j, const struct config_argocd_unit_image *ui,
 	return 0;
 }
 
-/* Runs the scans; on a 401 reads the credentials again, scans again. */
+/* Runs the scans; on a 401 or 403 reads the credentials again (the
+ * image's or its registries.conf entry's), scans again, once. */
 static int
 job_scan(struct scan_job *j, const struct config_argocd_unit_image *ui,
          const struct config *cfg, struct registry_client *rc_, struct err *err)
 {
-	const char *spec = ui->pull_secret;
+	const char *spec = cred_spec(ui, j->im[0].image, cfg);
 	int rc;
 
 	registry_scan_all(rc_, j->im, j->scan, j->n, NULL, NULL);

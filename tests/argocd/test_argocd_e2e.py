@@ -559,7 +559,8 @@ class Credentials(unittest.TestCase):
 
     def assert_pushed(self, repo, out):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        self.assertIn("Application argocd/cred: pushed", out.stdout)
+        self.assertIn("Application argocd/cred: pushed", out.stdout,
+                      out.stderr)
         self.assertEqual(
             yaml.safe_load(repo.file("apps/cred/.argocd-source-cred.yaml")),
             {"kustomize": {"images": ["%s/team/cred:1.3.0" % PRIVATE]}})
@@ -611,6 +612,49 @@ class Credentials(unittest.TestCase):
         with open(count) as f:
             self.assertEqual(f.read().strip(), "2")
         self.assertIn("event=credentials_refetch", out.stderr)
+
+    def test_registries_conf_credentials_are_read_again_after_a_401(self):
+        d = tempfile.mkdtemp(dir=TMP, prefix="ext-")
+        count = os.path.join(d, "count")
+        script = os.path.join(d, "creds.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nn=$(cat %s 2>/dev/null || echo 0)\n"
+                    "echo $((n + 1)) > %s\n"
+                    "if [ \"$n\" = 0 ]; then echo %s:wrong; "
+                    "else echo %s:%s; fi\n"
+                    % (count, count, REG_USER, REG_USER, REG_PASSWORD))
+        os.chmod(script, 0o755)
+        # the image has no pull-secret: its registry's entry has them
+        repo = self.app("", method="git:secret:argocd/git-creds")
+        path = os.path.join(repo.config, "objects.yaml")
+        with open(path) as f:
+            text = "".join(line for line in f.readlines()
+                           if "c.pull-secret" not in line)
+        with open(path, "w") as f:
+            f.write(text)
+        with open(os.path.join(repo.config, "configmap.yaml"), "a") as f:
+            f.write("      credentials: ext:%s\n" % script)
+        out = repo.run("--argocd-annotations")
+        self.assert_pushed(repo, out)
+        with open(count) as f:
+            self.assertEqual(f.read().strip(), "2")
+        self.assertIn("event=credentials_refetch", out.stderr)
+
+    def test_ext_script_that_hangs_is_stopped_after_its_timeout(self):
+        d = tempfile.mkdtemp(dir=TMP, prefix="ext-")
+        script = os.path.join(d, "hang.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\nexec sleep 120\n")
+        os.chmod(script, 0o755)
+        repo = self.app("ext:" + script, method="git:secret:argocd/git-creds")
+        t0 = time.time()
+        out = repo.run("--argocd-annotations")
+        self.assertLess(time.time() - t0, 60)
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("Application argocd/cred: failed", out.stdout)
+        self.assertIn("'%s' did not finish in 10000 ms" % script,
+                      out.stdout)
+        self.assertEqual(repo.log(), ["Initial commit"])
 
     def test_repocreds_from_an_argo_cd_repository_secret(self):
         repo = self.app("env:CRED_VAR", method="git:repocreds",

@@ -405,18 +405,15 @@ daemon_suspend(struct daemon *d, enum config_kind kind, const char *ns,
 
 /* ---- webhooks ---- */
 
-bool
-daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
-                    const char *repository)
+/* Does image r hold the image a webhook names (as below)? */
+static bool
+ref_matches(const struct reference *r, const char *host, const char *repository)
 {
-	const struct reference *r = &s->repo_refs[i];
 	struct reference ev = REFERENCE_INIT;
 	struct err e = ERR_INIT;
 	struct buf full = BUF_INIT;
 	bool match = false;
 
-	if (!s->repo_ref_ok[i])
-		return false;
 	/* Parse the event's name the way the image is parsed, so that
 	 * "nginx" and "library/nginx" on Docker Hub are one. */
 	if (host && *host)
@@ -438,6 +435,27 @@ daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
 	}
 	reference_release(&ev);
 	buf_release(&full);
+	return match;
+}
+
+bool
+daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
+                    const char *repository)
+{
+	return s->repo_ref_ok[i] &&
+	       ref_matches(&s->repo_refs[i], host, repository);
+}
+
+bool
+daemon_image_matches(const char *image, size_t len, const char *host,
+                     const char *repository)
+{
+	struct reference r = REFERENCE_INIT;
+	struct err e = ERR_INIT;
+	bool match = reference_parse(&r, image, len, &e) == 0 &&
+	             ref_matches(&r, host, repository);
+
+	reference_release(&r);
 	return match;
 }
 

@@ -18,6 +18,7 @@ import tempfile
 import textwrap
 import time
 import unittest
+import urllib.request
 
 import yaml
 
@@ -861,6 +862,65 @@ class Daemon(unittest.TestCase):
             self.assertIn("IMAGES", out.stdout)
             self.assertIn("argocd/dm", out.stdout)
             self.assertIn("dm=%s/team/dm:1.5.0" % REGISTRY, out.stdout)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 0)
+
+    def test_argo_webhook_runs_the_applications_with_its_image(self):
+        push("team/hook", "1.0.0")
+        repo = Repo({"apps/hook/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: hook
+              namespace: argocd
+              annotations:
+                %simage-list: h={reg}/team/hook
+                %swrite-back-method: git
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/hook}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (ANN, ANN))
+        # an hour's interval: only the webhook can run it again
+        with open(os.path.join(repo.config, "configmap.yaml"), "a") as f:
+            f.write("  interval: 1h\n")
+        port = testbed.free_port()
+        proc = subprocess.Popen(
+            [FERRY, "run", "-f", repo.config, "--state-dir", repo.state,
+             "--listen", "127.0.0.1:%d" % port, "--argocd-annotations"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ, HARBOR_WEBHOOK_SECRET="hook-secret"))
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline and len(repo.log()) < 2:
+                time.sleep(0.2)
+            self.assertEqual(len(repo.log()), 2)
+            digest = push("team/hook", "1.1.0")["1.1.0"]
+            body = json.dumps({
+                "type": "PUSH_ARTIFACT",
+                "event_data": {
+                    "resources": [{
+                        "digest": digest, "tag": "1.1.0",
+                        "resource_url": "%s/team/hook:1.1.0" % REGISTRY}],
+                    "repository": {"name": "hook", "namespace": "team",
+                                   "repo_full_name": "team/hook"}}})
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/webhook?type=harbor" % port,
+                data=body.encode(), method="POST",
+                headers={"Content-Type": "application/json",
+                         "Authorization": "hook-secret"})
+            with urllib.request.urlopen(req, timeout=10) as r:
+                self.assertEqual(r.status, 200)
+                self.assertIn("triggered 1 object", r.read().decode())
+            deadline = time.time() + 30
+            while time.time() < deadline and len(repo.log()) < 3:
+                time.sleep(0.2)
+            self.assertEqual(repo.log()[0],
+                             "build: automatic update of hook\n\n"
+                             "updates image team/hook tag '1.0.0' to "
+                             "'1.1.0'")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)

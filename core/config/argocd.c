@@ -524,9 +524,12 @@ config_argocd_target_parse(enum config_argocd_target_kind *kind_out,
 	}
 	if (rc < 0)
 		goto nomem;
-	if (path.len == 0 && *kind_out != CONFIG_ARGOCD_TARGET_KUSTOMIZATION)
-		return err_set(err, ERR_INVALID,
-		               "write-back target '%s' names no file", target);
+	if (path.len == 0 && *kind_out != CONFIG_ARGOCD_TARGET_KUSTOMIZATION) {
+		/* "a/..": the cleaned path is empty, but was allocated */
+		rc = err_set(err, ERR_INVALID,
+		             "write-back target '%s' names no file", target);
+		goto out;
+	}
 	if (fsroot_path_check(path.len ? path.ptr : ".", &e) < 0) {
 		rc = err_set(err, ERR_INVALID,
 		             "write-back target '%s': %s; it names a path "
@@ -534,7 +537,9 @@ config_argocd_target_parse(enum config_argocd_target_kind *kind_out,
 		             target ? target : "", e.msg);
 		goto out;
 	}
-	*path_out = buf_detach(&path);
+	/* the repository's root is ".", also where cleaning emptied an
+	 * allocated path ("kustomization:a/..") */
+	*path_out = path.len ? buf_detach(&path) : NULL;
 	if (*path_out == NULL) {
 		*path_out = strdup(".");
 		if (*path_out == NULL)

@@ -1202,7 +1202,18 @@ test_argocd__parses_methods_branches_and_targets(void **state)
 	       "overrides/web.yaml");
 	TARGET(NULL, "", CONFIG_ARGOCD_TARGET_DEFAULT,
 	       ".argocd-source-web.yaml");
+	/* the root, however it is spelled */
+	TARGET("kustomization", "", CONFIG_ARGOCD_TARGET_KUSTOMIZATION, ".");
+	TARGET("kustomization:..", "apps", CONFIG_ARGOCD_TARGET_KUSTOMIZATION,
+	       ".");
 #undef TARGET
+	/* a path cleaned away names no file (and leaks nothing) */
+	assert_int_equal(config_argocd_target_parse(&k, &p, "overrides/..", "",
+	                                            "argocd", "argocd", "web",
+	                                            &e),
+	                 -ERR_INVALID);
+	assert_null(p);
+	assert_non_null(strstr(e.msg, "names no file"));
 	assert_int_equal(config_argocd_target_parse(
 	                         &k, &p, "kustomization:../../..", "apps/web",
 	                         "argocd", "argocd", "web", &e),

@@ -42,6 +42,12 @@ load(const char *yaml)
 	return load_with(yaml, false);
 }
 
+static struct config *
+load_annotated(const char *yaml)
+{
+	return load_with(yaml, true);
+}
+
 static void
 dump(const struct config *cfg)
 {
@@ -791,6 +797,37 @@ test_argocd__reads_every_annotation_key(void **state)
 }
 
 static void
+test_argocd__reads_kustomize_image_name_and_the_old_tag_match(void **state)
+{
+	static const char yaml[] =
+	        APP("web", "{}",
+	            "\n    " ANN "image-list: \"web=ghcr.io/org/web, "
+	            "api=org/api\"\n"
+	            "    " ANN "write-back-method: git\n"
+	            "    " ANN "web.kustomize.image-name: org/web\n"
+	            "    " ANN "web.tag-match: regexp:^v1\n"
+	            "    " ANN "api.tag-match: regexp:^v1\n"
+	            "    " ANN "api.allow-tags: regexp:^v2");
+	struct config *cfg = NULL;
+	char *log = logged(load_annotated, yaml, &cfg);
+	const struct config_argocd_unit *u;
+
+	(void)state;
+	assert_no_diags(cfg);
+	u = config_argocd_unit_for(cfg, app(cfg, "web"));
+	assert_int_equal(u->n_images, 2);
+	assert_string_equal(u->images[0].image->targets.kustomize.name,
+	                    "org/web");
+	/* tag-match is read as allow-tags, which wins when both are given */
+	assert_string_equal(u->images[0].allow_tags, "regexp:^v1");
+	assert_string_equal(u->images[1].allow_tags, "regexp:^v2");
+	assert_non_null(strstr(log, "event=argocd_tag_match_deprecated"));
+	assert_non_null(strstr(log, "rename it allow-tags"));
+	free(log);
+	config_free(cfg);
+}
+
+static void
 test_argocd__reports_a_misspelled_annotation_key(void **state)
 {
 	static const char yaml[] =
@@ -1278,6 +1315,8 @@ main(void)
 		cmocka_unit_test(
 		        test_argocd__reads_v0_annotations_only_when_turned_on),
 		cmocka_unit_test(test_argocd__reads_every_annotation_key),
+		cmocka_unit_test(
+		        test_argocd__reads_kustomize_image_name_and_the_old_tag_match),
 		cmocka_unit_test(
 		        test_argocd__reports_a_misspelled_annotation_key),
 		cmocka_unit_test(

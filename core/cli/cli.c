@@ -17,7 +17,7 @@ const struct cli_command cli_commands[] = {
 	{ "run", "run the pipeline: scan, select, edit, commit, push",
 	  cmd_run },
 	{ "plan", "show what a run would change, commit and push", cmd_plan },
-	{ "validate", "check Flux objects in files and directories",
+	{ "validate", "check Flux and Argo CD objects in files and directories",
 	  cmd_validate },
 	{ "get", "show the status a running daemon keeps", cmd_get },
 	{ "reconcile", "ask a running daemon to run an object now",

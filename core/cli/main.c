@@ -36,7 +36,7 @@ usage(FILE *f)
 	fprintf(f,
 	        "\n"
 	        "Start here:\n"
-	        "  ferry validate -f clusters/      check your Flux objects, every error at once\n"
+	        "  ferry validate -f clusters/      check your objects, every error at once\n"
 	        "  ferry plan -f clusters/          see the diff and commit message, push nothing\n"
 	        "  ferry run --once -f clusters/    edit, commit and push (from cron or CI)\n"
 	        "\n"

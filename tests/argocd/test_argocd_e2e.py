@@ -862,6 +862,11 @@ class Daemon(unittest.TestCase):
             self.assertIn("IMAGES", out.stdout)
             self.assertIn("argocd/dm", out.stdout)
             self.assertIn("dm=%s/team/dm:1.5.0" % REGISTRY, out.stdout)
+            # ferry reconcile runs it now (nothing to change)
+            out = sh(FERRY, "reconcile", "app", "dm", "-n", "argocd",
+                     "--state-dir", repo.state, check=False)
+            self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+            self.assertEqual(len(repo.log()), 2)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)

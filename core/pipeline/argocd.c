@@ -407,7 +407,9 @@ resolve_images(struct run *r)
 		    (rc = job_scan(&j, ui, r->ctx->cfg, r->ctx->registry,
 		                   &pi->err)) == 0)
 			rc = pick(pi, ui, &j, &pi->err);
-		if (rc < 0 && rc != -ERR_NOMEM)
+		/* the registry's messages name the image already */
+		if (rc < 0 && rc != -ERR_NOMEM &&
+		    strncmp(pi->err.msg, "image '", 7) != 0)
 			err_prefix(&pi->err, "image '%s'", pi->image);
 		pi->rc = rc;
 		if (rc < 0)

@@ -655,6 +655,8 @@ class Credentials(unittest.TestCase):
         self.assertIn("Application argocd/cred: failed", out.stdout)
         self.assertIn("'%s' did not finish in 10000 ms" % script,
                       out.stdout)
+        self.assertEqual(out.stdout.count("image '%s/team/cred'" % PRIVATE),
+                         1, out.stdout)
         self.assertEqual(repo.log(), ["Initial commit"])
 
     def test_repocreds_from_an_argo_cd_repository_secret(self):
@@ -675,6 +677,16 @@ class Credentials(unittest.TestCase):
         out = repo.run("--argocd-annotations", env={
             "CRED_VAR": "%s:%s" % (REG_USER, REG_PASSWORD)})
         self.assert_pushed(repo, out)
+
+    def test_refused_credentials_name_the_image_once(self):
+        repo = self.app("env:CRED_VAR", method="git:secret:argocd/git-creds")
+        out = repo.run("--argocd-annotations",
+                       env={"CRED_VAR": "%s:wrong" % REG_USER})
+        self.assertEqual(out.returncode, 1, out.stdout + out.stderr)
+        self.assertIn("Application argocd/cred: failed: image '%s/team/cred': "
+                      "HTTP 401" % PRIVATE, out.stdout)
+        self.assertEqual(out.stdout.count("image '%s/team/cred'" % PRIVATE),
+                         1, out.stdout)
 
     def test_no_git_credentials_fail_the_push(self):
         repo = self.app("env:CRED_VAR", method="git")

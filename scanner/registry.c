@@ -1454,6 +1454,19 @@ out:
 	auth_challenge_release(&ch);
 }
 
+/*
+ * The TLS library's word for a reply that is not TLS at all, as a
+ * plain-HTTP server sends: OpenSSL's "wrong version number" (and "packet
+ * length too long"), GnuTLS's "unexpected TLS packet".
+ */
+static bool
+plain_http_reply(const char *errbuf)
+{
+	return strstr(errbuf, "wrong version number") != NULL ||
+	       strstr(errbuf, "packet length too long") != NULL ||
+	       strstr(errbuf, "unexpected TLS packet") != NULL;
+}
+
 static bool
 transient_curl(CURLcode rc)
 {
@@ -1525,6 +1538,18 @@ req_finish(struct req *r, CURLcode res)
 		}
 		buf_addf(&why, "%s",
 		         r->errbuf[0] ? r->errbuf : curl_easy_strerror(res));
+		if (res == CURLE_SSL_CONNECT_ERROR &&
+		    plain_http_reply(r->errbuf) &&
+		    strncmp(r->url.ptr, "https://", 8) == 0) {
+			/* a plain-HTTP registry: retrying TLS will not help */
+			job_fail(
+			        j, ERR_INVALID,
+			        "%s %s: %s: the registry answers in plain "
+			        "HTTP, not TLS (set spec.insecure: true on the "
+			        "ImageRepository; ferry scan: --insecure)",
+			        kind_names[r->kind], lu, why.ptr);
+			goto failed;
+		}
 		if (transient_curl(res) && buf_ok(&why)) {
 			if (retry(r, 0, why.ptr) == 0)
 				goto out;

@@ -62,18 +62,6 @@ safe_url(char *out, size_t outsz, const char *url)
 	log_url(out, outsz, url);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Sets s to p[0..n) with %XX escapes decoded, wiping the copy it used. */
 static int
 secret_set_decoded(struct secret *s, const char *p, size_t n)
@@ -86,8 +74,9 @@ secret_set_decoded(struct secret *s, const char *p, size_t n)
 		return -ERR_NOMEM;
 	for (i = 0; i < n; i++) {
 		int hi, lo;
-		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-		    (lo = hexval(p[i + 2])) >= 0) {
+		if (p[i] == '%' && i + 2 < n &&
+		    (hi = hex_digit(p[i + 1])) >= 0 &&
+		    (lo = hex_digit(p[i + 2])) >= 0) {
 			tmp[len++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {
@@ -1647,8 +1636,8 @@ local_remote_path(struct buf *out, const char *url)
 	/* percent-decoding, as libgit2 does for file:// URLs */
 	for (; *p; p++) {
 		int hi, lo;
-		if (*p == '%' && (hi = hexval(p[1])) >= 0 &&
-		    (lo = hexval(p[2])) >= 0) {
+		if (*p == '%' && (hi = hex_digit(p[1])) >= 0 &&
+		    (lo = hex_digit(p[2])) >= 0) {
 			buf_putc(out, (char)(hi << 4 | lo));
 			p += 2;
 		} else {

@@ -16,6 +16,12 @@ static const char *const kust_files[] = { "kustomization.yaml",
 	                                  "kustomization.yml", "Kustomization",
 	                                  NULL };
 
+static bool
+is_star(const char *s)
+{
+	return s && strcmp(s, "*") == 0;
+}
+
 int
 kustomize_image_parse(struct kustomize_image *out, char *arg, struct err *err)
 {
@@ -51,15 +57,16 @@ kustomize_image_parse(struct kustomize_image *out, char *arg, struct err *err)
 		        "image '%s' sets nothing: use NAME:TAG, NAME@DIGEST or "
 		        "NAME=NEWNAME[:TAG][@DIGEST]",
 		        arg);
+	/* "*" keeps what the entry has (kustomize's preserve marker) */
 	if (yamledit_value_check(YAMLEDIT_VALUE_NAME, out->name,
 	                         strlen(out->name), &e) < 0 ||
-	    (out->new_name &&
+	    (out->new_name && !is_star(out->new_name) &&
 	     yamledit_value_check(YAMLEDIT_VALUE_NAME, out->new_name,
 	                          strlen(out->new_name), &e) < 0) ||
-	    (out->new_tag &&
+	    (out->new_tag && !is_star(out->new_tag) &&
 	     yamledit_value_check(YAMLEDIT_VALUE_TAG, out->new_tag,
 	                          strlen(out->new_tag), &e) < 0) ||
-	    (out->digest &&
+	    (out->digest && !is_star(out->digest) &&
 	     yamledit_value_check(YAMLEDIT_VALUE_DIGEST, out->digest,
 	                          strlen(out->digest), &e) < 0))
 		return err_set(err, ERR_INVALID, "image argument: %s", e.msg);
@@ -362,13 +369,38 @@ verify_entry(const struct buf *out, const struct kustomize_image *im,
 	return 0;
 }
 
+static const char *scalar_value(const struct yamledit_doc *d, int node);
+
+/* The value of field f of the images entry named name, or NULL. */
+static const char *
+entry_field(const struct yamledit_doc *doc, const char *name, const char *f)
+{
+	int images, nm;
+
+	if (doc->ndocs != 1 || doc->roots[0] < 0)
+		return NULL;
+	images = yamledit_map_get(doc, doc->roots[0], "images");
+	if (images < 0 || doc->nodes[images].type != YAMLEDIT_SEQUENCE)
+		return NULL;
+	for (int c = doc->nodes[images].first_child; c >= 0;
+	     c = doc->nodes[c].next_sibling) {
+		nm = yamledit_map_get(doc, c, "name");
+		if (nm >= 0 && doc->nodes[nm].type == YAMLEDIT_SCALAR &&
+		    strcmp(doc->nodes[nm].value, name) == 0)
+			return scalar_value(doc, yamledit_map_get(doc, c, f));
+	}
+	return NULL;
+}
+
 static int
-set_one(struct buf *cur, const struct kustomize_image *im, const char *label,
+set_one(struct buf *cur, const struct kustomize_image *given, const char *label,
         struct wb_changes *local, struct err *err)
 {
 	struct yamledit_doc doc = YAMLEDIT_DOC_INIT;
 	struct yamledit_edits ed = YAMLEDIT_EDITS_INIT;
 	struct buf text = BUF_INIT, out = BUF_INIT;
+	struct kustomize_image resolved = *given;
+	const struct kustomize_image *im = &resolved;
 	unsigned dash = 0, off = 2;
 	int rc, root, images, entry = -1;
 	bool need_eol = false;
@@ -377,6 +409,14 @@ set_one(struct buf *cur, const struct kustomize_image *im, const char *label,
 	rc = yamledit_parse(&doc, cur->ptr, cur->len, label, err);
 	if (rc < 0)
 		goto out;
+	/* kustomize's "*": the entry's own value (none: the field goes),
+	 * read from this document, which lives until the end of the call */
+	if (is_star(resolved.new_name))
+		resolved.new_name = entry_field(&doc, given->name, "newName");
+	if (is_star(resolved.new_tag))
+		resolved.new_tag = entry_field(&doc, given->name, "newTag");
+	if (is_star(resolved.digest))
+		resolved.digest = entry_field(&doc, given->name, "digest");
 	if (doc.ndocs != 1 || (root = doc.roots[0]) < 0 ||
 	    doc.nodes[root].type != YAMLEDIT_MAPPING ||
 	    doc.nodes[root].style != YAMLEDIT_BLOCK) {

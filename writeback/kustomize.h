@@ -3,9 +3,11 @@
  * list, byte for byte.
  *
  * An image argument is NAME[=NEWNAME][:TAG][@DIGEST] (kustomize's own
- * syntax; the '*' wildcard is not supported).  As in kustomize, the
- * argument describes the whole entry for NAME: newName, newTag and digest
- * are set when given and removed when not.  Without '=NEWNAME' a TAG or a
+ * syntax).  As in kustomize, the argument describes the whole entry for
+ * NAME: newName, newTag and digest are set when given and removed when
+ * not; "*" as NEWNAME, TAG or DIGEST keeps what the entry has (and
+ * removes it when the entry has none), as `kustomize edit set image
+ * 'name=*:tag'` does.  Without '=NEWNAME' a TAG or a
  * DIGEST is required.  The entry whose name is NAME is updated in place;
  * when there is none a new entry is appended to images: (after the last
  * one, with the list's indentation); when images: is missing it is added

@@ -25,8 +25,6 @@
 
 /* Deepest directory nesting walked under the update path. */
 #define SETTERS_MAX_DEPTH 64
-/* Longest setter name kept from a marker. */
-#define SETTERS_MAX_NAME 512
 
 /* A file the walk found, and what editing it gave. */
 struct item {
@@ -39,6 +37,7 @@ struct item {
 	struct err err;
 	struct wb_changes changes;
 	struct buf diff;
+	struct buf notes; /* for opts->notes, in walk order */
 };
 
 struct walk {
@@ -150,13 +149,31 @@ out:
 	return found;
 }
 
+bool
+setters_marker_parse(const char *comment, size_t len,
+                     char name[SETTERS_MAX_NAME])
+{
+	return marker_parse(comment, len, name) == 1;
+}
+
+/* Why setter_value() gave no value, or a caveat with the one it gave. */
+enum setter_why {
+	SETTER_OK,
+	SETTER_NO_POLICY,    /* no policy given has that name */
+	SETTER_UNKNOWN,      /* a suffix other than tag, name, digest */
+	SETTER_NO_TAG,       /* the policy has no tag */
+	SETTER_DIGEST_EMPTY, /* :digest of a policy that reflects none */
+};
+
 /* The value setter name gives, or NULL when it is not one of ours. */
 static const char *
-setter_value(const struct walk *w, const char *setter, struct buf *full)
+setter_value(const struct walk *w, const char *setter, struct buf *full,
+             enum setter_why *why)
 {
 	const char *c1 = strchr(setter, ':'), *c2;
 	size_t nslen, nlen;
 
+	*why = SETTER_NO_POLICY;
 	if (c1 == NULL)
 		return NULL;
 	nslen = (size_t)(c1 - setter);
@@ -171,6 +188,7 @@ setter_value(const struct walk *w, const char *setter, struct buf *full)
 		    strlen(p->name) != nlen ||
 		    memcmp(p->name, c1 + 1, nlen) != 0)
 			continue;
+		*why = SETTER_OK;
 		if (c2 == NULL) {
 			buf_reset(full);
 			buf_puts(full, p->image);
@@ -180,15 +198,59 @@ setter_value(const struct walk *w, const char *setter, struct buf *full)
 				buf_addf(full, "@%s", dig);
 			return buf_ok(full) ? full->ptr : NULL;
 		}
-		if (strcmp(c2 + 1, "tag") == 0)
+		if (strcmp(c2 + 1, "tag") == 0) {
+			if (*tag == '\0')
+				*why = SETTER_NO_TAG;
 			return *tag ? tag : NULL;
+		}
 		if (strcmp(c2 + 1, "name") == 0)
 			return p->image;
-		if (strcmp(c2 + 1, "digest") == 0)
-			return *dig ? dig : NULL;
+		if (strcmp(c2 + 1, "digest") == 0) {
+			/* Flux sets the reflected digest, empty when there is
+			 * none: an old digest next to a new tag would pin the
+			 * old image */
+			if (*dig == '\0')
+				*why = SETTER_DIGEST_EMPTY;
+			return dig;
+		}
+		*why = SETTER_UNKNOWN;
 		return NULL;
 	}
 	return NULL;
+}
+
+/*
+ * What a marker did not get, or got with a caveat: logged, and noted on
+ * the item for the caller (plan shows it), in walk order.  A marker of a
+ * policy not given is only noted: `ferry setters apply` leaves those
+ * alone by design.
+ */
+static void
+note(const struct walk *w, struct item *it, unsigned line, const char *setter,
+     enum setter_why why, const char *old)
+{
+	static const char *const text[] = {
+		[SETTER_NO_POLICY] = "names no ImagePolicy of this update; "
+		                     "left alone",
+		[SETTER_UNKNOWN] = "has a suffix other than tag, name or "
+		                   "digest; left alone",
+		[SETTER_NO_TAG] = "its policy selects by digest, with no tag; "
+		                  "left alone",
+		[SETTER_DIGEST_EMPTY] =
+		        "emptied: its policy reflects no digest "
+		        "(spec.digestReflectionPolicy), and the "
+		        "old one beside a new tag would run the "
+		        "old image",
+	};
+	char num[32];
+
+	if (why == SETTER_DIGEST_EMPTY)
+		log_warn("setters", "digest_emptied", "file", it->label, "line",
+		         log_num(num, line), "setter", setter, "old", old);
+	if (w->opts == NULL || w->opts->notes == NULL)
+		return;
+	buf_addf(&it->notes, "%s:%u: setter '%s' %s\n", it->label, line, setter,
+	         text[why]);
 }
 
 static void
@@ -249,6 +311,7 @@ items_release(struct walk *w)
 		free(w->items[i].label);
 		wb_changes_release(&w->items[i].changes);
 		buf_release(&w->items[i].diff);
+		buf_release(&w->items[i].notes);
 	}
 	free(w->items);
 	w->items = NULL;
@@ -269,6 +332,7 @@ setters_file(const struct walk *w, struct item *it)
 	struct err *e = &it->err;
 	char setter[SETTERS_MAX_NAME];
 	const char *obj[4] = { "", "", "", "" };
+	enum setter_why why;
 	int rc = 0, obj_doc = -1;
 
 	/* the path is canonical, so a link on the way is a race: refuse */
@@ -295,9 +359,13 @@ setters_file(const struct walk *w, struct item *it)
 			found = marker_parse(c, cn, setter);
 		if (!found)
 			continue;
-		val = setter_value(w, setter, &full);
+		val = setter_value(w, setter, &full, &why);
+		if (why != SETTER_OK && why != SETTER_DIGEST_EMPTY)
+			note(w, it, nd->line + 1, setter, why, nd->value);
 		if (val == NULL || strcmp(val, nd->value) == 0)
 			continue;
+		if (why == SETTER_DIGEST_EMPTY)
+			note(w, it, nd->line + 1, setter, why, nd->value);
 		rc = yamledit_edits_replace(&ed, &doc, (int)i, val, e);
 		if (rc < 0) {
 			err_prefix(e, "%s: setter '%s'", it->label, setter);
@@ -387,6 +455,9 @@ items_report(struct walk *w)
 		struct item *it = &w->items[i];
 		if (it->skip)
 			continue;
+		if (it->notes.len &&
+		    buf_add(w->opts->notes, it->notes.ptr, it->notes.len) < 0)
+			nomem(w, it->label);
 		if (it->rc < 0) {
 			problem(w, it->label, &it->err);
 			continue;
@@ -515,8 +586,16 @@ setters_apply(const struct fsroot *root, const char *subpath,
 	}
 	if (S_ISREG(st.st_mode)) {
 		const char *base = strrchr(rel.ptr, '/');
-		if (wanted_name(base ? base + 1 : rel.ptr) &&
-		    item_add(&w, rel.ptr, rel.ptr, false) < 0)
+		if (!wanted_name(base ? base + 1 : rel.ptr)) {
+			rc = err_set(
+			        err, ERR_INVALID,
+			        "'%s' is a file, and setters are read from "
+			        "*.yaml, *.yml and Kustomization files only "
+			        "(give one of those, or a directory)",
+			        rel.ptr);
+			goto out;
+		}
+		if (item_add(&w, rel.ptr, rel.ptr, false) < 0)
 			nomem(&w, rel.ptr);
 	} else if (S_ISDIR(st.st_mode)) {
 		walk_dir(&w, rel.ptr, 0);

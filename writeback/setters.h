@@ -8,17 +8,21 @@
  *   NS:NAME          the full reference, image:tag[@digest]
  *   NS:NAME:tag      the tag
  *   NS:NAME:name     the image name as the policy has it
- *   NS:NAME:digest   the digest (left alone when the policy has none)
+ *   NS:NAME:digest   the digest, empty when the policy reflects none (as
+ *                    Flux does: an old digest beside a new tag would run
+ *                    the old image); the emptying is noted and logged
  * Markers for unknown policies, other suffixes, mapping keys, block
  * scalars and empty values are left alone (the last two are reported).
+ * With opts->notes, a marker naming a policy not given and an emptied
+ * digest are noted there ("FILE:LINE: ...").
  *
- * Files are found as Flux finds them: a walk of subpath, in name order,
- * over *.yaml, *.yml and files named Kustomization that contain the bytes
- * "$imagepolicy".  Directories named .git are skipped.  Everything is
- * read and written through root (fsroot.h), so nothing outside it is ever
- * opened: subpath must be relative and free of ".."; it may go through a
- * symlink that stays inside root (the walk then starts at the link's
- * target and labels files by their real paths).  Below it, symlinked
+ * Files are found as Flux finds them: a walk of subpath (a directory, or
+ * one file named as below), in name order, over *.yaml, *.yml and files
+ * named Kustomization that contain the bytes "$imagepolicy".  Directories named
+ * .git are skipped.  Everything is read and written through root (fsroot.h), so
+ * nothing outside it is ever opened: subpath must be relative and free of "..";
+ * it may go through a symlink that stays inside root (the walk then starts at
+ * the link's target and labels files by their real paths).  Below it, symlinked
  * directories are not entered (as Flux's filepath.Walk), and a symlinked
  * file is edited only when it resolves inside root: its target is
  * written, once even when the walk also reaches the target directly.  A
@@ -41,6 +45,7 @@
 #ifndef FERRY_WRITEBACK_SETTERS_H
 #define FERRY_WRITEBACK_SETTERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -56,6 +61,17 @@ struct setters_policy {
 	const char *tag;    /* "" or NULL when the policy selects by digest */
 	const char *digest; /* "" or NULL when none is known */
 };
+
+#define SETTERS_MAX_NAME 512 /* longest setter name kept from a marker */
+
+/*
+ * If comment[0..len) (a comment's text after '#', spaces trimmed) is a
+ * setter marker, copies its setter ("NS:NAME[:SUFFIX]") into name and
+ * returns true.  The grammar is Flux's: the comment is exactly a JSON
+ * object of strings holding "$imagepolicy".
+ */
+bool setters_marker_parse(const char *comment, size_t len,
+                          char name[SETTERS_MAX_NAME]);
 
 /*
  * Parses "NS:NAME=REF" (the --policy argument) in place: arg is modified

@@ -249,16 +249,19 @@ struct pool;
  * diff is set, appends a unified diff of every file that would change.
  * pool (borrowed; NULL runs everything in the caller) is where an editor
  * that works on many files at once (setters) fans out.
+ * When notes is set, an editor appends one line per value it left alone
+ * or set with a caveat the caller should show ("FILE:LINE: what").
  */
 struct yamledit_opts {
 	bool dry_run;
 	struct buf *diff;
 	struct pool *pool;
+	struct buf *notes;
 };
 
 #define YAMLEDIT_OPTS_INIT                                                     \
 	{                                                                      \
-		false, NULL, NULL                                              \
+		false, NULL, NULL, NULL                                        \
 	}
 
 /*

@@ -73,6 +73,9 @@ int dir_remove_all(const char *path, struct err *err);
 /* Creates path and its missing parents with mode (like mkdir -p). */
 int dir_make_all(const char *path, mode_t mode, struct err *err);
 
+/* The value of the hexadecimal digit c (either case), or -1. */
+int hex_digit(char c);
+
 /* true when s[0..len) ends with suffix. */
 int str_has_suffix(const char *s, size_t len, const char *suffix);
 

@@ -19,6 +19,8 @@ const struct cli_command cli_commands[] = {
 	{ "plan", "show what a run would change, commit and push", cmd_plan },
 	{ "validate", "check Flux and Argo CD objects in files and directories",
 	  cmd_validate },
+	{ "decrypt", "print a SOPS-encrypted file decrypted, as sops -d does",
+	  cmd_decrypt },
 	{ "get", "show the status a running daemon keeps", cmd_get },
 	{ "reconcile", "ask a running daemon to run an object now",
 	  cmd_reconcile },

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "base/buf.h"
+#include "config/loader.h"
+
 enum cli_exit {
 	CLI_OK = 0,      /* done */
 	CLI_FAILED = 1,  /* the work failed (network, git, a file) */
@@ -64,6 +67,102 @@ struct wb_changes;
 int cli_edit_print(bool dry_run, bool json, const struct buf *diff,
                    const struct wb_changes *changes);
 
+/*
+ * The options of every command that loads a configuration (validate,
+ * run, plan): -f PATH (- for standard input), --exclude GLOB,
+ * -n/--namespace NS, --secrets-dir DIR, --sops-age-key-file FILE (else
+ * $SOPS_AGE_KEY_FILE), --sops-pgp-key-file FILE and --argocd-annotations.  Add
+ * CLI_CONFIG_LONGOPTS to the getopt table and CLI_CONFIG_SHORTOPTS to the short
+ * string, hand every option to cli_config_option(), then call
+ * cli_config_ready() (cmd_validate.c).
+ */
+#define CLI_MAX_PATHS 256
+
+enum {
+	CLI_OPT_EXCLUDE = 0x1000,
+	CLI_OPT_SECRETS_DIR,
+	CLI_OPT_AGE_KEY,
+	CLI_OPT_PGP_KEY,
+	CLI_OPT_ARGOCD_ANNOTATIONS,
+};
+
+#define CLI_CONFIG_SHORTOPTS "f:n:"
+/* one option per line reads better than clang-format's layout */
+/* clang-format off */
+#define CLI_CONFIG_LONGOPTS                                                    \
+	{ "file", required_argument, NULL, 'f' },                              \
+	{ "exclude", required_argument, NULL, CLI_OPT_EXCLUDE },               \
+	{ "namespace", required_argument, NULL, 'n' },                         \
+	{ "secrets-dir", required_argument, NULL, CLI_OPT_SECRETS_DIR },       \
+	{ "sops-age-key-file", required_argument, NULL, CLI_OPT_AGE_KEY },     \
+	{ "sops-pgp-key-file", required_argument, NULL, CLI_OPT_PGP_KEY },     \
+	{ "argocd-annotations", no_argument, NULL, CLI_OPT_ARGOCD_ANNOTATIONS }
+/* clang-format on */
+#define CLI_CONFIG_HELP                                                               \
+	"  -f, --file PATH       a file or directory of objects (repeatable;\n"       \
+	"                        - reads standard input)\n"                           \
+	"  --exclude GLOB        what a directory walk skips (repeatable): a\n"       \
+	"                        name ('*.enc.yaml', 'charts') or a path below\n"     \
+	"                        the directory ('apps/*/tests')\n"                    \
+	"  -n, --namespace NS    namespace of objects that name none (default\n"      \
+	"                        'default'; Flux's targetNamespace)\n"                \
+	"  --secrets-dir DIR     Secrets not in the files, as Kubernetes mounts\n"    \
+	"                        them: DIR/NAMESPACE/NAME/KEY (deploy keys,\n"        \
+	"                        what an ExternalSecret makes)\n"                     \
+	"  --sops-age-key-file FILE  age identities for SOPS-encrypted Secrets\n"     \
+	"                        (repeatable; default $SOPS_AGE_KEY_FILE), besides\n" \
+	"                        the *.agekey keys of a Kustomization's\n"            \
+	"                        spec.decryption.secretRef\n"                         \
+	"  --sops-pgp-key-file FILE  an armored PGP secret key, the same way\n"       \
+	"                        (repeatable; besides its *.asc keys)\n"              \
+	"  --argocd-annotations  also read Argo CD Applications' v0.x\n"              \
+	"                        image-updater annotations where no ImageUpdater\n"   \
+	"                        selects them (the v0.x era)\n"
+
+#define CLI_MAX_KEY_FILES 16
+
+struct cli_config {
+	const char *paths[CLI_MAX_PATHS];
+	size_t npaths;
+	const char *exclude[CLI_MAX_PATHS];
+	size_t nexclude;
+	const char *age_keys[CLI_MAX_KEY_FILES];
+	size_t nage_keys;
+	const char *pgp_keys[CLI_MAX_KEY_FILES];
+	size_t npgp_keys;
+	struct buf stdin_data; /* what "-" read */
+	struct config_options opts;
+};
+
+#define CLI_CONFIG_INIT                                                        \
+	{                                                                      \
+		{ NULL }, 0, { NULL }, 0, { NULL }, 0, { NULL }, 0, BUF_INIT,  \
+		        CONFIG_OPTIONS_INIT                                    \
+	}
+
+/*
+ * Takes option c (as getopt_long returned it) when it is one of the
+ * configuration options: 1 when taken, 0 when it is not one of them, -1
+ * after printing a usage error.
+ */
+int cli_config_option(struct cli_config *cc, const char *cmd, int c,
+                      const char *arg);
+
+/*
+ * After the options: checks that a path was given, reads standard input
+ * once when a path is "-", and fills cc->opts.  CLI_OK or the exit code
+ * (the message printed).
+ */
+int cli_config_ready(struct cli_config *cc, const char *cmd);
+
+/* Allocates a config, sets cc's options and reads every path into it;
+ * prints the message and returns the exit code when that fails. */
+int cli_config_read(struct config **out, const struct cli_config *cc,
+                    const char *cmd);
+
+/* Frees what cc holds (the bytes read from standard input, wiped). */
+void cli_config_release(struct cli_config *cc);
+
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
@@ -74,6 +173,7 @@ int cmd_kustomize(int argc, char **argv);
 int cmd_helm(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_reconcile(int argc, char **argv);
 int cmd_suspend(int argc, char **argv);

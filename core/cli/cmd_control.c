@@ -33,9 +33,15 @@ static const char get_help[] =
         "  imagerepository, imagerepositories, repos, ir\n"
         "  imagepolicy, imagepolicies, policies, ip\n"
         "  imageupdateautomation, imageupdateautomations, automations, iua\n"
+        "  kustomization, kustomizations, ks\n"
         "  application, applications, apps, app (Argo CD: the images of each\n"
         "    Application an ImageUpdater or its annotations update)\n"
         "  all (default)\n"
+        "\n"
+        "For a Kustomization it shows the last applied revision; -o json has\n"
+        "the rest of its status: lastAttemptedRevision, lastFailure (phase and\n"
+        "message), lastSync (files created, configured, deleted), lastDrift,\n"
+        "targets, inventory.\n"
         "\n"
         "Options:\n"
         "  -n, --namespace NS    only objects in NS (default: every namespace)\n"
@@ -49,7 +55,8 @@ static const char get_help[] =
         "\n"
         "Examples:\n"
         "  ferry get\n"
-        "  ferry get imagepolicy app -n flux-system -o json\n";
+        "  ferry get imagepolicy app -n flux-system -o json\n"
+        "  ferry get kustomizations\n";
 
 static const char reconcile_help[] =
         "Usage: ferry reconcile KIND NAME [-n NAMESPACE] [--with-source]\n"
@@ -59,9 +66,11 @@ static const char reconcile_help[] =
         "prints its result.  With --with-source the inputs run first: for an\n"
         "ImagePolicy its ImageRepository's scan, for an ImageUpdateAutomation the\n"
         "scans and policies it reads (as 'flux reconcile ... --with-source').\n"
+        "A Kustomization always fetches its GitRepository first, and syncs its\n"
+        "targets even when they hold the revision already (hooks included).\n"
         "\n"
         "KIND: imagerepository (ir), imagepolicy (ip), imageupdateautomation (iua),\n"
-        "application (app).\n"
+        "kustomization (ks), application (app).\n"
         "\n"
         "Options:\n"
         "  -n, --namespace NS    the object's namespace (default 'default')\n"
@@ -74,8 +83,9 @@ static const char reconcile_help[] =
         "Exit codes: 0 the run ended ready, 1 it failed or no daemon answered,\n"
         "2 bad arguments.\n"
         "\n"
-        "Example:\n"
-        "  ferry reconcile iua apps -n flux-system --with-source\n";
+        "Examples:\n"
+        "  ferry reconcile iua apps -n flux-system --with-source\n"
+        "  ferry reconcile kustomization prod -n flux-system\n";
 
 static const char suspend_help[] =
         "Usage: ferry suspend|resume KIND NAME [-n NAMESPACE] [-o text|json]\n"
@@ -195,6 +205,8 @@ parse_kind(const char *s, const char **out)
 		{ "ImageUpdateAutomation",
 		  { "imageupdateautomation", "imageupdateautomations",
 		    "automations", "automation", "iua", NULL } },
+		{ "Kustomization",
+		  { "kustomization", "kustomizations", "ks", NULL } },
 		{ "Application",
 		  { "application", "applications", "apps", "app", NULL } },
 	};
@@ -379,6 +391,16 @@ what_text(char *out, size_t n, const cJSON *o)
 			         str(r, "digest"));
 		else
 			snprintf(out, n, "-");
+	} else if (strcmp(kind, "Kustomization") == 0) {
+		const char *rev = json_get_string(o, "lastAppliedRevision");
+		const char *at = rev ? strstr(rev, "sha1:") : NULL;
+		since_text(ago, sizeof(ago),
+		           json_get_string(o, "lastAppliedTime"));
+		if (rev && at)
+			snprintf(out, n, "%.*s%.12s %s", (int)(at - rev), rev,
+			         at, ago);
+		else
+			snprintf(out, n, "%s", rev ? rev : "-");
 	} else if (strcmp(kind, "Application") == 0) {
 		/* its images and what each is at: "alias=image:tag, ..." */
 		struct buf b = BUF_INIT;
@@ -411,9 +433,10 @@ print_table(const cJSON *list)
 {
 	static const char *const kinds[] = { "ImageRepository", "ImagePolicy",
 		                             "ImageUpdateAutomation",
-		                             "Application" };
+		                             "Kustomization", "Application" };
 	static const char *const heads[] = { "LAST SCAN", "LATEST IMAGE",
-		                             "LAST PUSH", "IMAGES" };
+		                             "LAST PUSH", "LAST APPLIED",
+		                             "IMAGES" };
 	const cJSON *o;
 	bool fleet = false;
 

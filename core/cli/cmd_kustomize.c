@@ -26,6 +26,8 @@ static const char kustomize_help[] =
         "  NAME=NEWNAME:TAG       newName and newTag\n"
         "  NAME=NEWNAME@DIGEST    newName and digest\n"
         "  NAME=NEWNAME           newName only\n"
+        "  NAME=*:TAG             newTag; '*' keeps the entry's newName (also\n"
+        "                         for TAG and DIGEST, as kustomize does)\n"
         "\n"
         "As with kustomize, the argument is the whole entry: a part not given\n"
         "is removed.  The entry whose name is NAME is updated, or appended\n"

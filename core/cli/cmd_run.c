@@ -19,10 +19,10 @@
 #include "fleet/etcd.h"
 #include "config/argocd.h"
 #include "config/loader.h"
+#include "notify/notify.h"
 #include "pipeline/pipeline.h"
 #include "state/state.h"
 
-#define RUN_MAX_PATHS 256
 /* Threads for the stages' fan-out: scans waiting on registries, file
  * writes waiting on fsync.  Neither needs a core each. */
 #define RUN_THREADS 8
@@ -39,11 +39,17 @@ static const char run_help[] =
         "     GitRepository to the remote head, edits the values marked with\n"
         "     {\"$imagepolicy\": \"NS:NAME\"} under update.path (or, with ferry's\n"
         "     update.strategy Kustomization, the images: of the kustomization\n"
-        "     file there), commits with the rendered messageTemplate and pushes.\n"
-        "Argo CD users: ImageUpdater objects and the Applications they select are\n"
-        "run as Argo CD Image Updater's git write-back does (one commit per\n"
-        "Application); --argocd-annotations also runs Applications that only\n"
-        "have the v0.x annotations (argocd-image-updater.argoproj.io/image-list).\n"
+        "     file there), commits with the rendered messageTemplate and pushes;\n"
+        "  4. for every Argo CD Application an ImageUpdater selects: its images'\n"
+        "     tags picked with Argo CD Image Updater's strategies and written back\n"
+        "     as its git write-back does, one commit per Application\n"
+        "     (--argocd-annotations also runs Applications that only have the\n"
+        "     v0.x annotations, argocd-image-updater.argoproj.io/image-list);\n"
+        "  5. for every Kustomization (after those it dependsOn): renders its\n"
+        "     spec.path at its GitRepository's head and syncs the targets its\n"
+        "     ferry.io/ annotations name (a directory, a command, notify URLs),\n"
+        "     with hooks and a health check; see README, \"The built-in\n"
+        "     reconciler\".\n"
         "Suspended objects are skipped.  Nothing is committed when nothing changed.\n"
         "A push rejected because the branch moved is retried on top of it.\n"
         "\n"
@@ -53,9 +59,12 @@ static const char run_help[] =
         "    scan that finds new tags runs the policies on that repository at\n"
         "    once, and a policy whose latest image changed runs the automations\n"
         "    that select it, so a new tag is pushed without waiting for an\n"
-        "    interval;\n"
+        "    interval; a push syncs the Kustomizations on that GitRepository\n"
+        "    and branch at once;\n"
         "  - a failed run is retried after 5 s, doubling up to 5 min, and back on\n"
         "    the interval after a success; a lost push race is retried sooner;\n"
+        "    a failed Kustomization after its retryInterval, doubling up to its\n"
+        "    interval;\n"
         "  - registry webhooks arrive on --listen: a Flux Receiver at the path\n"
         "    Flux publishes (/hook/ + sha256 of token, name and namespace; its\n"
         "    type may be generic, generic-hmac, github, harbor, dockerhub, quay,\n"
@@ -67,7 +76,9 @@ static const char run_help[] =
         "    pushed image (Argo's endpoint) runs at once, listing its tags;\n"
         "  - an Argo CD Application runs on the ConfigMap\n"
         "    argocd-image-updater-config's interval (default 2m);\n"
-        "  - /metrics (Prometheus), /healthz and /readyz on the same listener;\n"
+        "  - /metrics (Prometheus), /healthz and /readyz on the same listener,\n"
+        "    and a status page at / (what runs, what changed when, what fails\n"
+        "    and why, live); open and read-only unless --ui-token-file;\n"
         "  - 'ferry get', 'ferry reconcile', 'ferry suspend', 'ferry resume' and\n"
         "    'ferry events' talk to it through a Unix socket in the state\n"
         "    directory (mode 0600);\n"
@@ -78,15 +89,16 @@ static const char run_help[] =
         "so a restart resumes where the daemon stopped.\n"
         "\n"
         "Options:\n"
-        "  --once                one pass, then exit\n"
-        "  -f, --file PATH       a file or directory of objects (repeatable)\n"
+        "  --once                one pass, then exit\n" CLI_CONFIG_HELP
         "  --state-dir DIR       tag lists, policy results, status and Git clones\n"
         "                        (default $XDG_STATE_HOME/ferry, /var/lib/ferry as root)\n"
         "  -o, --output FORMAT   with --once: text (default) or json\n"
-        "  --argocd-annotations  read Argo CD Applications' v0.x image-updater\n"
-        "                        annotations where no ImageUpdater selects them\n"
+        "  --kustomize-command CMD  builds a kustomization, the directory appended\n"
+        "                        (default: 'kustomize build', else 'kubectl\n"
+        "                        kustomize'; FERRY_KUSTOMIZE)\n"
         "Daemon options:\n"
-        "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz\n"
+        "  --listen HOST:PORT    webhooks, /metrics, /healthz, /readyz, the\n"
+        "                        status page\n"
         "                        (default 127.0.0.1:9292; 'off' for none;\n"
         "                        FERRY_LISTEN)\n"
         "  --tls-cert FILE       serve HTTPS with this PEM certificate ...\n"
@@ -98,6 +110,9 @@ static const char run_help[] =
         "  --retry-max D         longest retry after failures (default 5m)\n"
         "  --control-socket PATH where 'ferry get' and friends connect\n"
         "                        (default STATE_DIR/ferry.sock)\n"
+        "  --ui-token-file FILE  the status page wants this token (Bearer, or\n"
+        "                        the password of HTTP Basic) and offers\n"
+        "                        reconcile, suspend and resume buttons\n"
         "Fleet options (several daemons sharing the work through etcd):\n"
         "  --etcd-endpoints URLS comma-separated etcd client URLs\n"
         "                        (FERRY_ETCD_ENDPOINTS); without them the daemon\n"
@@ -130,41 +145,39 @@ static const char plan_help[] =
         "chosen (with their previous values), the unified diff of the files it\n"
         "would edit, and the rendered commit message.  Registries are scanned and\n"
         "the Git clone is fetched, so the plan is made against the current remote\n"
-        "head.\n"
+        "head.  Under each automation, \"  note: FILE:LINE: ...\" lines say what\n"
+        "the edit left alone or did with a caveat: a setter marker naming no\n"
+        "ImagePolicy of the automation, a digest emptied because its policy\n"
+        "reflects none.\n"
         "\n"
-        "Options:\n"
-        "  -f, --file PATH       a file or directory of objects (repeatable)\n"
+        "Options:\n" CLI_CONFIG_HELP
         "  --state-dir DIR       as for ferry run\n"
+        "  --kustomize-command CMD  as for ferry run\n"
         "  -o, --output FORMAT   text (default) or json\n"
-        "  --argocd-annotations  as for ferry run\n"
         "  -h, --help            show this help\n"
+        "\n"
+        "For every Kustomization it shows the targets a run would touch and\n"
+        "what they would get at the current head: the files of a directory\n"
+        "target to create, change or delete (and the drift there), the command,\n"
+        "the notify URLs; nothing is written, no hook or command runs.  A\n"
+        "Kustomization on a branch an automation would push to syncs again after\n"
+        "that push; the plan says so.\n"
         "\n"
         "Exit codes: 0 planned, 1 some object failed, 2 bad arguments or\n"
         "configuration.\n";
 
 /* Loads and checks the configuration; prints every problem.  CLI_* code. */
 static int
-load_config(const char *cmd, char **paths, size_t n, bool argocd_annotations,
-            struct config **out)
+load_config(const char *cmd, const struct cli_config *cc, struct config **out)
 {
 	struct config *cfg = NULL;
 	struct err err = ERR_INIT;
 	struct buf line = BUF_INIT;
+	int rc;
 
 	*out = NULL;
-	if (config_new(&cfg) < 0 ||
-	    config_argocd_annotations(cfg, argocd_annotations) < 0) {
-		config_free(cfg);
-		fprintf(stderr, "ferry %s: out of memory\n", cmd);
-		return CLI_FAILED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (config_add_path(cfg, paths[i], &err) < 0) {
-			fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
-			config_free(cfg);
-			return CLI_FAILED;
-		}
-	}
+	if ((rc = cli_config_read(&cfg, cc, cmd)) != CLI_OK)
+		return rc;
 	if (config_check(cfg, &err) < 0) {
 		for (size_t i = 0; i < config_diag_count(cfg); i++) {
 			buf_reset(&line);
@@ -177,6 +190,12 @@ load_config(const char *cmd, char **paths, size_t n, bool argocd_annotations,
 		buf_release(&line);
 		config_free(cfg);
 		return CLI_USAGE;
+	}
+	/* what is read but not acted on, or skipped: as validate lists it */
+	for (size_t i = 0; i < config_notice_count(cfg); i++) {
+		buf_reset(&line);
+		if (config_diag_format(&line, config_notice_get(cfg, i)))
+			fprintf(stderr, "notice: %s\n", line.ptr);
 	}
 	buf_release(&line);
 	*out = cfg;
@@ -262,8 +281,118 @@ print_app(const struct pipeline_app *a)
 	               : "");
 }
 
+/* What the editors left alone or set with a caveat, one "  note:" each. */
 static void
-print_text(const struct pipeline_report *r, bool plan)
+print_notes(const char *notes)
+{
+	for (const char *p = notes; p && *p;) {
+		size_t n = strcspn(p, "\n");
+
+		printf("  note: %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+}
+
+/* msg without a leading "KIND NS/NAME: " that the line already shows. */
+static const char *
+unprefixed(const char *msg, const char *kind, const char *nn)
+{
+	size_t k = strlen(kind), n = strlen(nn);
+
+	if (strncmp(msg, kind, k) == 0 && msg[k] == ' ' &&
+	    strncmp(msg + k + 1, nn, n) == 0 && msg[k + 1 + n] == ':' &&
+	    msg[k + 2 + n] == ' ')
+		return msg + k + n + 3;
+	return msg;
+}
+
+static void
+print_names(const char *label, const struct pipeline_names *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		printf("  %s %s\n", label, l->v[i]);
+}
+
+/* An automation of the pass that would push to ks's source and branch. */
+static const struct pipeline_automation *
+pushes_to(const struct pipeline_report *r, const struct config *cfg,
+          const struct config_object *ks)
+{
+	const struct config_object *g = config_source_gitrepository(cfg, ks);
+	const char *branch = pipeline_sync_branch(cfg, ks);
+
+	for (size_t i = 0; g && branch && i < r->nautomations; i++) {
+		const struct pipeline_automation *a = &r->automations[i];
+		if ((a->status == PIPELINE_PLANNED ||
+		     a->status == PIPELINE_PUSHED) &&
+		    a->branch && strcmp(a->branch, branch) == 0 &&
+		    config_source_gitrepository(cfg, a->obj) == g)
+			return a;
+	}
+	return NULL;
+}
+
+static void
+print_sync(const struct config *cfg, const struct pipeline_report *r,
+           const struct pipeline_sync *s, bool plan)
+{
+	const struct pipeline_automation *a;
+	char nn[600], msg[2048];
+	const char *rev = s->revision ? s->revision : "-";
+
+	ns_name(nn, sizeof(nn), s->obj);
+	switch (s->status) {
+	case PIPELINE_SYNC_SUSPENDED:
+		printf("Kustomization %s: suspended\n", nn);
+		return;
+	case PIPELINE_SYNC_UNMANAGED:
+		printf("Kustomization %s: left to Flux (no ferry.io/ "
+		       "annotations)\n",
+		       nn);
+		return;
+	case PIPELINE_SYNC_FAILED:
+		printf("Kustomization %s: %s failed: %s\n", nn,
+		       s->phase ? s->phase : "sync", s->err.msg);
+		return;
+	case PIPELINE_SYNC_UP_TO_DATE:
+		printf("Kustomization %s: %s at %s (%zu objects)\n", nn,
+		       plan ? "targets up to date" : "up to date", rev,
+		       s->objects);
+		break;
+	case PIPELINE_SYNC_PLANNED:
+		printf("Kustomization %s: would sync %s (%zu objects)\n", nn,
+		       rev, s->objects);
+		print_names("create", &s->created);
+		print_names("change", &s->configured);
+		print_names("delete", &s->deleted);
+		print_names("keep (prune: false)", &s->orphaned);
+		print_names("restore (modified by hand)", &s->modified);
+		print_names("remove (added by hand)", &s->added);
+		print_names("restore (deleted by hand)", &s->removed);
+		break;
+	default:
+		pipeline_sync_event(msg, sizeof(msg), s);
+		printf("Kustomization %s: %s\n", nn,
+		       msg[0] ? msg : pipeline_sync_status_name(s->status));
+		break;
+	}
+	if (!plan)
+		return;
+	if (s->targets.n == 0)
+		printf("  targets: none (renders and validates only)\n");
+	for (size_t i = 0; i < s->targets.n; i++)
+		printf("  target: %s%s\n", s->targets.v[i],
+		       s->status == PIPELINE_SYNC_PLANNED ? ""
+		                                          : " (untouched)");
+	if ((a = pushes_to(r, cfg, s->obj)) != NULL)
+		printf("  then again at the commit ImageUpdateAutomation %s/%s "
+		       "would push to %s\n",
+		       a->obj->metadata.namespace, a->obj->metadata.name,
+		       a->branch);
+}
+
+static void
+print_text(const struct config *cfg, const struct pipeline_report *r, bool plan)
 {
 	char nn[600];
 
@@ -274,7 +403,7 @@ print_text(const struct pipeline_report *r, bool plan)
 			printf("ImageRepository %s: suspended\n", nn);
 		else if (x->rc < 0)
 			printf("ImageRepository %s: scan failed: %s%s\n", nn,
-			       x->err.msg,
+			       unprefixed(x->err.msg, "ImageRepository", nn),
 			       x->ntags ? " (kept the last good tag list)"
 			                : "");
 		else
@@ -287,7 +416,8 @@ print_text(const struct pipeline_report *r, bool plan)
 		if (p->suspended)
 			printf("ImagePolicy %s: suspended\n", nn);
 		else if (p->rc < 0)
-			printf("ImagePolicy %s: failed: %s\n", nn, p->err.msg);
+			printf("ImagePolicy %s: failed: %s\n", nn,
+			       unprefixed(p->err.msg, "ImagePolicy", nn));
 		else if (p->previous && now && strcmp(p->previous, now) != 0)
 			printf("ImagePolicy %s: %s (was %s)\n", nn, now,
 			       p->previous);
@@ -324,17 +454,20 @@ print_text(const struct pipeline_report *r, bool plan)
 			break;
 		case PIPELINE_FAILED:
 			printf("ImageUpdateAutomation %s: failed: %s\n", nn,
-			       a->err.msg);
+			       unprefixed(a->err.msg, "ImageUpdateAutomation",
+			                  nn));
 			break;
 		default:
 			printf("ImageUpdateAutomation %s: %s\n", nn,
 			       pipeline_status_name(a->status));
 			break;
 		}
+		print_notes(a->notes);
 	}
 	for (size_t i = 0; i < r->napps; i++)
 		print_app(&r->apps[i]);
-	(void)plan;
+	for (size_t i = 0; i < r->nsyncs; i++)
+		print_sync(cfg, r, &r->syncs[i], plan);
 }
 
 static void
@@ -402,6 +535,16 @@ app_json(const struct pipeline_app *a)
 	if (a->rc < 0)
 		cJSON_AddStringToObject(o, "error", a->err.msg);
 	return o;
+}
+
+static cJSON *
+names_json(const struct pipeline_names *l)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < l->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+	return a;
 }
 
 static int
@@ -476,6 +619,17 @@ print_json(const struct pipeline_report *r)
 			cJSON_AddStringToObject(co, "new", c->new_value);
 			cJSON_AddItemToArray(ch, co);
 		}
+		ch = cJSON_AddArrayToObject(o, "notes");
+		for (const char *p = a->notes; ch && p && *p;) {
+			size_t n = strcspn(p, "\n");
+			char *line = strndup(p, n);
+
+			if (line)
+				cJSON_AddItemToArray(ch,
+				                     cJSON_CreateString(line));
+			free(line);
+			p += n + (p[n] == '\n');
+		}
 		if (a->rc < 0)
 			cJSON_AddStringToObject(o, "error", a->err.msg);
 		cJSON_AddItemToArray(arr, o);
@@ -484,6 +638,36 @@ print_json(const struct pipeline_report *r)
 	for (size_t i = 0; arr && i < r->napps; i++)
 		if (r->apps[i].managed)
 			cJSON_AddItemToArray(arr, app_json(&r->apps[i]));
+	arr = cJSON_AddArrayToObject(root, "kustomizations");
+	for (size_t i = 0; arr && i < r->nsyncs; i++) {
+		const struct pipeline_sync *x = &r->syncs[i];
+		cJSON *d;
+		o = cJSON_CreateObject();
+		add_obj(o, x->obj);
+		cJSON_AddStringToObject(o, "status",
+		                        pipeline_sync_status_name(x->status));
+		if (x->revision)
+			cJSON_AddStringToObject(o, "revision", x->revision);
+		if (x->previous)
+			cJSON_AddStringToObject(o, "previousRevision",
+			                        x->previous);
+		cJSON_AddNumberToObject(o, "objects", (double)x->objects);
+		cJSON_AddItemToObject(o, "targets", names_json(&x->targets));
+		cJSON_AddItemToObject(o, "created", names_json(&x->created));
+		cJSON_AddItemToObject(o, "configured",
+		                      names_json(&x->configured));
+		cJSON_AddItemToObject(o, "deleted", names_json(&x->deleted));
+		cJSON_AddItemToObject(o, "orphaned", names_json(&x->orphaned));
+		d = cJSON_AddObjectToObject(o, "drift");
+		cJSON_AddItemToObject(d, "modified", names_json(&x->modified));
+		cJSON_AddItemToObject(d, "added", names_json(&x->added));
+		cJSON_AddItemToObject(d, "removed", names_json(&x->removed));
+		if (x->phase)
+			cJSON_AddStringToObject(o, "phase", x->phase);
+		if (x->rc < 0 || x->status == PIPELINE_SYNC_WAITING)
+			cJSON_AddStringToObject(o, "error", x->err.msg);
+		cJSON_AddItemToArray(arr, o);
+	}
 	text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (text == NULL)
@@ -491,6 +675,117 @@ print_json(const struct pipeline_report *r)
 	printf("%s\n", text);
 	cJSON_free(text);
 	return 0;
+}
+
+/* How long `run --once` waits for its notifications before it exits. */
+#define RUN_NOTIFY_WAIT_MS 30000
+
+/*
+ * The pass's events, as the daemon records them, to the Alerts that ask
+ * for them: scans that failed, latest images that moved, pushes and push
+ * failures, syncs and sync failures.  Sent before ferry exits.
+ */
+static void
+notify_report(const struct config *cfg, const struct pipeline_report *r)
+{
+	struct notify_options no = NOTIFY_OPTIONS_INIT;
+	struct notifier *n = NULL;
+	struct err e = ERR_INIT;
+	char msg[2048], rev[300];
+
+	if (config_count(cfg, CONFIG_ALERT) == 0)
+		return;
+	if (notify_new(&n, &no, &e) < 0) {
+		log_warn("notify", "start_failed", "err", e.msg);
+		return;
+	}
+	for (size_t i = 0; i < r->nrepos; i++) {
+		const struct pipeline_repo *x = &r->repos[i];
+		struct notify_event ev = { 0 };
+		if (x->rc >= 0 || x->suspended)
+			continue;
+		ev.kind = "ImageRepository";
+		ev.api_version = x->obj->api_version;
+		ev.namespace_ = x->obj->metadata.namespace;
+		ev.name = x->obj->metadata.name;
+		ev.labels = &x->obj->metadata.labels;
+		ev.error = true;
+		ev.reason = "ScanFailed";
+		ev.message = x->err.msg;
+		notify_event(n, cfg, &ev);
+	}
+	for (size_t i = 0; i < r->npolicies; i++) {
+		const struct pipeline_policy *p = &r->policies[i];
+		struct notify_event ev = { 0 };
+		char *now = ref_str(p);
+		if (p->rc < 0 || !p->changed || now == NULL) {
+			free(now);
+			continue;
+		}
+		snprintf(msg, sizeof(msg), "latest image %s%s%s%s", now,
+		         p->previous ? " (was " : "",
+		         p->previous ? p->previous : "",
+		         p->previous ? ")" : "");
+		ev.kind = "ImagePolicy";
+		ev.api_version = p->obj->api_version;
+		ev.namespace_ = p->obj->metadata.namespace;
+		ev.name = p->obj->metadata.name;
+		ev.labels = &p->obj->metadata.labels;
+		ev.reason = "LatestImageChanged";
+		ev.message = msg;
+		notify_event(n, cfg, &ev);
+		free(now);
+	}
+	for (size_t i = 0; i < r->nautomations; i++) {
+		const struct pipeline_automation *a = &r->automations[i];
+		const char *meta[] = { "commit", a->commit, "revision", rev,
+			               NULL };
+		struct notify_event ev = { 0 };
+		if (a->status != PIPELINE_PUSHED &&
+		    a->status != PIPELINE_FAILED)
+			continue;
+		ev.kind = "ImageUpdateAutomation";
+		ev.api_version = a->obj->api_version;
+		ev.namespace_ = a->obj->metadata.namespace;
+		ev.name = a->obj->metadata.name;
+		ev.labels = &a->obj->metadata.labels;
+		if (a->status == PIPELINE_PUSHED) {
+			snprintf(rev, sizeof(rev), "%s@sha1:%s",
+			         a->branch ? a->branch : "", a->commit);
+			snprintf(msg, sizeof(msg),
+			         "pushed %.12s to %s (%zu change%s): %s",
+			         a->commit, a->branch ? a->branch : "",
+			         a->changes.n, a->changes.n == 1 ? "" : "s",
+			         a->message ? a->message : "");
+			ev.reason = "Pushed";
+			ev.message = msg;
+			ev.metadata = meta;
+		} else {
+			ev.error = true;
+			ev.reason = "AutomationFailed";
+			ev.message = a->err.msg;
+		}
+		notify_event(n, cfg, &ev);
+	}
+	for (size_t i = 0; i < r->nsyncs; i++) {
+		const struct pipeline_sync *s = &r->syncs[i];
+		const char *meta[] = { "revision", s->revision, NULL };
+		struct notify_event ev = { 0 };
+		if ((ev.reason = pipeline_sync_event(msg, sizeof(msg), s)) ==
+		    NULL)
+			continue;
+		ev.kind = "Kustomization";
+		ev.api_version = s->obj->api_version;
+		ev.namespace_ = s->obj->metadata.namespace;
+		ev.name = s->obj->metadata.name;
+		ev.labels = &s->obj->metadata.labels;
+		ev.error = s->status == PIPELINE_SYNC_FAILED;
+		ev.message = msg;
+		ev.metadata = s->revision ? meta : NULL;
+		notify_event(n, cfg, &ev);
+	}
+	notify_flush(n, RUN_NOTIFY_WAIT_MS);
+	notify_free(n, 0);
 }
 
 /* --workers, --shutdown-timeout, --retry-min, --retry-max. */
@@ -584,7 +879,7 @@ etcd_fleet(const char *cmd, const char *arg, struct daemon_options *o,
 
 /* ferry run without --once. */
 static int
-run_daemon(char **paths, size_t npaths, const char *state_arg,
+run_daemon(const struct cli_config *cc, const char *state_arg,
            struct daemon_options *o)
 {
 	struct buf sdir = BUF_INIT;
@@ -602,8 +897,9 @@ run_daemon(char **paths, size_t npaths, const char *state_arg,
 		fprintf(stderr, "ferry run: out of memory\n");
 		return CLI_FAILED;
 	}
-	o->paths = (const char *const *)paths;
-	o->npaths = npaths;
+	o->paths = cc->paths;
+	o->npaths = cc->npaths;
+	o->config = &cc->opts;
 	o->state_dir = sdir.ptr;
 	rc = daemon_run(o, &err);
 	buf_release(&sdir);
@@ -617,8 +913,8 @@ static int
 run_or_plan(int argc, char **argv, bool plan)
 {
 	static const struct option opts[] = {
+		CLI_CONFIG_LONGOPTS,
 		{ "once", no_argument, NULL, 'O' },
-		{ "file", required_argument, NULL, 'f' },
 		{ "state-dir", required_argument, NULL, 'S' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -638,12 +934,12 @@ run_or_plan(int argc, char **argv, bool plan)
 		{ "etcd-cert", required_argument, NULL, 'c' },
 		{ "etcd-key", required_argument, NULL, 'k' },
 		{ "etcd-user", required_argument, NULL, 'u' },
-		{ "argocd-annotations", no_argument, NULL, 'A' },
+		{ "ui-token-file", required_argument, NULL, 'G' },
+		{ "kustomize-command", required_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = plan ? "plan" : "run";
-	char *paths[RUN_MAX_PATHS];
-	size_t npaths = 0;
+	struct cli_config cc = CLI_CONFIG_INIT;
 	const char *state_arg = NULL;
 	struct buf sdir = BUF_INIT;
 	struct config *cfg = NULL;
@@ -656,24 +952,21 @@ run_or_plan(int argc, char **argv, bool plan)
 	struct daemon_options dopts = DAEMON_OPTIONS_INIT;
 	const char *etcd_arg = NULL, *endpoints[ETCD_MAX_ENDPOINTS];
 	char ep_buf[4096], user_buf[512];
-	bool daemon_opt = false, argocd_annotations = false;
+	bool daemon_opt = false;
+	const char *kustomize = NULL;
 	int c, json = 0, once = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_CONFIG_SHORTOPTS "o:h", opts,
+	                        NULL)) != -1) {
+		int took = cli_config_option(&cc, cmd, c, optarg);
+
+		if (took < 0)
+			return CLI_USAGE;
+		if (took > 0)
+			continue;
 		switch (c) {
 		case 'O':
 			once = 1;
-			break;
-		case 'A':
-			argocd_annotations = true;
-			dopts.argocd_annotations = true;
-			break;
-		case 'f':
-			if (npaths == RUN_MAX_PATHS)
-				return cli_usage_error(cmd,
-				                       "at most %d -f paths",
-				                       RUN_MAX_PATHS);
-			paths[npaths++] = optarg;
 			break;
 		case 'S':
 			state_arg = optarg;
@@ -729,6 +1022,13 @@ run_or_plan(int argc, char **argv, bool plan)
 			dopts.etcd_user = optarg;
 			daemon_opt = true;
 			break;
+		case 'G':
+			dopts.ui_token_file = optarg;
+			daemon_opt = true;
+			break;
+		case 'Z':
+			kustomize = optarg;
+			break;
 		case 'W':
 		case 'T':
 		case 'r':
@@ -747,7 +1047,7 @@ run_or_plan(int argc, char **argv, bool plan)
 		                       argv[optind]);
 	if (plan && once)
 		return cli_usage_error(cmd, "--once belongs to 'ferry run'");
-	if (npaths == 0)
+	if (cc.npaths == 0)
 		return cli_usage_error(
 		        cmd,
 		        "no configuration: give -f PATH (a file or directory of Flux objects)");
@@ -756,17 +1056,26 @@ run_or_plan(int argc, char **argv, bool plan)
 		        cmd, "--listen, --workers and the other daemon "
 		             "options belong to 'ferry run' without "
 		             "--once");
+	if (!plan && !once && json)
+		return cli_usage_error(cmd, "-o belongs to --once");
+	if ((rc = cli_config_ready(&cc, cmd)) != CLI_OK)
+		goto out;
+	if (kustomize == NULL && getenv("FERRY_KUSTOMIZE") &&
+	    *getenv("FERRY_KUSTOMIZE"))
+		kustomize = getenv("FERRY_KUSTOMIZE");
 	if (!plan && !once) {
-		if (json)
-			return cli_usage_error(cmd, "-o belongs to --once");
+		dopts.kustomize = kustomize;
 		if (etcd_fleet(cmd, etcd_arg, &dopts, endpoints, ep_buf,
-		               sizeof(ep_buf), user_buf, sizeof(user_buf)) < 0)
-			return CLI_USAGE;
-		return run_daemon(paths, npaths, state_arg, &dopts);
+		               sizeof(ep_buf), user_buf,
+		               sizeof(user_buf)) < 0) {
+			rc = CLI_USAGE;
+			goto out;
+		}
+		rc = run_daemon(&cc, state_arg, &dopts);
+		goto out;
 	}
-	if ((rc = load_config(cmd, paths, npaths, argocd_annotations, &cfg)) !=
-	    CLI_OK)
-		return rc;
+	if ((rc = load_config(cmd, &cc, &cfg)) != CLI_OK)
+		goto out;
 	if (state_arg)
 		buf_puts(&sdir, state_arg);
 	else
@@ -787,16 +1096,19 @@ run_or_plan(int argc, char **argv, bool plan)
 	ctx.registry = registry;
 	ctx.pool = pool;
 	ctx.dry_run = plan;
+	ctx.kustomize = kustomize;
 	rc = pipeline_run(&rep, &ctx, &err);
 	if (rc == -ERR_NOMEM) {
 		fprintf(stderr, "ferry %s: %s\n", cmd, err.msg);
 		rc = CLI_FAILED;
 		goto out;
 	}
+	if (!plan)
+		notify_report(cfg, &rep);
 	if (json)
 		print_json(&rep);
 	else
-		print_text(&rep, plan);
+		print_text(cfg, &rep, plan);
 	rc = rc < 0 ? CLI_FAILED : CLI_OK;
 out:
 	pipeline_report_release(&rep);
@@ -805,6 +1117,7 @@ out:
 	state_free(st);
 	config_free(cfg);
 	buf_release(&sdir);
+	cli_config_release(&cc);
 	return rc;
 }
 

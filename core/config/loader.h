@@ -5,13 +5,20 @@
  * needs (the Secret of a secretRef, the ImageRepository of a policy, the
  * policies of an automation, ...).
  *
- * What is read: a file, or a directory walked recursively for *.yaml and
- * *.yml (entries whose name starts with '.' are skipped, so .git is not
- * walked).  A file may hold several documents separated by '---'; empty
- * documents are skipped.  Documents of other kinds (Deployment, ConfigMap,
- * HelmRelease, kustomize.config.k8s.io Kustomization, plain YAML without a
- * kind, ...) are skipped with one info log line each
- * (event=document_skipped) and listed by config_skipped_get().
+ * What is read: a file, standard input ("-", see config_options), or a
+ * directory walked recursively for *.yaml and *.yml (entries whose name
+ * starts with '.' are skipped, so .git is not walked; so are the
+ * exclude patterns and the templates/ directory of a Helm chart, with
+ * one notice).  A file may hold several documents separated by '---';
+ * empty documents are skipped.  Documents of other kinds (Deployment,
+ * ConfigMap, HelmRelease, kustomize.config.k8s.io Kustomization, plain
+ * YAML without a kind, ...) are skipped with one info log line each
+ * (event=document_skipped) and listed by config_skipped_get().  YAML
+ * that is not objects (a list such as an Ansible playbook, a bare
+ * value) and a template that is not YAML until rendered ('{{' with a
+ * syntax error) give one notice per file.  A document of one of
+ * ferry's kinds without apiVersion, or with a misspelled or another
+ * Flux group, is an error: it would otherwise silently not exist.
  *
  * Errors: loading never stops at the first problem.  Every problem found
  * (YAML syntax, unknown fields, wrong types, bad durations, regexes and
@@ -23,6 +30,16 @@
  * or a document over CONFIG_MAX_DEPTH / CONFIG_MAX_NODES / CONFIG_MAX_ANCHORS /
  * CONFIG_MAX_ALIASES, ends the reading
  * of that file (its earlier documents are kept) but not of the others.
+ *
+ * Secrets that are not in the files: a Secret an object refers to is read
+ * from config_options.secrets_dir when the files do not hold it, or from
+ * a SOPS-encrypted document of the files (core/sops), decrypted with the
+ * age and PGP keys of the options and of the Kustomizations' decryption
+ * Secrets.  A SOPS document nothing refers to is not decrypted: a notice
+ * says it was skipped.  A document of one of ferry's other kinds is
+ * always decrypted (it is configuration).  The message for a Secret not
+ * found names --secrets-dir, and an ExternalSecret or SealedSecret of the
+ * files that makes it in the cluster.
  *
  * Secrets: values are kept only in struct secret; no message or log line
  * contains one, and the file buffer and libyaml's nodes are wiped after
@@ -68,6 +85,52 @@
 
 struct config;
 
+/*
+ * How paths are read (config_set_options):
+ *   default_namespace  metadata.namespace of objects without one (Flux
+ *                      sets it from a Kustomization's targetNamespace);
+ *                      NULL: "default".
+ *   exclude            glob patterns (fnmatch) of what a directory walk
+ *                      does not read: a pattern without '/' is matched
+ *                      against each file and directory name, one with
+ *                      '/' against the path relative to the directory
+ *                      given ('*' does not cross '/').  A path given
+ *                      directly is always read.
+ *   stdin_data         the bytes the path "-" stands for (read once by
+ *                      the caller, so a reload reads them again); the
+ *                      file is named "<stdin>" in messages.  NULL: "-"
+ *                      is a file name like any other.
+ *   secrets_dir        where Secrets that are not in the files are read
+ *                      from, laid out as Kubernetes mounts them:
+ *                      DIR/<namespace>/<name>/<key> (entries starting
+ *                      with ".." are the mount's own and skipped).
+ *   sops_age_key_files age identity files, and
+ *   sops_pgp_key_files armored PGP secret keys, to decrypt SOPS
+ *                      documents with, besides the *.agekey and *.asc
+ *                      keys of every Kustomization's decryption Secret.
+ *   argocd_annotations Argo CD Applications' v0.x image-updater
+ *                      annotations are read where no ImageUpdater selects
+ *                      them (config_argocd_annotations(), config/argocd.h).
+ */
+struct config_options {
+	const char *default_namespace;
+	const char *const *exclude;
+	size_t nexclude;
+	const char *stdin_data;
+	size_t stdin_len;
+	const char *secrets_dir;
+	const char *const *sops_age_key_files;
+	size_t nsops_age_key_files;
+	const char *const *sops_pgp_key_files;
+	size_t nsops_pgp_key_files;
+	bool argocd_annotations;
+};
+
+#define CONFIG_OPTIONS_INIT                                                    \
+	{                                                                      \
+		NULL, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false          \
+	}
+
 /* One problem.  line and column are 0 when the problem is the file itself
  * (missing, unreadable). */
 struct config_diag {
@@ -91,6 +154,14 @@ int config_new(struct config **out);
 
 /* Frees cfg and everything it owns, wiping Secret values.  NULL is a no-op. */
 void config_free(struct config *cfg);
+
+/*
+ * Sets how the following config_add_path() calls read; every string and
+ * the stdin bytes are copied.  -ERR_NOMEM, or -ERR_INVALID for a
+ * default_namespace that is not a valid name.
+ */
+int config_set_options(struct config *cfg, const struct config_options *o,
+                       struct err *err);
 
 /*
  * Reads a file or a directory (recursively) into cfg.  Problems are
@@ -126,6 +197,16 @@ size_t config_diag_dropped(const struct config *cfg);
  */
 int config_diag_format(struct buf *out, const struct config_diag *d);
 
+/*
+ * Notices: what was read but is not acted on (a field ferry accepts and
+ * ignores, an API version Flux no longer serves), and what was skipped on
+ * purpose (a file that is not YAML objects, an encrypted Secret nothing
+ * references).  They never make config_check() fail; `ferry validate`
+ * lists them.  Same shape and format as the diagnostics.
+ */
+size_t config_notice_count(const struct config *cfg);
+const struct config_diag *config_notice_get(const struct config *cfg, size_t i);
+
 size_t config_skipped_count(const struct config *cfg);
 const struct config_skipped *config_skipped_get(const struct config *cfg,
                                                 size_t i);
@@ -159,10 +240,22 @@ const struct config_object *
 config_policy_repository(const struct config *cfg,
                          const struct config_object *policy);
 
+/*
+ * Whether ferry's reconciler syncs a Kustomization: true when one of its
+ * annotations is a ferry.io/ key.  One without them is left to Flux (ferry
+ * reads it for SOPS keys and references only).
+ */
+bool config_kustomization_managed(const struct config_object *ks);
+
 /* The GitRepository of an ImageUpdateAutomation (or Kustomization). */
 const struct config_object *
 config_source_gitrepository(const struct config *cfg,
                             const struct config_object *obj);
+
+/* The Provider an Alert's providerRef names (its namespace), or NULL. */
+const struct config_object *
+config_alert_provider(const struct config *cfg,
+                      const struct config_object *alert);
 
 /* true when labels satisfy the selector (an unset selector matches all). */
 bool config_selector_matches(const struct config_label_selector *sel,

@@ -1,7 +1,8 @@
 /*
  * objects.h - the typed Flux objects ferry reads: GitRepository,
  * ImageRepository, ImagePolicy, ImageUpdateAutomation, Receiver,
- * Kustomization and Secret; and Argo CD's ImageUpdater and Application.
+ * Kustomization, Provider, Alert and Secret; and Argo CD's ImageUpdater
+ * and Application.
  *
  * The structs mirror the Flux v1 APIs field for field (JSON names in the
  * comments when they differ from the C names).  They are plain data:
@@ -25,6 +26,9 @@
  *     30s (GetTimeout); retry_interval = interval; deletion_policy
  *     "MirrorPrune"; source_ref and depends_on namespaces = own namespace;
  *   - Receiver: interval 10m;
+ *   - Provider: timeout 15s;
+ *   - Alert: event_severity "info"; event source namespaces = own
+ *     namespace;
  *   - Secret: type "Opaque".
  * Cross-namespace references (image_repository_ref.namespace,
  * source_ref.namespace) are filled with the object's own namespace when
@@ -251,6 +255,24 @@ struct config_receiver_resource {
 	char *name; /* may be "*" together with match_labels */
 	char *namespace;
 	struct config_strmap match_labels;
+	char *filter; /* a CEL expression; not evaluated by ferry */
+};
+
+/* A CEL variable (name, expression) or validation (expression, message). */
+struct config_receiver_cel {
+	char *name;
+	char *expression;
+	char *message;
+};
+
+/* spec.oidcProviders[] (type generic-oidc). */
+struct config_receiver_oidc_provider {
+	char *issuer_url; /* issuerURL */
+	char *audience;
+	struct config_receiver_cel *variables;
+	size_t n_variables;
+	struct config_receiver_cel *validations;
+	size_t n_validations;
 };
 
 struct config_receiver {
@@ -260,6 +282,8 @@ struct config_receiver {
 	struct config_strlist events;
 	struct config_receiver_resource *resources;
 	size_t n_resources;
+	struct config_receiver_oidc_provider *oidc_providers;
+	size_t n_oidc_providers;
 	char *resource_filter;
 	struct config_local_ref secret_ref;
 	bool suspend;
@@ -309,7 +333,8 @@ struct config_kustomization_dependency {
 	char *ready_expr; /* readyExpr, a CEL expression */
 };
 
-struct config_kustomization_drift_ignore_rule {
+/* spec.ignore[]: paths drift detection leaves alone. */
+struct config_kustomization_ignore_rule {
 	struct config_strlist paths; /* JSON pointers */
 	struct {
 		struct config_pos pos;
@@ -356,6 +381,7 @@ struct config_kustomization {
 		struct config_strmap substitute;
 		struct config_kustomization_substitute_from *substitute_from;
 		size_t n_substitute_from;
+		char *substitute_strategy; /* WithVariables, Always */
 	} post_build;
 	bool prune;
 	char *deletion_policy;
@@ -371,8 +397,9 @@ struct config_kustomization {
 	size_t n_images;
 	struct config_strlist components;
 	bool ignore_missing_components;
-	struct config_kustomization_drift_ignore_rule *drift_ignore_rules;
-	size_t n_drift_ignore_rules;
+	struct config_kustomization_ignore_rule *ignore; /* spec.ignore */
+	size_t n_ignore;
+	struct config_strlist build_metadata; /* buildMetadata */
 	char *service_account_name;
 	struct config_cross_ref source_ref;
 	bool suspend;
@@ -385,6 +412,52 @@ struct config_kustomization {
 		struct config_strmap labels;
 		struct config_strmap annotations;
 	} common_metadata;
+};
+
+/* ---- Provider (notification.toolkit.fluxcd.io/v1beta3) ---- */
+
+struct config_provider {
+	struct config_pos pos;
+	char *type;       /* ferry sends generic, generic-hmac, slack,
+	                     githubdispatch */
+	int64_t interval; /* deprecated in v1beta3; read, not used */
+	char *channel;
+	char *username;
+	char *address; /* the Secret's 'address' key wins */
+	int64_t timeout;
+	char *proxy; /* the Secret's 'proxy' key wins */
+	struct config_local_ref proxy_secret_ref;
+	struct config_local_ref secret_ref;      /* address, token, username,
+	                                            headers, proxy */
+	struct config_local_ref cert_secret_ref; /* ca.crt */
+	char *service_account_name;
+	char *commit_status_expr;
+	bool suspend;
+};
+
+/* ---- Alert (notification.toolkit.fluxcd.io/v1beta3) ---- */
+
+/* An Alert's event source: objects of kind, named name ("*": all, then
+ * filtered by match_labels) in namespace. */
+struct config_event_source {
+	char *api_version;
+	char *kind;
+	char *name;
+	char *namespace; /* the Alert's namespace when omitted */
+	struct config_strmap match_labels;
+};
+
+struct config_alert {
+	struct config_pos pos;
+	struct config_local_ref provider_ref;
+	char *event_severity; /* info (every event), error */
+	struct config_event_source *event_sources;
+	size_t n_event_sources;
+	struct config_strlist inclusion_list; /* regexes on the message */
+	struct config_strlist exclusion_list;
+	struct config_strmap event_metadata;
+	char *summary; /* sent as metadata "summary" */
+	bool suspend;
 };
 
 /* ---- Secret (v1) ---- */
@@ -577,6 +650,8 @@ enum config_kind {
 	CONFIG_RECEIVER,
 	CONFIG_KUSTOMIZATION,
 	CONFIG_SECRET,
+	CONFIG_PROVIDER,
+	CONFIG_ALERT,
 	CONFIG_IMAGEUPDATER,
 	CONFIG_APPLICATION,
 	CONFIG_KIND_COUNT,
@@ -596,6 +671,8 @@ struct config_object {
 		struct config_receiver receiver;
 		struct config_kustomization kustomization;
 		struct config_secret secret;
+		struct config_provider provider;
+		struct config_alert alert;
 		struct config_imageupdater imageupdater;
 		struct config_application application;
 	} u;

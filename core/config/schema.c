@@ -35,6 +35,9 @@
 #include "base/util.h"
 #include "policy/filter.h"
 #include "policy/semver.h"
+#include "writeback/change.h"
+#include "writeback/template/template.h"
+#include "writeback/template_model.h"
 
 enum ftype {
 	F_STR,       /* char * */
@@ -52,19 +55,23 @@ enum ftype {
 };
 
 enum {
-	FL_REQ = 1 << 0,    /* must be present and not null */
-	FL_NOH = 1 << 1,    /* duration pattern without 'h' (timeouts) */
-	FL_REGEX = 1 << 2,  /* string (or each list item) is a Go regexp */
-	FL_IMAGE = 1 << 3,  /* image name without scheme, tag or digest */
-	FL_NOPOS = 1 << 4,  /* F_OBJ whose struct has no config_pos */
-	FL_GITURL = 1 << 5, /* http://, https:// or ssh:// URL */
-	FL_FLAT = 1 << 6,   /* F_OBJ of an anonymous struct: the child table's
-	                     * offsets are from the parent's base */
-	FL_DNS = 1 << 7,    /* a Kubernetes object name (DNS subdomain) */
-	FL_SEMVER = 1 << 8, /* a Masterminds semver constraint */
-	FL_FILTER = 1 << 9, /* also compiles as the policy's tag filter */
+	FL_REQ = 1 << 0,      /* must be present and not null */
+	FL_NOH = 1 << 1,      /* duration pattern without 'h' (timeouts) */
+	FL_REGEX = 1 << 2,    /* string (or each list item) is a Go regexp */
+	FL_IMAGE = 1 << 3,    /* image name without scheme, tag or digest */
+	FL_NOPOS = 1 << 4,    /* F_OBJ whose struct has no config_pos */
+	FL_GITURL = 1 << 5,   /* http://, https:// or ssh:// URL */
+	FL_FLAT = 1 << 6,     /* F_OBJ of an anonymous struct: the child table's
+	                       * offsets are from the parent's base */
+	FL_DNS = 1 << 7,      /* a Kubernetes object name (DNS subdomain) */
+	FL_SEMVER = 1 << 8,   /* a Masterminds semver constraint */
+	FL_FILTER = 1 << 9,   /* also compiles as the policy's tag filter */
+	FL_LEN = 1 << 10,     /* F_STR with a length range: minimum in
+	                       * elem_size, maximum in count_off */
+	FL_HTTPURL = 1 << 11, /* starts with http:// or https:// */
+	FL_TEMPLATE = 1 << 12, /* a Flux commit message template */
 	/* a path beneath the clone, as fsroot takes it (no "..", relative) */
-	FL_RELPATH = 1 << 10,
+	FL_RELPATH = 1 << 13,
 };
 
 struct field {
@@ -81,6 +88,18 @@ struct field {
 #define FSTR(T, n, m, fl)                                                      \
 	{                                                                      \
 		n, F_STR, fl, offsetof(T, m), 0, 0, NULL, NULL                 \
+	}
+#define FSTRL(T, n, m, fl, lo, hi)                                             \
+	{                                                                      \
+		n, F_STR, (fl) | FL_LEN, offsetof(T, m), hi, lo, NULL, NULL    \
+	}
+#define FBOOLR(T, n, m)                                                        \
+	{                                                                      \
+		n, F_BOOL, FL_REQ, offsetof(T, m), 0, 0, NULL, NULL            \
+	}
+#define FENUMLIST(T, n, m, e)                                                  \
+	{                                                                      \
+		n, F_STRLIST, 0, offsetof(T, m), 0, 0, NULL, e                 \
 	}
 #define FBOOL(T, n, m)                                                         \
 	{                                                                      \
@@ -164,12 +183,34 @@ static const char *const receiver_kinds[] = { "Bucket",
 	                                      "ImagePolicy",
 	                                      "ImageUpdateAutomation",
 	                                      "OCIRepository",
+	                                      "ArtifactGenerator",
+	                                      "ExternalArtifact",
 	                                      NULL };
 static const char *const decryption_providers[] = { "sops", NULL };
 static const char *const deletion_policies[] = { "MirrorPrune", "Delete",
 	                                         "WaitForTermination", "Orphan",
 	                                         NULL };
 static const char *const substitute_kinds[] = { "Secret", "ConfigMap", NULL };
+static const char *const substitute_strategies[] = { "WithVariables", "Always",
+	                                             NULL };
+static const char *const build_metadata_values[] = { "originAnnotations",
+	                                             "transformerAnnotations",
+	                                             NULL };
+/* notification.toolkit.fluxcd.io/v1beta3 Provider types, as Flux lists
+ * them; finish_provider() says which of them ferry cannot send. */
+static const char *const provider_types[] = {
+	"slack",         "discord",         "msteams",   "rocket",
+	"generic",       "generic-hmac",    "github",    "gitlab",
+	"gitea",         "bitbucketserver", "bitbucket", "azuredevops",
+	"googlechat",    "googlepubsub",    "webex",     "sentry",
+	"azureeventhub", "telegram",        "lark",      "matrix",
+	"opsgenie",      "alertmanager",    "grafana",   "githubdispatch",
+	"pagerduty",     "datadog",         "nats",      NULL
+};
+static const char *const provider_types_sent[] = { "generic", "generic-hmac",
+	                                           "slack", "githubdispatch",
+	                                           NULL };
+static const char *const event_severities[] = { "info", "error", NULL };
 
 /* ---- shared tables ---- */
 
@@ -319,7 +360,7 @@ static const struct field imagerepository_spec[] = {
 	FOBJ(IR, "secretRef", secret_ref, local_ref_fields, 0),
 	FOBJ(IR, "certSecretRef", cert_secret_ref, local_ref_fields, 0),
 	FOBJ(IR, "proxySecretRef", proxy_secret_ref, local_ref_fields, 0),
-	FSTR(IR, "serviceAccountName", service_account_name, 0),
+	FSTRL(IR, "serviceAccountName", service_account_name, 0, 0, 253),
 	FENUM(IR, "provider", provider, image_providers, 0),
 	FBOOL(IR, "insecure", insecure),
 	FLIST(IR, "exclusionList", exclusion_list, FL_REGEX),
@@ -392,7 +433,7 @@ static const struct field signing_key_fields[] = {
 static const struct field commit_fields[] = {
 	FOBJF(IUA, "author", git.commit.author, author_fields, FL_REQ),
 	FOBJF(IUA, "signingKey", git.commit.signing_key, signing_key_fields, 0),
-	FSTR(IUA, "messageTemplate", git.commit.message_template, 0),
+	FSTR(IUA, "messageTemplate", git.commit.message_template, FL_TEMPLATE),
 	FMAP(IUA, "messageTemplateValues", git.commit.message_template_values),
 	FEND,
 };
@@ -435,11 +476,38 @@ static const struct field receiver_resource_fields[] = {
 	FSTR(struct config_receiver_resource, "apiVersion", api_version, 0),
 	FENUM(struct config_receiver_resource, "kind", kind, receiver_kinds,
 	      FL_REQ),
-	FSTR(struct config_receiver_resource, "name", name, FL_REQ),
-	FSTR(struct config_receiver_resource, "namespace", namespace, 0),
+	FSTRL(struct config_receiver_resource, "name", name, FL_REQ, 1, 253),
+	FSTRL(struct config_receiver_resource, "namespace", namespace, 0, 1,
+	      253),
 	FMAP(struct config_receiver_resource, "matchLabels", match_labels),
+	FSTR(struct config_receiver_resource, "filter", filter, 0),
 	FEND,
 };
+
+static const struct field receiver_variable_fields[] = {
+	FSTR(struct config_receiver_cel, "name", name, FL_REQ),
+	FSTR(struct config_receiver_cel, "expression", expression, FL_REQ),
+	FEND,
+};
+
+static const struct field receiver_validation_fields[] = {
+	FSTR(struct config_receiver_cel, "expression", expression, FL_REQ),
+	FSTR(struct config_receiver_cel, "message", message, FL_REQ),
+	FEND,
+};
+
+#define OP struct config_receiver_oidc_provider
+static const struct field receiver_oidc_fields[] = {
+	FSTR(OP, "issuerURL", issuer_url, FL_REQ | FL_HTTPURL),
+	FSTR(OP, "audience", audience, 0),
+	FOBJLIST(OP, "variables", variables, n_variables,
+	         struct config_receiver_cel, receiver_variable_fields, 0),
+	FOBJLIST(OP, "validations", validations, n_validations,
+	         struct config_receiver_cel, receiver_validation_fields,
+	         FL_REQ),
+	FEND,
+};
+#undef OP
 
 static const struct field receiver_spec[] = {
 	FENUM(RC, "type", type, receiver_types, FL_REQ),
@@ -448,6 +516,8 @@ static const struct field receiver_spec[] = {
 	FOBJLIST(RC, "resources", resources, n_resources,
 	         struct config_receiver_resource, receiver_resource_fields,
 	         FL_REQ),
+	FOBJLIST(RC, "oidcProviders", oidc_providers, n_oidc_providers,
+	         struct config_receiver_oidc_provider, receiver_oidc_fields, 0),
 	FSTR(RC, "resourceFilter", resource_filter, 0),
 	FOBJ(RC, "secretRef", secret_ref, local_ref_fields, 0),
 	FBOOL(RC, "suspend", suspend),
@@ -496,7 +566,7 @@ static const struct field ks_health_fields[] = {
 static const struct field ks_health_expr_fields[] = {
 	FSTR(struct config_kustomization_health_expr, "apiVersion", api_version,
 	     FL_REQ),
-	FSTR(struct config_kustomization_health_expr, "kind", kind, FL_REQ),
+	FSTR(struct config_kustomization_health_expr, "kind", kind, 0),
 	FSTR(struct config_kustomization_health_expr, "current", current,
 	     FL_REQ),
 	FSTR(struct config_kustomization_health_expr, "inProgress", in_progress,
@@ -508,14 +578,15 @@ static const struct field ks_health_expr_fields[] = {
 static const struct field ks_subst_from_fields[] = {
 	FENUM(struct config_kustomization_substitute_from, "kind", kind,
 	      substitute_kinds, FL_REQ),
-	FSTR(struct config_kustomization_substitute_from, "name", name, FL_REQ),
+	FSTRL(struct config_kustomization_substitute_from, "name", name, FL_REQ,
+	      1, 253),
 	FBOOL(struct config_kustomization_substitute_from, "optional",
 	      optional),
 	FEND,
 };
 
-#define DR struct config_kustomization_drift_ignore_rule
-static const struct field drift_target_fields[] = {
+#define DR struct config_kustomization_ignore_rule
+static const struct field ignore_target_fields[] = {
 	FSTR(DR, "group", target.group, 0),
 	FSTR(DR, "version", target.version, 0),
 	FSTR(DR, "kind", target.kind, 0),
@@ -526,9 +597,9 @@ static const struct field drift_target_fields[] = {
 	FEND,
 };
 
-static const struct field drift_rule_fields[] = {
+static const struct field ignore_rule_fields[] = {
 	FLIST(DR, "paths", paths, FL_REQ),
-	FOBJF(DR, "target", target, drift_target_fields, 0),
+	FOBJF(DR, "target", target, ignore_target_fields, 0),
 	FEND,
 };
 #undef DR
@@ -562,6 +633,8 @@ static const struct field post_build_fields[] = {
 	         post_build.n_substitute_from,
 	         struct config_kustomization_substitute_from,
 	         ks_subst_from_fields, 0),
+	FENUM(KS, "substituteStrategy", post_build.substitute_strategy,
+	      substitute_strategies, 0),
 	FEND,
 };
 
@@ -572,6 +645,7 @@ static const struct field common_metadata_fields[] = {
 };
 
 static const struct field kustomization_spec[] = {
+	FENUMLIST(KS, "buildMetadata", build_metadata, build_metadata_values),
 	FOBJLIST(KS, "dependsOn", depends_on, n_depends_on,
 	         struct config_kustomization_dependency, depends_on_fields, 0),
 	FOBJF(KS, "decryption", decryption, decryption_fields, 0),
@@ -580,29 +654,28 @@ static const struct field kustomization_spec[] = {
 	FOBJF(KS, "kubeConfig", kube_config, kube_config_fields, 0),
 	FSTR(KS, "path", path, 0),
 	FOBJF(KS, "postBuild", post_build, post_build_fields, 0),
-	FBOOL(KS, "prune", prune),
+	FBOOLR(KS, "prune", prune),
 	FENUM(KS, "deletionPolicy", deletion_policy, deletion_policies, 0),
 	FOBJLIST(KS, "healthChecks", health_checks, n_health_checks,
 	         struct config_kustomization_object_ref, ks_health_fields, 0),
 	FOBJLIST(KS, "healthCheckExprs", health_check_exprs,
 	         n_health_check_exprs, struct config_kustomization_health_expr,
 	         ks_health_expr_fields, 0),
-	FSTR(KS, "namePrefix", name_prefix, 0),
-	FSTR(KS, "nameSuffix", name_suffix, 0),
+	FSTRL(KS, "namePrefix", name_prefix, 0, 1, 200),
+	FSTRL(KS, "nameSuffix", name_suffix, 0, 1, 200),
 	FOBJLIST(KS, "patches", patches, n_patches,
 	         struct config_kustomization_patch, ks_patch_fields, 0),
 	FOBJLIST(KS, "images", images, n_images,
 	         struct config_kustomization_image, ks_image_fields, 0),
 	FLIST(KS, "components", components, 0),
 	FBOOL(KS, "ignoreMissingComponents", ignore_missing_components),
-	FOBJLIST(KS, "driftIgnoreRules", drift_ignore_rules,
-	         n_drift_ignore_rules,
-	         struct config_kustomization_drift_ignore_rule,
-	         drift_rule_fields, 0),
+	FOBJLIST(KS, "ignore", ignore, n_ignore,
+	         struct config_kustomization_ignore_rule, ignore_rule_fields,
+	         0),
 	FSTR(KS, "serviceAccountName", service_account_name, 0),
 	FOBJ(KS, "sourceRef", source_ref, ks_source_ref_fields, FL_REQ),
 	FBOOL(KS, "suspend", suspend),
-	FSTR(KS, "targetNamespace", target_namespace, 0),
+	FSTRL(KS, "targetNamespace", target_namespace, 0, 1, 63),
 	FDUR(KS, "timeout", timeout, 0),
 	FBOOL(KS, "force", force),
 	FBOOL(KS, "wait", wait),
@@ -610,6 +683,53 @@ static const struct field kustomization_spec[] = {
 	FEND,
 };
 #undef KS
+
+/* ---- Provider and Alert ---- */
+
+#define PV struct config_provider
+static const struct field provider_spec[] = {
+	FENUM(PV, "type", type, provider_types, FL_REQ),
+	FDUR(PV, "interval", interval, 0),
+	FSTR(PV, "channel", channel, 0),
+	FSTR(PV, "username", username, 0),
+	FSTR(PV, "address", address, 0),
+	FDUR(PV, "timeout", timeout, FL_NOH),
+	FSTR(PV, "proxy", proxy, 0),
+	FOBJ(PV, "proxySecretRef", proxy_secret_ref, local_ref_fields, 0),
+	FOBJ(PV, "secretRef", secret_ref, local_ref_fields, 0),
+	FOBJ(PV, "certSecretRef", cert_secret_ref, local_ref_fields, 0),
+	FSTR(PV, "serviceAccountName", service_account_name, 0),
+	FSTR(PV, "commitStatusExpr", commit_status_expr, 0),
+	FBOOL(PV, "suspend", suspend),
+	FEND,
+};
+#undef PV
+
+#define ES struct config_event_source
+static const struct field event_source_fields[] = {
+	FSTR(ES, "apiVersion", api_version, 0),
+	FENUM(ES, "kind", kind, receiver_kinds, FL_REQ),
+	FSTR(ES, "name", name, FL_REQ),
+	FSTR(ES, "namespace", namespace, 0),
+	FMAP(ES, "matchLabels", match_labels),
+	FEND,
+};
+#undef ES
+
+#define AL struct config_alert
+static const struct field alert_spec[] = {
+	FOBJ(AL, "providerRef", provider_ref, local_ref_fields, FL_REQ),
+	FENUM(AL, "eventSeverity", event_severity, event_severities, 0),
+	FOBJLIST(AL, "eventSources", event_sources, n_event_sources,
+	         struct config_event_source, event_source_fields, FL_REQ),
+	FLIST(AL, "inclusionList", inclusion_list, FL_REGEX),
+	FLIST(AL, "exclusionList", exclusion_list, FL_REGEX),
+	FMAP(AL, "eventMetadata", event_metadata),
+	FSTR(AL, "summary", summary, 0),
+	FBOOL(AL, "suspend", suspend),
+	FEND,
+};
+#undef AL
 
 /* ---- the objects ---- */
 
@@ -635,6 +755,8 @@ static const struct field imageupdateautomation_root[] =
 static const struct field receiver_root[] = ROOT(u.receiver, receiver_spec);
 static const struct field kustomization_root[] =
         ROOT(u.kustomization, kustomization_spec);
+static const struct field provider_root[] = ROOT(u.provider, provider_spec);
+static const struct field alert_root[] = ROOT(u.alert, alert_spec);
 static const struct field secret_root[] = {
 	ROOT_COMMON,
 	FSTR(OBJ, "type", u.secret.type, 0),
@@ -656,6 +778,8 @@ static const struct field *const root_tables[CONFIG_KIND_COUNT] = {
 	[CONFIG_RECEIVER] = receiver_root,
 	[CONFIG_KUSTOMIZATION] = kustomization_root,
 	[CONFIG_SECRET] = secret_root,
+	[CONFIG_PROVIDER] = provider_root,
+	[CONFIG_ALERT] = alert_root,
 	[CONFIG_IMAGEUPDATER] = imageupdater_root,
 	[CONFIG_APPLICATION] = application_root,
 };
@@ -669,7 +793,97 @@ struct dctx {
 	const char *object;
 	struct buf path; /* the field path of the node being decoded */
 	size_t ndiags;
+	enum config_kind kind;
 };
+
+/*
+ * Fields ferry reads (Flux's API has them, so they are not errors) but
+ * does not act on: each one present in a document becomes a notice, so
+ * nothing is ignored silently.  "[]" in a path stands for any index.
+ * Kustomizations are not listed field by field: ferry's reconciler
+ * refuses what it cannot apply (core/pipeline/sync.c), and one without
+ * ferry.io/ annotations is left to Flux (one notice per object, see
+ * finish_kustomization).
+ */
+struct inert_field {
+	enum config_kind kind;
+	const char *path;
+	const char *why;
+};
+
+static const struct inert_field inert_fields[] = {
+	{ CONFIG_GITREPOSITORY, "spec.serviceAccountName",
+	  "ferry does not use Kubernetes service accounts" },
+	{ CONFIG_GITREPOSITORY, "spec.timeout",
+	  "Git operations are not bounded by this timeout" },
+	{ CONFIG_GITREPOSITORY, "spec.verify",
+	  "ferry does not verify commit or tag signatures of the source" },
+	{ CONFIG_GITREPOSITORY, "spec.proxySecretRef",
+	  "ferry does not use a proxy for Git" },
+	{ CONFIG_GITREPOSITORY, "spec.ignore",
+	  "ferry edits the clone, it does not build an artifact" },
+	{ CONFIG_GITREPOSITORY, "spec.recurseSubmodules",
+	  "submodules are not cloned" },
+	{ CONFIG_GITREPOSITORY, "spec.include",
+	  "other repositories are not included in the clone" },
+	{ CONFIG_GITREPOSITORY, "spec.sparseCheckout",
+	  "the whole tree is checked out" },
+	{ CONFIG_IMAGEREPOSITORY, "spec.serviceAccountName",
+	  "ferry does not read image pull secrets of service accounts (use spec.secretRef)" },
+	{ CONFIG_IMAGEREPOSITORY, "spec.proxySecretRef",
+	  "ferry does not use a proxy for registries" },
+	{ CONFIG_IMAGEREPOSITORY, "spec.accessFrom.namespaceSelectors",
+	  "ferry has no Namespace labels: any accessFrom lets policies of every namespace in" },
+	{ CONFIG_IMAGEUPDATEAUTOMATION, "spec.git.push.options",
+	  "Debian 12's libgit2 cannot send push options; they are logged and dropped" },
+	{ CONFIG_RECEIVER, "spec.oidcProviders",
+	  "ferry does not verify OIDC tokens: it answers every request to a generic-oidc Receiver with 400" },
+	{ CONFIG_RECEIVER, "spec.resourceFilter",
+	  "CEL filters are not evaluated: every listed resource is triggered" },
+	{ CONFIG_RECEIVER, "spec.resources[].filter",
+	  "CEL filters are not evaluated: the resource is triggered" },
+};
+
+/* pattern's "[]" matches "[N]" in path; everything else byte for byte. */
+static bool
+inert_path_matches(const char *pattern, const char *path)
+{
+	while (*pattern && *path) {
+		if (pattern[0] == '[' && pattern[1] == ']' && *path == '[') {
+			path++;
+			while (*path >= '0' && *path <= '9')
+				path++;
+			if (*path != ']')
+				return false;
+			pattern += 2;
+			path++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+static void
+note_inert(struct dctx *c, const yaml_node_t *node)
+{
+	if (!buf_ok(&c->path))
+		return;
+	for (size_t i = 0; i < sizeof(inert_fields) / sizeof(inert_fields[0]);
+	     i++) {
+		const struct inert_field *f = &inert_fields[i];
+
+		if (f->kind != c->kind ||
+		    !inert_path_matches(f->path, c->path.ptr))
+			continue;
+		config_notice_add(
+		        c->cfg, c->file, (int)node->start_mark.line + 1,
+		        (int)node->start_mark.column + 1, c->object,
+		        c->path.ptr, "accepted, not acted on: %s", f->why);
+		return;
+	}
+}
 
 static void __attribute__((format(printf, 3, 4)))
 diag(struct dctx *c, const yaml_node_t *node, const char *fmt, ...)
@@ -1000,6 +1214,60 @@ check_semver(struct dctx *c, const yaml_node_t *n, const char *range)
 	semver_constraint_free(sc);
 }
 
+/*
+ * A commit message template as the automation will render it: parsed
+ * with Flux's functions, then run once on a sample change, so that what
+ * fails every run (a syntax error, the removed v1beta1 .Updated or
+ * .Changed.ImageResult) is reported now, not by the first plan.
+ */
+static void
+check_template(struct dctx *c, const yaml_node_t *n, const char *src)
+{
+	struct template *t = NULL;
+	struct template_data *d = NULL;
+	struct template_value *v = NULL;
+	struct wb_changes changes = WB_CHANGES_INIT;
+	struct wb_change ch;
+	struct buf out = BUF_INIT;
+	struct err e = ERR_INIT;
+	int rc;
+
+	memset(&ch, 0, sizeof(ch));
+	ch.file = (char *)"deploy/app.yaml";
+	ch.line = 1;
+	ch.api_version = (char *)"apps/v1";
+	ch.kind = (char *)"Deployment";
+	ch.namespace_ = (char *)"default";
+	ch.name = (char *)"app";
+	ch.old_value = (char *)"registry.example.com/app:1.0.0";
+	ch.new_value = (char *)"registry.example.com/app:1.1.0";
+	ch.setter = (char *)"default:app";
+	if ((rc = template_parse(&t, src, strlen(src), true, &e)) < 0) {
+		if (rc == -ERR_NOMEM)
+			c->cfg->nomem = true;
+		else
+			diag(c, n, "the template does not parse: %s", e.msg);
+		goto out;
+	}
+	if (wb_changes_add(&changes, &ch) < 0 || template_data_new(&d) < 0 ||
+	    template_model_flux(d, "default", "automation", &changes, NULL, 0,
+	                        &v, &e) < 0) {
+		c->cfg->nomem = true;
+		goto out;
+	}
+	rc = template_execute(t, v, &out, &e);
+	if (rc == -ERR_INVALID)
+		diag(c, n,
+		     "the template fails on a sample change, as it would on "
+		     "every run: %s",
+		     e.msg);
+out:
+	buf_release(&out);
+	template_data_free(d);
+	template_free(t);
+	wb_changes_release(&changes);
+}
+
 /* Whatever else the policy's filter refuses (its length limit, ...). */
 static void
 check_filter(struct dctx *c, const yaml_node_t *n, const char *pattern)
@@ -1016,11 +1284,70 @@ check_filter(struct dctx *c, const yaml_node_t *n, const char *pattern)
 	filter_free(f);
 }
 
+/*
+ * An ImageRepository's provider aws, azure or gcp asks Flux to trade the
+ * cloud identity of its pod for a registry token.  ferry has no such
+ * identity to trade, and a plain request would be refused or, worse,
+ * answered as anonymous: refuse it, and say what works.
+ */
+static void
+check_image_provider(struct dctx *c, const yaml_node_t *n, const char *p)
+{
+	static const struct {
+		const char *provider, *how;
+	} how[] = {
+		{ "aws",
+		  "for ECR: 'aws ecr get-login-password' as the password of user AWS" },
+		{ "azure",
+		  "for ACR: 'az acr login --name REGISTRY --expose-token' as the password of user 00000000-0000-0000-0000-000000000000" },
+		{ "gcp",
+		  "for GCR and Artifact Registry: 'gcloud auth print-access-token' as the password of user oauth2accesstoken" },
+	};
+
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++)
+		if (strcmp(p, how[i].provider) == 0)
+			diag(c, n,
+			     "provider '%s' is not supported: ferry cannot trade a cloud identity for a registry token; use provider: generic and a spec.secretRef to a docker-registry Secret holding a token (%s)",
+			     p, how[i].how);
+}
+
+/* true when s is one of enums; otherwise a diagnostic listing them. */
+static bool
+check_enum(struct dctx *c, const yaml_node_t *n, const char *const *enums,
+           const char *s)
+{
+	struct buf list = BUF_INIT;
+
+	if (word_in(s, strlen(s), enums))
+		return true;
+	for (const char *const *w = enums; *w; w++)
+		buf_addf(&list, "%s%s",
+		         w == enums ? ""
+		         : w[1]     ? ", "
+		                    : " or ",
+		         *w);
+	diag(c, n, "'%s' is not valid (use %s)", s,
+	     buf_ok(&list) ? list.ptr : "");
+	buf_release(&list);
+	return false;
+}
+
 static void
 check_string(struct dctx *c, const yaml_node_t *n, const struct field *f,
              const char *s)
 {
 	size_t before = c->ndiags;
+
+	/* Flux's minLength / maxLength (in bytes, as the API server counts
+	 * UTF-8 characters only for multibyte text ferry never sees here) */
+	if ((f->flags & FL_LEN) && strlen(s) < f->elem_size)
+		diag(c, n, "must not be empty");
+	else if ((f->flags & FL_LEN) && strlen(s) > f->count_off)
+		diag(c, n, "is %zu characters long (at most %zu)", strlen(s),
+		     f->count_off);
+	if ((f->flags & FL_HTTPURL) && strncmp(s, "http://", 7) != 0 &&
+	    strncmp(s, "https://", 8) != 0)
+		diag(c, n, "must start with http:// or https://");
 
 	if (f->flags & FL_DNS)
 		check_dns_name(c, n, s);
@@ -1037,6 +1364,8 @@ check_string(struct dctx *c, const yaml_node_t *n, const struct field *f,
 		check_git_url(c, n, s);
 	if (f->flags & FL_RELPATH)
 		check_relpath(c, n, s);
+	if (f->flags & FL_TEMPLATE)
+		check_template(c, n, s);
 }
 
 /* ---- decoding ---- */
@@ -1074,8 +1403,12 @@ decode_strlist(struct dctx *c, const yaml_node_t *n, const struct field *f,
 		snprintf(idx, sizeof(idx), "[%zu]", i);
 		buf_puts(&c->path, idx);
 		if (item && (s = take_string(c, item)) != NULL) {
-			out->items[out->n++] = s;
-			check_string(c, item, f, s);
+			if (f->enums && !check_enum(c, item, f->enums, s)) {
+				free(s);
+			} else {
+				out->items[out->n++] = s;
+				check_string(c, item, f, s);
+			}
 		}
 		path_pop(c, save);
 	}
@@ -1224,21 +1557,12 @@ decode_field(struct dctx *c, const yaml_node_t *v, void *base,
 	case F_ENUM:
 		if ((s = take_string(c, v)) == NULL)
 			return;
-		if (!word_in(s, strlen(s), f->enums)) {
-			struct buf list = BUF_INIT;
-
-			for (const char *const *w = f->enums; *w; w++)
-				buf_addf(&list, "%s%s",
-				         w == f->enums ? ""
-				         : w[1]        ? ", "
-				                       : " or ",
-				         *w);
-			diag(c, v, "'%s' is not valid (use %s)", s,
-			     buf_ok(&list) ? list.ptr : "");
-			buf_release(&list);
+		if (!check_enum(c, v, f->enums, s)) {
 			free(s);
 			return;
 		}
+		if (f->enums == image_providers)
+			check_image_provider(c, v, s);
 		*(char **)at = s;
 		return;
 	case F_DUR: {
@@ -1403,6 +1727,7 @@ decode_map(struct dctx *c, const yaml_node_t *n, void *base,
 			if (!is_null(v) || tab[i].type == F_IGNORE) {
 				set |= (uint64_t)1 << i;
 				decode_field(c, v, base, &tab[i]);
+				note_inert(c, k);
 			}
 		}
 		path_pop(c, save);
@@ -1680,9 +2005,16 @@ finish_receiver(struct dctx *c, struct config_object *o)
 		if (r->secret_ref.pos.set)
 			diag_at(c, &r->secret_ref.pos, "spec.secretRef",
 			        "is not allowed with type generic-oidc");
-	} else if (!r->secret_ref.pos.set) {
-		diag_at(c, &r->pos, "spec.secretRef",
-		        "required field is missing (a Secret with a 'token' key)");
+		if (r->n_oidc_providers == 0)
+			diag_at(c, &r->pos, "spec.oidcProviders",
+			        "at least one is required with type generic-oidc");
+	} else {
+		if (!r->secret_ref.pos.set)
+			diag_at(c, &r->pos, "spec.secretRef",
+			        "required field is missing (a Secret with a 'token' key)");
+		if (r->n_oidc_providers > 0)
+			diag_at(c, &r->pos, "spec.oidcProviders",
+			        "is only allowed with type generic-oidc");
 	}
 }
 
@@ -1691,6 +2023,21 @@ finish_kustomization(struct dctx *c, struct config_object *o)
 {
 	struct config_kustomization *k = &o->u.kustomization;
 	const int64_t second = 1000000000;
+
+	if (k->kube_config.pos.set &&
+	    k->kube_config.secret_ref.pos.set ==
+	            k->kube_config.config_map_ref.pos.set)
+		diag_at(c, &k->kube_config.pos, "spec.kubeConfig",
+		        "set exactly one of secretRef and configMapRef");
+	/* without ferry.io/ annotations the reconciler leaves it alone: say
+	 * so once rather than once per field */
+	if (!config_kustomization_managed(o))
+		config_notice_add(
+		        c->cfg, c->file, o->line, o->column, c->object, "",
+		        "left to Flux: it has no ferry.io/ annotations, so "
+		        "ferry's reconciler does not sync it (ferry reads it "
+		        "for spec.decryption SOPS keys and references only); "
+		        "add ferry.io/target to have ferry sync it");
 
 	/* Kustomization.GetTimeout: interval - 30s, never below 30s */
 	if (k->timeout == 0)
@@ -1708,16 +2055,53 @@ finish_kustomization(struct dctx *c, struct config_object *o)
 			            o->metadata.namespace);
 }
 
+static void
+finish_provider(struct dctx *c, struct config_object *o)
+{
+	struct config_provider *p = &o->u.provider;
+	bool sent = false;
+
+	if (p->timeout == 0)
+		p->timeout = (int64_t)15 * 1000000000;
+	for (size_t i = 0; p->type && provider_types_sent[i]; i++)
+		sent |= strcmp(p->type, provider_types_sent[i]) == 0;
+	/* A valid Flux type that ferry cannot send is an error, not an
+	 * Alert that never fires. */
+	if (p->type && !sent)
+		diag_at(c, &p->pos, "spec.type",
+		        "type '%s' is valid in Flux, but ferry does not send it "
+		        "(it sends generic, generic-hmac, slack and "
+		        "githubdispatch)",
+		        p->type);
+}
+
+static void
+finish_alert(struct dctx *c, struct config_object *o)
+{
+	struct config_alert *a = &o->u.alert;
+
+	default_str(c, &a->event_severity, "info");
+	if (a->summary && strlen(a->summary) > 255)
+		diag_at(c, &a->pos, "spec.summary",
+		        "is %zu characters long (Flux allows at most 255)",
+		        strlen(a->summary));
+	for (size_t i = 0; i < a->n_event_sources; i++)
+		if (a->event_sources[i].name)
+			default_str(c, &a->event_sources[i].namespace,
+			            o->metadata.namespace);
+}
+
 size_t
 schema_decode(struct config *cfg, yaml_document_t *doc, yaml_node_t *root,
               struct config_object *obj, const char *object)
 {
-	struct dctx c = { cfg, doc, obj->file, object, BUF_INIT, 0 };
+	struct dctx c = { cfg, doc, obj->file, object, BUF_INIT, 0, obj->kind };
 
 	if ((unsigned)obj->kind >= CONFIG_KIND_COUNT)
 		return 0;
 	decode_map(&c, root, obj, root_tables[obj->kind]);
-	default_str(&c, &obj->metadata.namespace, "default");
+	default_str(&c, &obj->metadata.namespace,
+	            config_default_namespace(cfg));
 	switch (obj->kind) {
 	case CONFIG_GITREPOSITORY:
 		finish_gitrepository(&c, obj);
@@ -1739,6 +2123,12 @@ schema_decode(struct config *cfg, yaml_document_t *doc, yaml_node_t *root,
 		break;
 	case CONFIG_SECRET:
 		default_str(&c, &obj->u.secret.type, "Opaque");
+		break;
+	case CONFIG_PROVIDER:
+		finish_provider(&c, obj);
+		break;
+	case CONFIG_ALERT:
+		finish_alert(&c, obj);
 		break;
 	case CONFIG_IMAGEUPDATER:
 	case CONFIG_APPLICATION:

@@ -11,8 +11,8 @@
  *   POST /v1/suspend?kind=K&namespace=N&name=X         (and /v1/resume)
  *   GET  /v1/events[?after=SEQ][&wait=MS][&limit=N]    newest last
  *
- * The status of an object is what its stage stored (the state store),
- * with the daemon's own view beside it (suspended, next run).
+ * The status of an object is daemon_object_status() (status.c), the one
+ * the status page shows too.
  */
 #include "daemon_int.h"
 #include "http_int.h"
@@ -82,154 +82,15 @@ parse_kind(const char *s, enum config_kind *out)
 	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION,
 		                                  CONFIG_APPLICATION };
 
-	for (size_t i = 0; s && i < 4; i++)
+	for (size_t i = 0; s && i < sizeof(kinds) / sizeof(*kinds); i++)
 		if (strcmp(s, config_kind_name(kinds[i])) == 0) {
 			*out = kinds[i];
 			return true;
 		}
 	return false;
-}
-
-/* Copies doc[key] into out when present. */
-static void
-copy_field(cJSON *out, const cJSON *doc, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, key);
-
-	if (v)
-		cJSON_AddItemToObject(out, key, cJSON_Duplicate(v, 1));
-}
-
-/* The Ready condition's status, reason and message, when stored. */
-static void
-copy_ready(cJSON *out, const cJSON *doc)
-{
-	const cJSON *c;
-
-	cJSON_ArrayForEach(c,
-	                   cJSON_GetObjectItemCaseSensitive(doc, "conditions"))
-	{
-		const char *t = json_get_string(c, "type");
-		if (t == NULL || strcmp(t, "Ready") != 0)
-			continue;
-		cJSON_AddStringToObject(out, "ready",
-		                        json_get_string(c, "status")
-		                                ? json_get_string(c, "status")
-		                                : "Unknown");
-		copy_field(out, c, "reason");
-		copy_field(out, c, "message");
-		copy_field(out, c, "lastTransitionTime");
-		return;
-	}
-	cJSON_AddStringToObject(out, "ready", "Unknown");
-	cJSON_AddStringToObject(out, "message", "not reconciled yet");
-}
-
-static cJSON *
-object_status(struct daemon *d, const struct snapshot *s,
-              const struct config_object *o)
-{
-	static const char *const fields[] = {
-		"image",
-		"canonicalImageName",
-		"lastScanResult",
-		"lastScanError",
-		"latestRef",
-		"observedPreviousRef",
-		"lastPushCommit",
-		"lastPushTime",
-		"lastAutomationRunTime",
-		"observedPolicies",
-		"lastHandledReconcileAt",
-		"conditions",
-		/* Argo CD Applications */
-		"images",
-		"target",
-		"lastPushBranch",
-	};
-	cJSON *out = cJSON_CreateObject(), *doc = NULL;
-	struct err e = ERR_INIT;
-	bool spec_suspend = false;
-	char owner[64];
-	int64_t next;
-
-	if (out == NULL)
-		return NULL;
-	switch (o->kind) {
-	case CONFIG_IMAGEREPOSITORY:
-		spec_suspend = o->u.imagerepository.suspend;
-		break;
-	case CONFIG_IMAGEPOLICY:
-		spec_suspend = o->u.imagepolicy.suspend;
-		break;
-	case CONFIG_IMAGEUPDATEAUTOMATION:
-		spec_suspend = o->u.imageupdateautomation.suspend;
-		break;
-	default:
-		break;
-	}
-	cJSON_AddStringToObject(out, "kind", config_kind_name(o->kind));
-	cJSON_AddStringToObject(out, "namespace", o->metadata.namespace);
-	cJSON_AddStringToObject(out, "name", o->metadata.name);
-	cJSON_AddBoolToObject(out, "suspended",
-	                      spec_suspend ||
-	                              daemon_suspended(d, o->kind,
-	                                               o->metadata.namespace,
-	                                               o->metadata.name));
-	next = queue_next_due(d->q, (int)o->kind, o->metadata.namespace,
-	                      o->metadata.name);
-	if (next >= 0)
-		cJSON_AddNumberToObject(out, "nextRunSeconds",
-		                        (double)(next / 1000));
-	/* In a fleet: who owns it, and, for what another member owns, the
-	 * shared copy of its status (policies and automations). */
-	daemon_owner(d, s, o, owner);
-	if (owner[0]) {
-		cJSON_AddStringToObject(out, "owner", owner);
-		if (strcmp(owner, fleet_member(d->fleet)) != 0 &&
-		    o->kind != CONFIG_IMAGEREPOSITORY)
-			fleet_state_get(d->fleet, config_kind_name(o->kind),
-			                o->metadata.namespace, o->metadata.name,
-			                &doc, &e);
-	}
-	if (doc != NULL ||
-	    state_get(d->st, config_kind_name(o->kind), o->metadata.namespace,
-	              o->metadata.name, &doc, &e) == 0) {
-		copy_ready(out, doc);
-		for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++)
-			copy_field(out, doc, fields[i]);
-	} else {
-		cJSON_AddStringToObject(out, "ready", "Unknown");
-		cJSON_AddStringToObject(out, "message", "not reconciled yet");
-	}
-	/* Flux's Reconciling condition while a worker runs it (not kept in
-	 * the state: it only lasts as long as the run). */
-	if (queue_is_running(d->q, (int)o->kind, o->metadata.namespace,
-	                     o->metadata.name)) {
-		cJSON *conds =
-		        cJSON_GetObjectItemCaseSensitive(out, "conditions");
-		cJSON *c = cJSON_CreateObject();
-		if (conds == NULL)
-			conds = cJSON_AddArrayToObject(out, "conditions");
-		if (c && conds) {
-			cJSON_AddStringToObject(c, "type", "Reconciling");
-			cJSON_AddStringToObject(c, "status", "True");
-			cJSON_AddStringToObject(c, "reason", "Progressing");
-			cJSON_AddStringToObject(c, "message",
-			                        "a worker is running it");
-			cJSON_AddItemToArray(conds, c);
-		} else {
-			cJSON_Delete(c);
-		}
-	}
-	if (o->kind == CONFIG_IMAGEREPOSITORY)
-		cJSON_ReplaceItemInObjectCaseSensitive(
-		        out, "image",
-		        cJSON_CreateString(o->u.imagerepository.image));
-	cJSON_Delete(doc);
-	return out;
 }
 
 static enum MHD_Result
@@ -238,6 +99,7 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION,
 		                                  CONFIG_APPLICATION };
 	const char *kind = arg(c, "kind"), *ns = arg(c, "namespace"),
 	           *name = arg(c, "name");
@@ -250,10 +112,11 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 		cJSON_Delete(doc);
 		return reply_error(c, 400,
 		                   "kind must be ImageRepository, ImagePolicy, "
-		                   "ImageUpdateAutomation or Application");
+		                   "ImageUpdateAutomation, Kustomization or "
+		                   "Application");
 	}
 	list = cJSON_AddArrayToObject(doc, "objects");
-	for (size_t k = 0; list && k < 4; k++) {
+	for (size_t k = 0; list && k < sizeof(kinds) / sizeof(*kinds); k++) {
 		if (want != CONFIG_KIND_COUNT && want != kinds[k])
 			continue;
 		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
@@ -266,7 +129,9 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 			if (o->kind == CONFIG_APPLICATION &&
 			    config_argocd_unit_for(s->cfg, o) == NULL)
 				continue;
-			cJSON_AddItemToArray(list, object_status(d, s, o));
+			cJSON_AddItemToArray(
+			        list,
+			        daemon_object_status(d, o, DAEMON_STATUS_FULL));
 		}
 	}
 	cJSON_AddNumberToObject(doc, "generation", (double)s->generation);
@@ -292,7 +157,8 @@ named_object(struct MHD_Connection *c, const struct snapshot *s,
 		*ret = reply_error(
 		        c, 400,
 		        "give kind (ImageRepository, ImagePolicy, "
-		        "ImageUpdateAutomation, Application), namespace and "
+		        "ImageUpdateAutomation, Kustomization, Application), "
+		        "namespace and "
 		        "name");
 		return NULL;
 	}
@@ -323,6 +189,7 @@ run_and_wait(struct daemon *d, const struct config_object *o,
 /*
  * --with-source: the inputs first.  For a policy, its repository's scan;
  * for an automation, the scans behind its policies and then the policies.
+ * A Kustomization fetches its source on every run: nothing to add.
  */
 static int
 run_sources(struct daemon *d, const struct snapshot *s,
@@ -393,7 +260,8 @@ serve_reconcile(struct daemon *d, struct MHD_Connection *c)
 		                ? "the daemon is shutting down"
 		                : "the object left the configuration");
 	else
-		ret = reply_json(c, 200, object_status(d, s, o));
+		ret = reply_json(
+		        c, 200, daemon_object_status(d, o, DAEMON_STATUS_FULL));
 out:
 	snapshot_release(s);
 	return ret;
@@ -409,19 +277,14 @@ serve_suspend(struct daemon *d, struct MHD_Connection *c, bool suspend)
 
 	if (o == NULL)
 		goto out;
-	if (daemon_suspend(d, o->kind, o->metadata.namespace, o->metadata.name,
-	                   suspend, &e) < 0) {
+	if (daemon_suspend_object(d, o, suspend,
+	                          suspend ? "ferry suspend" : "ferry resume",
+	                          &e) < 0) {
 		ret = reply_error(c, 500, e.msg);
 		goto out;
 	}
-	events_record(d->events, EVENT_INFO, config_kind_name(o->kind),
-	              o->metadata.namespace, o->metadata.name,
-	              suspend ? "Suspended" : "Resumed",
-	              suspend ? "suspended with ferry suspend"
-	                      : "resumed with ferry resume");
-	if (!suspend)
-		daemon_enqueue(d, o, 0, QUEUE_MANUAL, NULL, NULL);
-	ret = reply_json(c, 200, object_status(d, s, o));
+	ret = reply_json(c, 200,
+	                 daemon_object_status(d, o, DAEMON_STATUS_FULL));
 out:
 	snapshot_release(s);
 	return ret;

@@ -28,6 +28,7 @@
 #include "server.h"
 
 #define MOD "daemon"
+#define DAEMON_NOTIFY_DRAIN_MS 5000 /* notifications sent at shutdown */
 
 /* ---- snapshots ---- */
 
@@ -201,10 +202,9 @@ snapshot_load(struct snapshot **out, struct daemon *d, struct err *err)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
 	atomic_init(&s->refs, 1);
-	if (config_argocd_annotations(s->cfg, d->o.argocd_annotations) < 0) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
+	if (d->o.config &&
+	    (rc = config_set_options(s->cfg, d->o.config, err)) < 0)
 		goto fail;
-	}
 	for (size_t i = 0; i < d->o.npaths; i++)
 		if ((rc = config_add_path(s->cfg, d->o.paths[i], err)) < 0)
 			goto fail;
@@ -225,6 +225,11 @@ snapshot_load(struct snapshot **out, struct daemon *d, struct err *err)
 			             config_diag_count(s->cfg),
 			             config_diag_count(s->cfg) == 1 ? "" : "s");
 		goto fail;
+	}
+	for (size_t i = 0; i < config_notice_count(s->cfg); i++) {
+		buf_reset(&line);
+		config_diag_format(&line, config_notice_get(s->cfg, i));
+		log_info(MOD, "config_notice", "notice", line.ptr);
 	}
 	if ((rc = snapshot_index_build(s)) < 0) {
 		rc = err_set(err, ERR_NOMEM, "out of memory");
@@ -253,7 +258,8 @@ static bool
 queued_kind(enum config_kind k)
 {
 	return k == CONFIG_IMAGEREPOSITORY || k == CONFIG_IMAGEPOLICY ||
-	       k == CONFIG_IMAGEUPDATEAUTOMATION || k == CONFIG_APPLICATION;
+	       k == CONFIG_IMAGEUPDATEAUTOMATION || k == CONFIG_KUSTOMIZATION ||
+	       k == CONFIG_APPLICATION;
 }
 
 /* An object's interval in ms; -1 when it runs only when asked. */
@@ -285,10 +291,33 @@ interval_ms(const struct config *cfg, const struct config_object *o)
 	case CONFIG_IMAGEUPDATEAUTOMATION:
 		ns = o->u.imageupdateautomation.interval;
 		break;
+	case CONFIG_KUSTOMIZATION:
+		ns = o->u.kustomization.interval;
+		break;
 	default:
 		break;
 	}
 	return ns > 0 ? ns / 1000000 : -1;
+}
+
+/*
+ * A failed Kustomization comes back after its retryInterval (Flux's
+ * default: its interval), doubling with each failure in a row, never
+ * later than the larger of interval and retryInterval.
+ */
+static int64_t
+sync_backoff_ms(const struct config_object *o, int failures)
+{
+	const struct config_kustomization *k = &o->u.kustomization;
+	int64_t ms = k->retry_interval > 0 ? k->retry_interval / 1000000
+	                                   : k->interval / 1000000;
+	int64_t max = k->interval / 1000000 > ms ? k->interval / 1000000 : ms;
+
+	if (ms <= 0)
+		ms = DAEMON_DEFAULT_BACKOFF_MIN_MS;
+	for (int i = 1; i < failures && ms < max; i++)
+		ms *= 2;
+	return ms < max ? ms : max;
 }
 
 /* The interval plus up to DAEMON_JITTER_PERCENT of it, so that objects
@@ -334,9 +363,10 @@ enqueue_all(struct daemon *d, const struct snapshot *s, unsigned reason)
 	static const enum config_kind order[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION,
 		                                  CONFIG_APPLICATION };
 
-	for (size_t k = 0; k < 4; k++)
+	for (size_t k = 0; k < sizeof(order) / sizeof(*order); k++)
 		for (size_t i = 0; i < config_count(s->cfg, order[k]); i++) {
 			const struct config_object *o =
 			        config_get(s->cfg, order[k], i);
@@ -461,12 +491,77 @@ daemon_image_matches(const char *image, size_t len, const char *host,
 
 /* ---- the workers ---- */
 
+/* An event: into the ring (ferry events, the status page) and to the
+ * Alerts that ask for it, with metadata (key, value, ..., NULL). */
+static void
+record_meta(struct daemon *d, enum event_severity sev,
+            const struct config_object *o, const char *reason, const char *msg,
+            const char *const *meta)
+{
+	struct notify_event ev = { 0 };
+	struct snapshot *s;
+
+	events_record(d->events, sev, config_kind_name(o->kind),
+	              o->metadata.namespace, o->metadata.name, reason, msg);
+	if (d->notify == NULL)
+		return;
+	s = daemon_snapshot(d);
+	ev.kind = config_kind_name(o->kind);
+	ev.api_version = o->api_version;
+	ev.namespace_ = o->metadata.namespace;
+	ev.name = o->metadata.name;
+	ev.labels = &o->metadata.labels;
+	ev.error = sev == EVENT_ERROR;
+	ev.reason = reason;
+	ev.message = msg;
+	ev.metadata = meta;
+	notify_event(d->notify, s->cfg, &ev);
+	snapshot_release(s);
+}
+
 static void
 record(struct daemon *d, enum event_severity sev, const struct config_object *o,
        const char *reason, const char *msg)
 {
-	events_record(d->events, sev, config_kind_name(o->kind),
-	              o->metadata.namespace, o->metadata.name, reason, msg);
+	record_meta(d, sev, o, reason, msg, NULL);
+}
+
+/* The Kustomizations that read GitRepository git at branch: a push there
+ * syncs them at once, with the pushed commit as a hint. */
+static void
+enqueue_syncs_of(struct daemon *d, const struct snapshot *s,
+                 const struct config_object *git, const char *branch,
+                 const char *commit)
+{
+	for (size_t i = 0;
+	     git && branch && i < config_count(s->cfg, CONFIG_KUSTOMIZATION);
+	     i++) {
+		const struct config_object *k =
+		        config_get(s->cfg, CONFIG_KUSTOMIZATION, i);
+		const char *b = pipeline_sync_branch(s->cfg, k);
+		if (config_source_gitrepository(s->cfg, k) == git && b &&
+		    strcmp(b, branch) == 0)
+			daemon_route(d, s, k, QUEUE_DEPENDENCY, commit);
+	}
+}
+
+/* The Kustomizations whose dependsOn names o: they may go on now. */
+static void
+enqueue_dependents(struct daemon *d, const struct snapshot *s,
+                   const struct config_object *o)
+{
+	for (size_t i = 0; i < config_count(s->cfg, CONFIG_KUSTOMIZATION);
+	     i++) {
+		const struct config_object *k =
+		        config_get(s->cfg, CONFIG_KUSTOMIZATION, i);
+		const struct config_kustomization *ks = &k->u.kustomization;
+		for (size_t j = 0; j < ks->n_depends_on; j++)
+			if (strcmp(ks->depends_on[j].name, o->metadata.name) ==
+			            0 &&
+			    strcmp(ks->depends_on[j].namespace,
+			           o->metadata.namespace) == 0)
+				daemon_route(d, s, k, QUEUE_DEPENDENCY, NULL);
+	}
 }
 
 /* "ns/name", for metric labels. */
@@ -575,8 +670,8 @@ run_policy(struct daemon *d, struct pipeline_ctx *ctx, const struct snapshot *s,
 
 static int
 run_automation(struct daemon *d, struct pipeline_ctx *ctx,
-               const struct config_object *o, struct queue_item *it,
-               int64_t *next, unsigned *next_reason)
+               const struct snapshot *s, const struct config_object *o,
+               struct queue_item *it, int64_t *next, unsigned *next_reason)
 {
 	struct pipeline_key k = { o->kind, o->metadata.namespace,
 		                  o->metadata.name };
@@ -610,7 +705,18 @@ run_automation(struct daemon *d, struct pipeline_ctx *ctx,
 		snprintf(msg, sizeof(msg), "pushed %.12s to %s (%zu change%s)",
 		         a.commit, a.branch ? a.branch : "", a.changes.n,
 		         a.changes.n == 1 ? "" : "s");
-		record(d, EVENT_INFO, o, "Pushed", msg);
+		{
+			char rev[300];
+			const char *meta[] = { "commit", a.commit, "revision",
+				               rev,      "branch", a.branch,
+				               NULL };
+			snprintf(rev, sizeof(rev), "%s@sha1:%s",
+			         a.branch ? a.branch : "", a.commit);
+			record_meta(d, EVENT_INFO, o, "Pushed", msg, meta);
+		}
+		/* the commit reaches its targets now, not on an interval */
+		enqueue_syncs_of(d, s, config_source_gitrepository(s->cfg, o),
+		                 a.branch, a.commit);
 		break;
 	case PIPELINE_FAILED:
 		metrics_add(d->metrics, "ferry_pushes_total", 1, label,
@@ -656,6 +762,58 @@ run_app(struct daemon *d, struct pipeline_ctx *ctx,
 	if (rc < 0)
 		record(d, EVENT_ERROR, o, "ApplicationFailed", a.err.msg);
 	pipeline_app_release(&a);
+	return rc;
+}
+
+static int
+run_kustomization(struct daemon *d, struct pipeline_ctx *ctx,
+                  const struct snapshot *s, const struct config_object *o,
+                  struct queue_item *it, int64_t *next, unsigned *next_reason)
+{
+	struct pipeline_key k = { o->kind, o->metadata.namespace,
+		                  o->metadata.name };
+	struct pipeline_sync_opts opts = PIPELINE_SYNC_OPTS_INIT;
+	struct pipeline_sync r;
+	char label[600], msg[ERR_MSG_MAX + 1024];
+	const char *reason;
+	int rc;
+
+	opts.attempt = it->attempt + 1;
+	opts.force = (it->reasons & QUEUE_MANUAL) != 0;
+	rc = pipeline_sync(ctx, &k, &opts, &r);
+	obj_label(label, sizeof(label), o);
+	if (r.status == PIPELINE_SYNC_UNMANAGED) {
+		pipeline_sync_release(&r);
+		return rc; /* Flux's: on its interval only to notice a reload */
+	}
+	if (r.status == PIPELINE_SYNC_WAITING) {
+		/* a dependency or the health check: soon, no backoff */
+		it->attempt++;
+		*next = r.retry_after_ms;
+		*next_reason = QUEUE_RETRY;
+		pipeline_sync_release(&r);
+		return 0;
+	}
+	it->attempt = 0;
+	reason = pipeline_sync_event(msg, sizeof(msg), &r);
+	metrics_add(d->metrics, "ferry_syncs_total", 1, label,
+	            reason == NULL                        ? "unchanged"
+	            : r.status == PIPELINE_SYNC_FAILED    ? "failed"
+	            : r.status == PIPELINE_SYNC_CORRECTED ? "corrected"
+	                                                  : "applied",
+	            NULL);
+	if (reason) {
+		const char *meta[] = { "revision", r.revision, NULL };
+		record_meta(d,
+		            r.status == PIPELINE_SYNC_FAILED ? EVENT_ERROR
+		                                             : EVENT_INFO,
+		            o, reason, msg, r.revision ? meta : NULL);
+	}
+	if (rc == 0 && (r.status == PIPELINE_SYNC_APPLIED ||
+	                r.status == PIPELINE_SYNC_CORRECTED ||
+	                r.status == PIPELINE_SYNC_UP_TO_DATE))
+		enqueue_dependents(d, s, o);
+	pipeline_sync_release(&r);
 	return rc;
 }
 
@@ -718,6 +876,7 @@ run_item(struct daemon *d, struct queue_item *it)
 	ctx.pool = d->pool;
 	ctx.before_push = daemon_fleet_fence;
 	ctx.before_push_payload = &fence;
+	ctx.kustomize = d->o.kustomize;
 	switch (o->kind) {
 	case CONFIG_IMAGEREPOSITORY:
 		rc = run_repository(d, &ctx, s, o, it, &next);
@@ -726,7 +885,10 @@ run_item(struct daemon *d, struct queue_item *it)
 		rc = run_policy(d, &ctx, s, o);
 		break;
 	case CONFIG_IMAGEUPDATEAUTOMATION:
-		rc = run_automation(d, &ctx, o, it, &next, &next_reason);
+		rc = run_automation(d, &ctx, s, o, it, &next, &next_reason);
+		break;
+	case CONFIG_KUSTOMIZATION:
+		rc = run_kustomization(d, &ctx, s, o, it, &next, &next_reason);
 		break;
 	case CONFIG_APPLICATION:
 		rc = run_app(d, &ctx, o, it, &next, &next_reason);
@@ -744,7 +906,9 @@ run_item(struct daemon *d, struct queue_item *it)
 	if (rc < 0) {
 		char n[32];
 		it->failures++;
-		next = backoff_ms(d, it->failures);
+		next = o->kind == CONFIG_KUSTOMIZATION
+		               ? sync_backoff_ms(o, it->failures)
+		               : backoff_ms(d, it->failures);
 		next_reason = QUEUE_RETRY;
 		log_warn(MOD, "retry_scheduled", "kind",
 		         config_kind_name(o->kind), "object", it->name,
@@ -878,6 +1042,13 @@ metrics_declare(struct daemon *d)
 	F("ferry_registry_throttled_total", METRIC_COUNTER,
 	  "Requests a registry answered with 429 Too Many Requests.",
 	  "registry", NULL);
+	F("ferry_syncs_total", METRIC_COUNTER,
+	  "Runs of a Kustomization by result (applied, corrected: drift, "
+	  "unchanged, failed).",
+	  "kustomization", "result", NULL);
+	F("ferry_notifications_total", METRIC_COUNTER,
+	  "Alert notifications by Provider type and result (sent, failed).",
+	  "type", "result", NULL);
 #undef F
 	if (rc == 0)
 		rc = metrics_gauge_fn(m, "ferry_queue_depth",
@@ -896,6 +1067,16 @@ metrics_declare(struct daemon *d)
 	if (rc == 0)
 		metrics_set(m, "ferry_build_info", 1, FERRY_VERSION, NULL);
 	return rc;
+}
+
+/* Every Alert request the notifier sent, for the metrics. */
+static void
+observe_notification(const char *type, const char *result, void *payload)
+{
+	struct daemon *d = payload;
+
+	metrics_add(d->metrics, "ferry_notifications_total", 1, type, result,
+	            NULL);
 }
 
 /* Every request the registry client makes, for the registry metrics. */
@@ -1005,6 +1186,13 @@ daemon_run(const struct daemon_options *opts, struct err *err)
 	if ((rc = registry_client_new(&d->registry, &ro, err)) < 0 ||
 	    (rc = pool_new(&d->pool, (unsigned)d->o.workers, err)) < 0)
 		goto out;
+	{
+		struct notify_options no = NOTIFY_OPTIONS_INIT;
+		no.observe = observe_notification;
+		no.payload = d;
+		if ((rc = notify_new(&d->notify, &no, err)) < 0)
+			goto out;
+	}
 	if ((rc = daemon_fleet_start(d, err)) < 0)
 		goto out;
 	if ((rc = control_start(&d->control, d, err)) < 0 ||
@@ -1060,6 +1248,9 @@ out:
 	/* The runs are over: leave the fleet (the lease goes, and with it
 	 * every unit, so the other members take over at once). */
 	daemon_fleet_stop(d);
+	/* what the last runs had to say gets a few seconds to go out */
+	notify_free(d->notify, DAEMON_NOTIFY_DRAIN_MS);
+	d->notify = NULL;
 	pool_free(d->pool);
 	registry_client_free(d->registry);
 	state_free(d->st);

@@ -5,7 +5,8 @@
  * interval with jitter, again at once when one of its inputs changes, and
  * after a failure with exponential backoff.  An HTTP listener takes
  * registry webhooks (Flux Receiver paths, Argo CD Image Updater's
- * /webhook) and serves /metrics, /healthz and /readyz; a Unix socket in
+ * /webhook) and serves /metrics, /healthz, /readyz and the status page
+ * (ui.h); a Unix socket in
  * the state directory serves the control API of `ferry get`, `ferry
  * reconcile`, `ferry suspend`, `ferry resume` and `ferry events`.
  *
@@ -42,9 +43,14 @@
 	                   again within it counts                              \
 	                   once */
 
+struct config_options;
+
 struct daemon_options {
 	const char *const *paths; /* configuration files and directories */
 	size_t npaths;
+	/* how paths are read, at start and on every reload (standard input
+	 * as read once by the caller); NULL: the defaults; borrowed */
+	const struct config_options *config;
 	const char *state_dir; /* required */
 	const char *listen;    /* "host:port"; NULL: the default; "off" */
 	const char *tls_cert;  /* PEM files: serve HTTPS */
@@ -62,14 +68,18 @@ struct daemon_options {
 	const char *member_id; /* NULL: hostname-pid */
 	const char *etcd_cacert, *etcd_cert, *etcd_key;
 	const char *etcd_user, *etcd_password;
-	int64_t lease_ttl;       /* seconds; 0: 10 */
-	bool argocd_annotations; /* config_argocd_annotations() */
+	int64_t lease_ttl;         /* seconds; 0: 10 */
+	const char *ui_token_file; /* the status page wants this token,
+	                              and offers its actions; NULL: open,
+	                              read-only */
+	const char *kustomize;     /* builds kustomizations; NULL: on PATH */
 };
 
 #define DAEMON_OPTIONS_INIT                                                    \
 	{                                                                      \
-		NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, 0,    \
-		        NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, false     \
+		NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, \
+		        0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL,  \
+		        NULL                                                   \
 	}
 
 /*

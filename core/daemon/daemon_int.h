@@ -24,6 +24,7 @@
 #include "events/events.h"
 #include "fleet/fleet.h"
 #include "metrics/metrics.h"
+#include "notify/notify.h"
 #include "pipeline/pipeline.h"
 #include "queue/queue.h"
 #include "receiver/receiver.h"
@@ -65,6 +66,7 @@ struct daemon {
 	struct control *control;
 	struct receiver_dedup *dedup; /* webhook deliveries seen lately */
 	struct fleet *fleet;          /* NULL: alone, owning everything */
+	struct notifier *notify;      /* Alerts (core/notify) */
 	pthread_t workers[DAEMON_MAX_WORKERS];
 	int nworkers;
 	atomic_int busy; /* workers inside a run */
@@ -161,6 +163,35 @@ int daemon_route(struct daemon *d, const struct snapshot *s,
 /* The member that owns o (for ferry get), into out; "" alone. */
 void daemon_owner(struct daemon *d, const struct snapshot *s,
                   const struct config_object *o, char out[64]);
+
+/*
+ * The status of object o as `ferry get` and the status page show it
+ * (status.c): what its stage stored in the state (Ready condition,
+ * latestRef, last scan, last push, history, pushHistory, lastSuccessTime,
+ * ...) with the daemon's view beside it (suspended, nextRunSeconds, a
+ * Reconciling condition while a worker runs it).  Pages of every object
+ * ask for less: a summary has only the newest entry of "history" and
+ * "pushHistory"; a brief status only the daemon's view, the Ready
+ * condition's status, reason, message and time, lastSuccessTime and the
+ * newest history entry.  A new object owned by the caller (cJSON_Delete);
+ * NULL when out of memory.  Any thread.
+ */
+enum daemon_status_detail {
+	DAEMON_STATUS_FULL,
+	DAEMON_STATUS_SUMMARY,
+	DAEMON_STATUS_BRIEF,
+};
+
+cJSON *daemon_object_status(struct daemon *d, const struct config_object *o,
+                            enum daemon_status_detail detail);
+
+/*
+ * Suspends or resumes o as `ferry suspend`/`resume` do: kept in the state
+ * directory, recorded as an event ("suspended with HOW"), and a resumed
+ * object runs at once.  -ERR_* from the state store.  Any thread.
+ */
+int daemon_suspend_object(struct daemon *d, const struct config_object *o,
+                          bool suspend, const char *how, struct err *err);
 
 /* Object kinds the daemon reconciles, for names in URLs and the CLI. */
 const char *daemon_kind_name(enum config_kind kind);

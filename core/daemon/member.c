@@ -13,6 +13,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "config/argocd.h"
 
 #define MOD "fleet"
 #define FLEET_WAIT_MS 1000        /* the previous owner has not let go */
@@ -25,7 +26,11 @@ daemon_unit(struct buf *out, const struct snapshot *s,
 	const struct config_object *r = o;
 
 	switch (o->kind) {
-	case CONFIG_IMAGEUPDATEAUTOMATION: {
+	case CONFIG_IMAGEUPDATEAUTOMATION:
+	case CONFIG_KUSTOMIZATION: {
+		/* A Kustomization runs where the automations that push to
+		 * its remote run: the push's sync follows it there, and the
+		 * clone is warm. */
 		const struct config_object *g =
 		        config_source_gitrepository(s->cfg, o);
 		if (g)
@@ -124,6 +129,18 @@ daemon_fleet_pull(struct daemon *d, const struct snapshot *s,
 {
 	size_t ai;
 
+	if (d->fleet != NULL && o->kind == CONFIG_KUSTOMIZATION) {
+		/* its inventory (a takeover must know what it wrote) and its
+		 * dependencies' status, which other members may keep */
+		const struct config_kustomization *k = &o->u.kustomization;
+		pull_one(d, config_kind_name(o->kind), o->metadata.namespace,
+		         o->metadata.name);
+		for (size_t i = 0; i < k->n_depends_on; i++)
+			pull_one(d, config_kind_name(o->kind),
+			         k->depends_on[i].namespace,
+			         k->depends_on[i].name);
+		return;
+	}
 	if (d->fleet == NULL || o->kind != CONFIG_IMAGEUPDATEAUTOMATION)
 		return;
 	/* Its own last push (a takeover must not repeat it) ... */
@@ -155,7 +172,8 @@ daemon_fleet_share(struct daemon *d, const struct snapshot *s,
 	cJSON *doc = NULL;
 
 	if (d->fleet == NULL || (o->kind != CONFIG_IMAGEPOLICY &&
-	                         o->kind != CONFIG_IMAGEUPDATEAUTOMATION))
+	                         o->kind != CONFIG_IMAGEUPDATEAUTOMATION &&
+	                         o->kind != CONFIG_KUSTOMIZATION))
 		return;
 	if (state_get(d->st, config_kind_name(o->kind), o->metadata.namespace,
 	              o->metadata.name, &doc, &e) < 0 ||
@@ -247,17 +265,25 @@ on_members_changed(void *payload)
 {
 	struct daemon *d = payload;
 	struct snapshot *s = daemon_snapshot(d);
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION,
+		                                  CONFIG_APPLICATION };
 
 	/* Every object looks at its ownership again (claim or release);
-	 * the ones that stay find nothing new to do. */
-	for (size_t k = 0; k < 3; k++)
-		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++)
-			daemon_enqueue(d, config_get(s->cfg, kinds[k], i), 0,
-			               QUEUE_RELOAD, NULL, NULL);
+	 * the ones that stay find nothing new to do.  Applications nothing
+	 * updates are not run. */
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
+		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
+			const struct config_object *o =
+			        config_get(s->cfg, kinds[k], i);
+
+			if (o->kind != CONFIG_APPLICATION ||
+			    config_argocd_unit_for(s->cfg, o))
+				daemon_enqueue(d, o, 0, QUEUE_RELOAD, NULL,
+				               NULL);
+		}
 	snapshot_release(s);
 }
 
@@ -317,12 +343,53 @@ on_handoff(const char *json, size_t len, void *payload)
 	cJSON_Delete(w);
 }
 
+/*
+ * This member has just taken unit over.  For an ImageRepository, its tag
+ * list here is from before (another member scanned since, or this one is
+ * new): it is forgotten, so the policies on it wait for this member's own
+ * scan instead of selecting from old tags, and their documents come from
+ * the fleet, so a policy's latest image is the one the fleet last shared.
+ * Without this, a member restarted with an old list would move a policy
+ * back to an older tag, and the automation would push it.
+ */
+static void
+on_claimed(const char *unit, void *payload)
+{
+	struct daemon *d = payload;
+	struct err e = ERR_INIT;
+	struct snapshot *s;
+	const struct config_object *r;
+	const char *slash;
+	char ns[256];
+
+	if (strncmp(unit, "repo:", 5) != 0 ||
+	    (slash = strchr(unit + 5, '/')) == NULL ||
+	    (size_t)(slash - (unit + 5)) >= sizeof(ns))
+		return;
+	memcpy(ns, unit + 5, (size_t)(slash - (unit + 5)));
+	ns[slash - (unit + 5)] = '\0';
+	if (state_tags_forget(d->st, ns, slash + 1, &e) < 0)
+		log_warn(MOD, "forget_failed", "unit", unit, "err", e.msg);
+	s = daemon_snapshot(d);
+	for (size_t i = 0; i < config_count(s->cfg, CONFIG_IMAGEPOLICY); i++) {
+		const struct config_object *p =
+		        config_get(s->cfg, CONFIG_IMAGEPOLICY, i);
+		r = config_policy_repository(s->cfg, p);
+		if (r && strcmp(r->metadata.namespace, ns) == 0 &&
+		    strcmp(r->metadata.name, slash + 1) == 0)
+			pull_one(d, "ImagePolicy", p->metadata.namespace,
+			         p->metadata.name);
+	}
+	snapshot_release(s);
+}
+
 int
 daemon_fleet_start(struct daemon *d, struct err *err)
 {
 	struct fleet_options fo = FLEET_OPTIONS_INIT;
 	struct fleet_callbacks cb = { on_members_changed, on_state_changed,
-		                      on_handoff, NULL, d };
+		                      on_handoff,         NULL,
+		                      on_claimed,         d };
 
 	if (d->o.netcd_endpoints == 0)
 		return 0;

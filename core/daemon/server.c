@@ -1,10 +1,10 @@
 /*
  * server.c - the daemon's HTTP listener (libmicrohttpd, its own polling
- * thread): /healthz, /readyz, /metrics, and the webhook receivers.  A
- * request body is collected up to DAEMON_MAX_BODY (413 past it, checked on
- * Content-Length first and while reading), then handed to the receiver
- * module to verify and parse; what it names is enqueued.  Nothing here
- * runs a stage or touches Git.
+ * thread): /healthz, /readyz, /metrics, the webhook receivers, and the
+ * status page's paths, which go to ui.c.  A request body is collected up
+ * to DAEMON_MAX_BODY (413 past it, checked on Content-Length first and
+ * while reading), then handed to the receiver module to verify and parse;
+ * what it names is enqueued.  Nothing here runs a stage or touches Git.
  */
 #include "server.h"
 
@@ -20,12 +20,14 @@
 #include "base/util.h"
 #include "daemon_int.h"
 #include "http_int.h"
+#include "ui.h"
 
 #define MOD "server"
 
 struct server {
 	struct MHD_Daemon *mhd;
 	struct daemon *d;
+	struct ui *ui; /* the status page */
 	struct buf cert, key;
 };
 
@@ -162,6 +164,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 	}
 	if (strncmp(url, "/hook/", 6) == 0 || strcmp(url, "/webhook") == 0)
 		return webhook_serve(s->d, c, url, method, req);
+	if (ui_owns(url))
+		return ui_serve(s->ui, c, url, method, req);
 	return http_text(c, 404, "not found\n");
 }
 
@@ -211,7 +215,10 @@ server_start(struct server **out, struct daemon *d, struct err *err)
 	struct server *s = NULL;
 	struct sockaddr_storage sa;
 	socklen_t salen = 0;
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	/* Suspend/resume: the status page's live streams wait without
+	 * holding the one polling thread (ui.c). */
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                     MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 	char addr[128];
 	int rc;
@@ -239,6 +246,8 @@ server_start(struct server **out, struct daemon *d, struct err *err)
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
+	if ((rc = ui_new(&s->ui, d, err)) < 0)
+		goto fail;
 	s->mhd = MHD_start_daemon(
 	        flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &sa,
 	        MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
@@ -278,8 +287,10 @@ server_stop(struct server *s)
 {
 	if (s == NULL)
 		return;
+	ui_shutdown(s->ui);
 	if (s->mhd)
 		MHD_stop_daemon(s->mhd);
+	ui_free(s->ui);
 	secret_wipe(s->key.ptr, s->key.len);
 	buf_release(&s->key);
 	buf_release(&s->cert);

@@ -2,8 +2,9 @@
  * server.h - the daemon's two listeners:
  *   server_*   HTTP(S) on --listen: registry webhooks (Flux Receiver paths
  *              /hook/<sha256>, Argo CD Image Updater's /webhook?type=),
- *              /metrics, /healthz, /readyz.  Handlers only verify, parse
- *              and enqueue; they never run a stage.
+ *              /metrics, /healthz, /readyz, and the status page (ui.h).
+ *              Handlers only verify, parse, read status and enqueue; they
+ *              never run a stage.
  *   control_*  the control API on a Unix socket (mode 0600) in the state
  *              directory, for `ferry get`, `ferry reconcile`, `ferry
  *              suspend`/`resume` and `ferry events`: JSON over HTTP/1.1,

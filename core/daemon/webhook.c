@@ -100,13 +100,13 @@ static size_t
 trigger_resources(struct daemon *d, struct snapshot *s,
                   const struct config_object *rec)
 {
-	static const enum config_kind kinds[] = {
-		CONFIG_IMAGEREPOSITORY, CONFIG_IMAGEPOLICY,
-		CONFIG_IMAGEUPDATEAUTOMATION
-	};
+	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
+		                                  CONFIG_IMAGEPOLICY,
+		                                  CONFIG_IMAGEUPDATEAUTOMATION,
+		                                  CONFIG_KUSTOMIZATION };
 	size_t n = 0;
 
-	for (size_t k = 0; k < 3; k++)
+	for (size_t k = 0; k < 4; k++)
 		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
 			const struct config_object *o =
 			        config_get(s->cfg, kinds[k], i);

@@ -626,6 +626,8 @@ fleet_claim(struct fleet *f, const char *unit, struct err *err)
 		tell_unavailable(f, err->msg);
 		r = FLEET_UNAVAILABLE;
 	} else if (ok) {
+		if (f->cb.claimed)
+			f->cb.claimed(unit, f->cb.payload);
 		held_add(f, unit);
 		log_info(MOD, "claimed", "member", f->id, "unit", unit);
 		r = FLEET_MINE;

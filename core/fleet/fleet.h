@@ -63,6 +63,10 @@ struct fleet_callbacks {
 	/* the lease was lost (etcd unreachable past the ttl, or expired):
 	 * every unit is gone; the fleet registers again when it can */
 	void (*lease_lost)(void *payload);
+	/* this member has just won unit's owner key, on the thread calling
+	 * fleet_claim(), before any run of the unit may start: what it
+	 * cached about the unit is from before another member's runs */
+	void (*claimed)(const char *unit, void *payload);
 	void *payload;
 };
 

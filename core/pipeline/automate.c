@@ -42,6 +42,8 @@ struct wb_ctx {
 	size_t nstrings;
 	const char *semver_range; /* checkout ref by semver range */
 	char *semver_tag;         /* the tag it resolved to */
+	/* why a selected policy has no latest image: "" when none failed */
+	char policy_failed[ERR_MSG_MAX];
 };
 
 static void
@@ -84,6 +86,25 @@ wb_ctx_keep(struct wb_ctx *c, const char *s)
 	return c->strings[c->nstrings++] = copy;
 }
 
+/* The message of a stored policy's Ready condition when it is False. */
+static const char *
+policy_failure(const cJSON *doc)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(doc, "conditions");
+	const cJSON *cond;
+
+	cJSON_ArrayForEach(cond, list)
+	{
+		const char *type = json_get_string(cond, "type");
+		const char *status = json_get_string(cond, "status");
+
+		if (type && status && strcmp(type, "Ready") == 0 &&
+		    strcmp(status, "False") == 0)
+			return json_get_string(cond, "message");
+	}
+	return NULL;
+}
+
 /*
  * The latestRef of each policy the automation selects, from the state
  * store (what the policy stage stored).  Only policies with a latest image
@@ -114,6 +135,19 @@ policies_from_state(struct wb_ctx *c, struct state *st,
 		tag = json_get_string(ref, "tag");
 		digest = json_get_string(ref, "digest");
 		if (rc < 0 || name == NULL || tag == NULL) {
+			/* not run yet: it will run this automation when it has
+			 * an image.  Failed: the run must say so, not "no
+			 * change". */
+			const char *why = rc == 0 ? policy_failure(doc) : NULL;
+
+			if (why && c->policy_failed[0] == '\0')
+				snprintf(
+				        c->policy_failed,
+				        sizeof(c->policy_failed),
+				        "ImagePolicy '%s/%s' has no latest image, "
+				        "so its values were not updated: %s",
+				        p->metadata.namespace, p->metadata.name,
+				        why);
 			cJSON_Delete(doc);
 			continue;
 		}
@@ -253,11 +287,15 @@ apply_edits(struct pipeline_automation *ar, struct wb_ctx *c,
 	const char *path = iua->update.path ? iua->update.path : ".";
 	struct yamledit_opts yo = YAMLEDIT_OPTS_INIT;
 	struct fsroot *root = NULL;
+	struct buf notes = BUF_INIT;
 	int rc = 0;
 
 	yo.dry_run = dry_run;
 	yo.diff = diff;
 	yo.pool = pool;
+	yo.notes = &notes;
+	free(ar->notes);
+	ar->notes = NULL;
 	wb_changes_release(&ar->changes);
 	while (*path == '.' && path[1] == '/')
 		path += 2;
@@ -295,6 +333,9 @@ apply_edits(struct pipeline_automation *ar, struct wb_ctx *c,
 		                   &ar->changes, err);
 	}
 	fsroot_free(root);
+	if (notes.len > 0)
+		ar->notes = buf_detach(&notes);
+	buf_release(&notes);
 	return rc;
 }
 
@@ -708,6 +749,9 @@ pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 		           out->attempts);
 	}
 out:
+	if (rc == 0 && out->status == PIPELINE_NO_CHANGE && ctx_ready &&
+	    c.policy_failed[0] != '\0')
+		rc = err_set(err, ERR_TRANSIENT, "%s", c.policy_failed);
 	if (rc < 0)
 		out->status = PIPELINE_FAILED;
 	if (!ctx->dry_run)
@@ -729,6 +773,7 @@ pipeline_automation_release(struct pipeline_automation *a)
 	free(a->branch);
 	free(a->message);
 	free(a->diff);
+	free(a->notes);
 	wb_changes_release(&a->changes);
 	memset(a, 0, sizeof(*a));
 }

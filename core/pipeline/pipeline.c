@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,20 +103,34 @@ condition_put(cJSON *list, const cJSON *old, const char *type,
 void
 pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled)
 {
-	cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(doc, "conditions");
-	cJSON *list = cJSON_AddArrayToObject(doc, "conditions");
 	const char *reason = rc == 0           ? "Succeeded"
 	                     : rc == -ERR_AUTH ? "AuthenticationFailed"
 	                                       : "ReconciliationFailed";
+
+	pipeline_conditions_reason(doc, rc == 0 ? "True" : "False", reason,
+	                           message, rc < 0 && stalled);
+}
+
+void
+pipeline_conditions_reason(cJSON *doc, const char *status, const char *reason,
+                           const char *message, bool stalled)
+{
+	cJSON *old = cJSON_DetachItemFromObjectCaseSensitive(doc, "conditions");
+	cJSON *list = cJSON_AddArrayToObject(doc, "conditions");
 	char now[32];
 
 	pipeline_now(now);
 	if (list != NULL) {
-		condition_put(list, old, "Ready", rc == 0 ? "True" : "False",
-		              reason, message, now);
-		if (rc < 0 && stalled)
+		condition_put(list, old, "Ready", status, reason, message, now);
+		if (stalled)
 			condition_put(list, old, "Stalled", "True", reason,
 			              message, now);
+	}
+	/* How long a failing object has been without a good run: the
+	 * status page's "last success", kept through failures. */
+	if (strcmp(status, "True") == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastSuccessTime");
+		cJSON_AddStringToObject(doc, "lastSuccessTime", now);
 	}
 	cJSON_Delete(old);
 }
@@ -334,6 +349,82 @@ run_chain(size_t c, void *payload)
 	}
 }
 
+/* Have every Kustomization o dependsOn (in the configuration) run? */
+static bool
+dependencies_ran(const struct config *cfg, const struct config_object *o,
+                 const bool *ran)
+{
+	const struct config_kustomization *k = &o->u.kustomization;
+
+	for (size_t i = 0; i < k->n_depends_on; i++) {
+		const struct config_object *d = config_find(
+		        cfg, CONFIG_KUSTOMIZATION, k->depends_on[i].namespace,
+		        k->depends_on[i].name);
+		for (size_t j = 0;
+		     d && j < config_count(cfg, CONFIG_KUSTOMIZATION); j++)
+			if (config_get(cfg, CONFIG_KUSTOMIZATION, j) == d &&
+			    !ran[j])
+				return false;
+	}
+	return true;
+}
+
+/*
+ * Every Kustomization, after the automations (so a push reaches its
+ * targets in the same pass), each after those it dependsOn; a cycle runs
+ * in load order and fails there.  A pending health check is waited out
+ * here, in the caller; a dependency that is not ready after its own run
+ * failed, and so does this one.
+ */
+static int
+run_syncs(struct pipeline_report *rep, struct pipeline_ctx *ctx)
+{
+	const struct config *cfg = ctx->cfg;
+	size_t n = config_count(cfg, CONFIG_KUSTOMIZATION);
+	bool *ran = calloc(n + 1, sizeof(*ran));
+
+	rep->syncs = calloc(n + 1, sizeof(*rep->syncs));
+	if (ran == NULL || rep->syncs == NULL) {
+		free(ran);
+		return -ERR_NOMEM;
+	}
+	for (size_t step = 0; step < n; step++) {
+		struct pipeline_sync_opts opts = PIPELINE_SYNC_OPTS_INIT;
+		struct pipeline_sync *s = &rep->syncs[rep->nsyncs];
+		struct pipeline_key k;
+		size_t pick = SIZE_MAX;
+
+		for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
+			if (!ran[i] &&
+			    dependencies_ran(
+			            cfg,
+			            config_get(cfg, CONFIG_KUSTOMIZATION, i),
+			            ran))
+				pick = i;
+		for (size_t i = 0; i < n && pick == SIZE_MAX; i++)
+			if (!ran[i])
+				pick = i;
+		ran[pick] = true;
+		k = key_of(config_get(cfg, CONFIG_KUSTOMIZATION, pick));
+		for (;;) {
+			pipeline_sync(ctx, &k, &opts, s);
+			if (!(s->status == PIPELINE_SYNC_WAITING &&
+			      s->health_pending && s->retry_after_ms > 0))
+				break;
+			sleep_ms(s->retry_after_ms);
+			pipeline_sync_release(s);
+			opts.attempt++;
+		}
+		if (s->status == PIPELINE_SYNC_WAITING) {
+			s->status = PIPELINE_SYNC_FAILED;
+			s->rc = -ERR_TRANSIENT;
+		}
+		rep->nsyncs++;
+	}
+	free(ran);
+	return 0;
+}
+
 static void
 chains_add(struct pass *p, enum config_kind kind, size_t n)
 {
@@ -384,6 +475,8 @@ pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
 	free(p.repos);
 	free(p.policies);
 	free(p.chains);
+	if (run_syncs(out, ctx) < 0)
+		return err_set(err, ERR_NOMEM, "out of memory");
 	/* The pass fails when any object did. */
 	for (size_t i = 0; i < out->nrepos; i++)
 		if (out->repos[i].rc < 0 && (failed++, first == 0))
@@ -397,6 +490,9 @@ pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
 	for (size_t i = 0; i < out->napps; i++)
 		if (out->apps[i].rc < 0 && (failed++, first == 0))
 			first = out->apps[i].rc;
+	for (size_t i = 0; i < out->nsyncs; i++)
+		if (out->syncs[i].rc < 0 && (failed++, first == 0))
+			first = out->syncs[i].rc;
 	if (first == -ERR_NOMEM)
 		return err_set(err, ERR_NOMEM, "out of memory");
 	if (first < 0)
@@ -416,6 +512,9 @@ pipeline_report_release(struct pipeline_report *r)
 		pipeline_automation_release(&r->automations[i]);
 	for (size_t i = 0; i < r->napps && r->apps; i++)
 		pipeline_app_release(&r->apps[i]);
+	for (size_t i = 0; i < r->nsyncs && r->syncs; i++)
+		pipeline_sync_release(&r->syncs[i]);
+	free(r->syncs);
 	free(r->repos);
 	free(r->policies);
 	free(r->automations);

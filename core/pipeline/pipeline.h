@@ -12,7 +12,12 @@
  *   pipeline_argocd    one Argo CD Application: its images' tags, picked
  *                      with Argo CD Image Updater's strategies, written
  *                      back to Git as Argo CD reads them (its own scans:
- *                      an application's images are its own).
+ *                      an application's images are its own);
+ *   pipeline_sync      one Kustomization (the built-in reconciler): render
+ *                      its path at the source's head, then apply it to the
+ *                      targets its ferry.io/ annotations name, with hooks,
+ *                      a health check and notify-url calls (or, dry run,
+ *                      only report what the targets would get).
  *
  * A stage takes an object key and a caller-owned context, never a pointer
  * into a pass: the state store (core/state) is the hand-off between stages,
@@ -70,11 +75,15 @@ struct pipeline_ctx {
 	                   const struct config_object *automation,
 	                   struct err *err);
 	void *before_push_payload;
+	/* The command that builds a kustomization ("kustomize build",
+	   "kubectl kustomize"; the directory is appended); NULL: the first
+	   of those on PATH. */
+	const char *kustomize;
 };
 
 #define PIPELINE_CTX_INIT                                                      \
 	{                                                                      \
-		NULL, NULL, NULL, NULL, false, 0, 0, NULL, NULL                \
+		NULL, NULL, NULL, NULL, false, 0, 0, NULL, NULL, NULL          \
 	}
 
 /* An object of the configuration, by name.  Strings borrowed. */
@@ -130,6 +139,8 @@ struct pipeline_automation {
 	long retry_after_ms; /* > 0: the push lost a race; run the stage
 	                        again (attempt + 1) after this long */
 	struct wb_changes changes;
+	char *notes; /* what the editors left alone or set with a caveat,
+	                "FILE:LINE: ..." lines (yamledit_opts.notes); or NULL */
 	int rc;
 	struct err err;
 };
@@ -219,10 +230,110 @@ int pipeline_select(struct pipeline_ctx *ctx, const struct pipeline_key *key,
  * Runs ImageUpdateAutomation key once: attempt is 1 for a first run and
  * one more for each retry after a push conflict.  Returns out->rc; on a
  * conflict that may still be retried, -ERR_CONFLICT with
- * out->retry_after_ms > 0 (status PIPELINE_FAILED until then).
+ * out->retry_after_ms > 0 (status PIPELINE_FAILED until then).  A run
+ * that changed nothing because a selected policy failed (and has no
+ * latest image to apply) fails with -ERR_TRANSIENT and that policy's
+ * reason, rather than report "no change".
  */
 int pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
                       int attempt, struct pipeline_automation *out);
+
+/* ---- Kustomization: the built-in reconciler ---- */
+
+#define PIPELINE_DEPENDENCY_RETRY_MS 30000 /* Flux's --requeue-dependency */
+#define PIPELINE_HEALTH_POLL_MS 2000       /* between health checks */
+
+enum pipeline_sync_status {
+	PIPELINE_SYNC_UP_TO_DATE = 0, /* the targets hold the revision */
+	PIPELINE_SYNC_APPLIED,        /* a new revision (or settings) applied */
+	PIPELINE_SYNC_CORRECTED,      /* the same revision, drift corrected */
+	PIPELINE_SYNC_PLANNED,        /* dry run: would apply */
+	PIPELINE_SYNC_WAITING,        /* a dependency is not ready, or the
+	                                 health check has not passed yet:
+	                                 run again after retry_after_ms */
+	PIPELINE_SYNC_FAILED,
+	PIPELINE_SYNC_SUSPENDED,
+	PIPELINE_SYNC_UNMANAGED, /* no ferry.io/ annotations: left to Flux,
+	                            nothing read or written */
+};
+
+/* Owned strings, NULL-terminated (v may be NULL when n is 0). */
+struct pipeline_names {
+	char **v;
+	size_t n;
+};
+
+struct pipeline_sync {
+	const struct config_object *obj;
+	enum pipeline_sync_status status;
+	char commit[41];
+	char *revision;    /* "main@sha1:<commit>", as Flux writes it */
+	char *previous;    /* lastAppliedRevision before this run, or NULL */
+	const char *phase; /* where it failed or waits: "config", "source",
+	                      "dependency", "render", "pre-sync", "apply",
+	                      "notify", "health", "post-sync"; NULL */
+	struct pipeline_names targets; /* "directory:/srv/app", "command: ...",
+	                                  "notify: URL" (no query) */
+	/* directory target: files created, changed by the revision,
+	   deleted (prune), kept unmanaged (prune: false); drift corrected:
+	   modified, added, removed by hand */
+	struct pipeline_names created, configured, deleted, orphaned;
+	struct pipeline_names modified, added, removed;
+	size_t objects;      /* objects rendered */
+	bool health_pending; /* WAITING on the health check */
+	long retry_after_ms; /* > 0 with WAITING */
+	int rc;
+	struct err err;
+};
+
+struct pipeline_sync_opts {
+	int attempt; /* 1, then one more for each run after retry_after_ms */
+	bool force;  /* apply even when the targets hold the revision
+	                (ferry reconcile) */
+};
+
+#define PIPELINE_SYNC_OPTS_INIT                                                \
+	{                                                                      \
+		1, false                                                       \
+	}
+
+/*
+ * Runs Kustomization key once: fetches its GitRepository's ref in the
+ * shared clone, checks dependsOn, renders spec.path at that commit, and
+ * when the targets do not hold it (a new revision or settings, drift in a
+ * directory target, a failed last run, opts->force) runs the pre-sync
+ * hook, applies the directory or command target, calls the notify URLs,
+ * waits for the health check (wait: true), runs the post-sync hook; on a
+ * failure, the sync-fail hook.  Status goes to the state store (not in a
+ * dry run, which renders and compares only).  Returns out->rc: 0 (also
+ * for WAITING and SUSPENDED), -ERR_NOTFOUND when there is no such object,
+ * -ERR_INVALID for settings ferry refuses (Stalled), else the failing
+ * phase's error.
+ */
+int pipeline_sync(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                  const struct pipeline_sync_opts *opts,
+                  struct pipeline_sync *out);
+
+void pipeline_sync_release(struct pipeline_sync *s);
+
+/* "up to date", "applied", "drift corrected", "planned", "waiting",
+ * "failed", "suspended". */
+const char *pipeline_sync_status_name(enum pipeline_sync_status s);
+
+/*
+ * The event a run is worth, as Flux's kustomize-controller names it:
+ * "ReconciliationSucceeded" (applied), "DriftCorrected", a failure's
+ * reason ("BuildFailed", "HealthCheckFailed", "ArtifactFailed",
+ * "ReconciliationFailed"); NULL when the run is not news (up to date,
+ * waiting, suspended, planned).  Its message goes into out (one line).
+ */
+const char *pipeline_sync_event(char *out, size_t n,
+                                const struct pipeline_sync *s);
+
+/* The branch a Kustomization's GitRepository follows, for matching a push
+ * to it; NULL when its ref is not a branch (a tag, a commit, ...). */
+const char *pipeline_sync_branch(const struct config *cfg,
+                                 const struct config_object *ks);
 
 void pipeline_repo_release(struct pipeline_repo *r);
 void pipeline_policy_release(struct pipeline_policy *p);
@@ -238,17 +349,22 @@ struct pipeline_report {
 	size_t nautomations;
 	struct pipeline_app *apps; /* every Application; managed or not */
 	size_t napps;
+	struct pipeline_sync *syncs; /* in the order they ran */
+	size_t nsyncs;
 };
 
 #define PIPELINE_REPORT_INIT                                                   \
 	{                                                                      \
-		NULL, 0, NULL, 0, NULL, 0, NULL, 0                             \
+		NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0                    \
 	}
 
 /*
  * Runs every stage in dependency order: all scans (at once, on ctx->pool),
  * then every policy, then every automation (a push conflict is retried
- * after the stage's retry_after_ms, here in the caller).  Returns 0 when
+ * after the stage's retry_after_ms, here in the caller), then every
+ * Kustomization, each after those it dependsOn (a pending health check
+ * is run again after its retry_after_ms; a dependency that is not ready
+ * is a failure here).  Returns 0 when
  * every object succeeded (or was suspended), else the first object's
  * error with err saying how many failed; the report says which and why
  * either way.  -ERR_NOMEM (err says so) leaves a partial report.

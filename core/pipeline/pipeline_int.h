@@ -8,6 +8,7 @@
 #include "pipeline.h"
 
 #include "base/secret.h"
+#include "writeback/git.h"
 
 /* The object of key->kind with key's namespace and name, or NULL with
  * -ERR_NOTFOUND in err. */
@@ -34,9 +35,45 @@ char *pipeline_ref_string(const char *image, const char *tag,
  * "AuthenticationFailed", else "ReconciliationFailed") and message;
  * Stalled True beside it when retrying cannot help (a configuration
  * error).  A condition keeps its lastTransitionTime while its status does
- * not change.
+ * not change.  A success also sets lastSuccessTime (now), which a failure
+ * leaves as it was.
  */
 void pipeline_conditions(cJSON *doc, int rc, const char *message, bool stalled);
+
+/* The same with Ready's status ("True", "False", "Unknown") and reason
+ * given (Flux's kustomize-controller has its own reasons). */
+void pipeline_conditions_reason(cJSON *doc, const char *status,
+                                const char *reason, const char *message,
+                                bool stalled);
+
+/* A GitRepository's credentials (borrowed from the Secret of its
+ * secretRef) and the ref it follows (spec.ref: commit, name, semver, tag,
+ * branch, in Flux's precedence). */
+struct pipeline_git_source {
+	const struct config_object *git;
+	struct gitrepo_auth auth;
+	struct gitrepo_ref ref;
+	const char *branch; /* the ref's branch, or NULL */
+	const char *semver; /* a semver range, resolved by
+	                       pipeline_git_source_fetch */
+	char *resolved;     /* the tag it resolved to (owned) */
+};
+
+void pipeline_git_source_init(struct pipeline_git_source *src,
+                              const struct config *cfg,
+                              const struct config_object *git);
+void pipeline_git_source_release(struct pipeline_git_source *src);
+
+/* Fetches the ref in repo (a semver range resolved to the highest tag in
+ * range first) and puts its commit in commit_out. */
+int pipeline_git_source_fetch(struct pipeline_git_source *src,
+                              struct gitrepo *repo, char commit_out[41],
+                              struct err *err);
+
+/* Flux's revision text: "main@sha1:<commit>", "v1.0@sha1:...",
+ * "sha1:<commit>" for a commit ref.  malloc'ed. */
+char *pipeline_git_revision(const struct pipeline_git_source *src,
+                            const char *commit);
 
 /*
  * Appends entry (taking it) to the array doc[key], keeping the newest

@@ -9,8 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
+
+/* A monotonic clock in ms, for the scan's duration. */
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Does any policy on this repository reflect digests? */
 static bool
@@ -69,7 +80,8 @@ image_of(struct registry_image *im, const struct config *cfg,
 
 static int
 store_scan(struct pipeline_ctx *ctx, const struct config_object *obj,
-           const struct registry_scan *s, bool *changed, struct err *err)
+           const struct registry_scan *s, int64_t took_ms, bool *changed,
+           struct err *err)
 {
 	const char **names = calloc(s->ntags ? s->ntags : 1, sizeof(char *));
 	const char **digests = calloc(s->ntags ? s->ntags : 1, sizeof(char *));
@@ -96,6 +108,7 @@ store_scan(struct pipeline_ctx *ctx, const struct config_object *obj,
 	result = cJSON_AddObjectToObject(doc, "lastScanResult");
 	cJSON_AddNumberToObject(result, "tagCount", (double)s->ntags);
 	cJSON_AddStringToObject(result, "scanTime", now);
+	cJSON_AddNumberToObject(result, "scanDurationMs", (double)took_ms);
 	latest = cJSON_AddArrayToObject(result, "latestTags");
 	for (size_t i = s->ntags; latest && i > 0 && i + 10 > s->ntags; i--)
 		cJSON_AddItemToArray(latest,
@@ -163,6 +176,7 @@ pipeline_scan(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 	struct registry_image im = { 0 };
 	struct registry_scan scan = REGISTRY_SCAN_INIT;
 	const struct config_object *obj;
+	int64_t t0;
 
 	memset(out, 0, sizeof(*out));
 	obj = pipeline_find(ctx, key, &out->err);
@@ -174,11 +188,13 @@ pipeline_scan(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 		return 0;
 	}
 	image_of(&im, ctx->cfg, obj);
+	t0 = mono_ms();
 	registry_scan_all(ctx->registry, &im, &scan, 1, NULL, NULL);
 	if (scan.rc == 0) {
 		out->scanned = true;
 		out->ntags = scan.ntags;
-		out->rc = store_scan(ctx, obj, &scan, &out->changed, &out->err);
+		out->rc = store_scan(ctx, obj, &scan, mono_ms() - t0,
+		                     &out->changed, &out->err);
 		if (out->rc == 0)
 			log_info("scanner", "scan_done", "object",
 			         obj->metadata.name, "image",

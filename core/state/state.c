@@ -168,12 +168,20 @@ doc_path(struct state *st, struct buf *out, const char *kind, const char *ns,
 	    (rc = check_part("namespace", ns, err)) < 0 ||
 	    (rc = check_part("name", name, err)) < 0)
 		return rc;
-	buf_addf(out, "%s/objects/%s/%s", st->dir, kind, ns);
+	/* Without printf: a status page looks up thousands of documents
+	 * per request. */
+	buf_puts(out, st->dir);
+	buf_puts(out, "/objects/");
+	buf_puts(out, kind);
+	buf_putc(out, '/');
+	buf_puts(out, ns);
 	if (!buf_ok(out))
 		return err_set(err, ERR_NOMEM, "out of memory");
 	if (make_dirs && (rc = dir_make_all(out->ptr, 0700, err)) < 0)
 		return rc;
-	buf_addf(out, "/%s.json", name);
+	buf_putc(out, '/');
+	buf_puts(out, name);
+	buf_puts(out, ".json");
 	return buf_ok(out) ? 0 : err_set(err, ERR_NOMEM, "out of memory");
 }
 
@@ -575,6 +583,37 @@ state_get(struct state *st, const char *kind, const char *ns, const char *name,
 }
 
 int
+state_read(struct state *st, const char *kind, const char *ns, const char *name,
+           void (*fn)(const cJSON *doc, void *payload), void *payload,
+           struct err *err)
+{
+	struct buf path = BUF_INIT;
+	struct entry *e;
+	const char *key;
+	int rc;
+
+	if ((rc = doc_path(st, &path, kind, ns, name, false, err)) < 0)
+		goto out;
+	key = path.ptr + strlen(st->dir);
+	for (int pass = 0; pass < 2; pass++) {
+		pthread_mutex_lock(&st->mu);
+		if ((e = table_find(st, key)) != NULL) {
+			/* Borrowed under the lock: fn copies what it needs. */
+			fn(e->doc, payload);
+			pthread_mutex_unlock(&st->mu);
+			goto out;
+		}
+		pthread_mutex_unlock(&st->mu);
+		if (pass == 0 && (rc = load(st, kind, key, path.ptr, err)) < 0)
+			goto out;
+	}
+	rc = err_set(err, ERR_INTERNAL, "state: '%s' vanished", key);
+out:
+	buf_release(&path);
+	return rc;
+}
+
+int
 state_tags_get(struct state *st, const char *ns, const char *name,
                struct state_tags **out, struct err *err)
 {
@@ -710,4 +749,23 @@ state_tags_put(struct state *st, const char *ns, const char *name,
 	}
 	return store(st, STATE_KIND_IMAGEREPOSITORY, ns, name, copy, tags,
 	             false, err);
+}
+
+int
+state_tags_forget(struct state *st, const char *ns, const char *name,
+                  struct err *err)
+{
+	cJSON *doc = NULL;
+	int rc;
+
+	if ((rc = lookup(st, STATE_KIND_IMAGEREPOSITORY, ns, name, &doc, NULL,
+	                 err)) < 0)
+		return rc;
+	if (doc == NULL)
+		return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "image");
+	cJSON_DeleteItemFromObjectCaseSensitive(doc, "lastScanError");
+	rc = state_tags_put(st, ns, name, doc, NULL, NULL, 0, NULL, err);
+	cJSON_Delete(doc);
+	return rc;
 }

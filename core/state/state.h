@@ -71,6 +71,19 @@ const char *state_dir(const struct state *st);
 int state_get(struct state *st, const char *kind, const char *ns,
               const char *name, cJSON **out, struct err *err);
 
+/*
+ * Calls fn(doc, payload) with the document for kind/namespace/name (NULL
+ * when there is none), borrowed for the call only: fn runs under the
+ * store's lock, so it copies what it needs and calls nothing of the state.
+ * For readers of many documents that want part of each (the status page),
+ * where state_get's whole copy is most of the cost.  Errors as state_get,
+ * except that a missing document is fn(NULL) and 0.  An ImageRepository's
+ * document comes without its tag list.
+ */
+int state_read(struct state *st, const char *kind, const char *ns,
+               const char *name, void (*fn)(const cJSON *doc, void *payload),
+               void *payload, struct err *err);
+
 /* Writes the document for kind/namespace/name atomically. */
 int state_put(struct state *st, const char *kind, const char *ns,
               const char *name, const cJSON *doc, struct err *err);
@@ -100,6 +113,15 @@ int state_tags_put(struct state *st, const char *ns, const char *name,
                    const cJSON *doc, const char *const *names,
                    const char *const *digests, size_t n, bool *changed_out,
                    struct err *err);
+
+/*
+ * Forgets the tag list of ImageRepository ns/name (the document's other
+ * fields stay, its image and last scan error go): a policy reading it
+ * waits for the next scan.  A member of a fleet does this when it takes a
+ * repository over, since its list is from before another member's scans.
+ */
+int state_tags_forget(struct state *st, const char *ns, const char *name,
+                      struct err *err);
 
 size_t state_tags_count(const struct state_tags *t);
 const char *state_tags_name(const struct state_tags *t, size_t i);

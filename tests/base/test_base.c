@@ -177,6 +177,19 @@ test_base64__round_trips_and_rejects_junk(void **state)
 }
 
 static void
+test_hex_digit__reads_either_case_and_refuses_the_rest(void **state)
+{
+	(void)state;
+	assert_int_equal(hex_digit('0'), 0);
+	assert_int_equal(hex_digit('9'), 9);
+	assert_int_equal(hex_digit('a'), 10);
+	assert_int_equal(hex_digit('F'), 15);
+	assert_int_equal(hex_digit('g'), -1);
+	assert_int_equal(hex_digit('%'), -1);
+	assert_int_equal(hex_digit('\0'), -1);
+}
+
+static void
 test_file_write_atomic__replaces_content_and_keeps_mode(void **state)
 {
 	char dir[] = "/tmp/ferry-test-XXXXXX";
@@ -372,6 +385,8 @@ main(void)
 		cmocka_unit_test(test_duration__formats_like_go),
 		cmocka_unit_test(test_parse_long__checks_range_and_syntax),
 		cmocka_unit_test(test_base64__round_trips_and_rejects_junk),
+		cmocka_unit_test(
+		        test_hex_digit__reads_either_case_and_refuses_the_rest),
 		cmocka_unit_test(
 		        test_file_write_atomic__replaces_content_and_keeps_mode),
 		cmocka_unit_test(

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/util.h"
 #include "config/loader.h"
 
 #define SECOND ((int64_t)1000000000)
@@ -72,6 +73,39 @@ assert_diag_at(const struct config *cfg, const char *path, const char *text,
 
 	if (d == NULL)
 		fail_msg("no diagnostic at '%s' containing '%s'", path, text);
+	assert_int_equal(d->line, line);
+	assert_int_equal(d->column, column);
+}
+
+/* The notice with this path whose message contains text, or NULL. */
+static const struct config_diag *
+find_notice(const struct config *cfg, const char *path, const char *text)
+{
+	for (size_t i = 0; i < config_notice_count(cfg); i++) {
+		const struct config_diag *d = config_notice_get(cfg, i);
+
+		if (strcmp(d->path, path) == 0 && strstr(d->message, text))
+			return d;
+	}
+	return NULL;
+}
+
+static void
+assert_notice_at(const struct config *cfg, const char *path, const char *text,
+                 int line, int column)
+{
+	const struct config_diag *d = find_notice(cfg, path, text);
+	struct buf b = BUF_INIT;
+
+	if (d == NULL) {
+		for (size_t i = 0; i < config_notice_count(cfg); i++) {
+			buf_reset(&b);
+			config_diag_format(&b, config_notice_get(cfg, i));
+			fprintf(stderr, "  notice: %s\n", b.ptr);
+		}
+		buf_release(&b);
+		fail_msg("no notice at '%s' containing '%s'", path, text);
+	}
 	assert_int_equal(d->line, line);
 	assert_int_equal(d->column, column);
 }
@@ -362,6 +396,7 @@ test_config__decodes_every_field_of_gitrepository_receiver_and_kustomization(
 	        "  postBuild:\n"
 	        "    substitute: {cluster: prod}\n"
 	        "    substituteFrom: [{kind: ConfigMap, name: vars, optional: true}]\n"
+	        "    substituteStrategy: Always\n"
 	        "  prune: false\n"
 	        "  deletionPolicy: Orphan\n"
 	        "  healthCheckExprs:\n"
@@ -371,9 +406,10 @@ test_config__decodes_every_field_of_gitrepository_receiver_and_kustomization(
 	        "  images: [{name: app, newName: ghcr.io/org/app, newTag: '1.10', digest: 'sha256:00'}]\n"
 	        "  components: [../c]\n"
 	        "  ignoreMissingComponents: true\n"
-	        "  driftIgnoreRules:\n"
+	        "  ignore:\n"
 	        "    - paths: [/spec/replicas]\n"
 	        "      target: {kind: Deployment}\n"
+	        "  buildMetadata: [originAnnotations]\n"
 	        "  serviceAccountName: sa\n"
 	        "  sourceRef: {kind: GitRepository, name: repo}\n"
 	        "  targetNamespace: apps\n"
@@ -430,10 +466,13 @@ test_config__decodes_every_field_of_gitrepository_receiver_and_kustomization(
 	assert_string_equal(o->u.kustomization.depends_on[1].ready_expr,
 	                    "true");
 	assert_true(o->u.kustomization.ignore_missing_components);
-	assert_int_equal(o->u.kustomization.n_drift_ignore_rules, 1);
-	assert_string_equal(
-	        o->u.kustomization.drift_ignore_rules[0].target.kind,
-	        "Deployment");
+	assert_int_equal(o->u.kustomization.n_ignore, 1);
+	assert_string_equal(o->u.kustomization.ignore[0].target.kind,
+	                    "Deployment");
+	assert_string_equal(o->u.kustomization.build_metadata.items[0],
+	                    "originAnnotations");
+	assert_string_equal(o->u.kustomization.post_build.substitute_strategy,
+	                    "Always");
 	assert_string_equal(o->u.kustomization.decryption.service_account_name,
 	                    "kms");
 	assert_ptr_equal(config_source_gitrepository(cfg, o),
@@ -1211,20 +1250,6 @@ test_config__skips_empty_documents(void **state)
 }
 
 static void
-test_config__rejects_a_document_that_is_not_a_mapping(void **state)
-{
-	struct config *cfg = load("- a\n- b\n---\njust text\n");
-
-	(void)state;
-	assert_int_equal(config_diag_count(cfg), 2);
-	assert_diag_at(cfg, "", "document is not a mapping", 1, 1);
-	assert_int_equal(config_diag_get(cfg, 1)->line, 4);
-	assert_non_null(strstr(config_diag_get(cfg, 1)->message,
-	                       "document is not a mapping"));
-	config_free(cfg);
-}
-
-static void
 test_config__reports_a_field_given_twice(void **state)
 {
 	struct config *cfg = load("apiVersion: v1\n"
@@ -1522,6 +1547,260 @@ test_config__requires_a_receiver_secret_except_for_generic_oidc(void **state)
 	config_free(cfg);
 }
 
+/* ---- today's Flux schemas, and what ferry does not act on ---- */
+
+static void
+test_config__accepts_receiver_oidc_providers_and_filters_with_notices(
+        void **state)
+{
+	struct config *cfg = load(
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: ci, namespace: apps}\n"
+	        "spec:\n"
+	        "  type: generic-oidc\n"
+	        "  oidcProviders:\n"
+	        "    - issuerURL: https://token.actions.githubusercontent.com\n"
+	        "      audience: flux\n"
+	        "      variables:\n"
+	        "        - {name: repo, expression: claims.repository}\n"
+	        "      validations:\n"
+	        "        - {expression: \"vars.repo == 'org/app'\", "
+	        "message: wrong repository}\n"
+	        "  resourceFilter: 'true'\n"
+	        "  resources:\n"
+	        "    - kind: ImageRepository\n"
+	        "      name: app\n"
+	        "      filter: \"has(req.tag)\"\n"
+	        "    - {kind: ArtifactGenerator, name: gen}\n");
+	const struct config_object *o;
+
+	(void)state;
+	assert_no_diags(cfg);
+	o = config_find(cfg, CONFIG_RECEIVER, "apps", "ci");
+	assert_non_null(o);
+	assert_int_equal(o->u.receiver.n_oidc_providers, 1);
+	assert_string_equal(o->u.receiver.oidc_providers[0].issuer_url,
+	                    "https://token.actions.githubusercontent.com");
+	assert_string_equal(o->u.receiver.oidc_providers[0].audience, "flux");
+	assert_int_equal(o->u.receiver.oidc_providers[0].n_variables, 1);
+	assert_string_equal(
+	        o->u.receiver.oidc_providers[0].validations[0].message,
+	        "wrong repository");
+	assert_string_equal(o->u.receiver.resources[0].filter, "has(req.tag)");
+	assert_string_equal(o->u.receiver.resources[1].kind,
+	                    "ArtifactGenerator");
+	assert_notice_at(cfg, "spec.oidcProviders", "does not verify OIDC", 6,
+	                 3);
+	assert_notice_at(cfg, "spec.resourceFilter", "CEL filters", 13, 3);
+	assert_notice_at(cfg, "spec.resources[0].filter", "CEL filters", 17, 7);
+	config_free(cfg);
+}
+
+static void
+test_config__requires_oidc_providers_exactly_with_type_generic_oidc(
+        void **state)
+{
+	struct config *cfg = load(
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: a}\n"
+	        "spec: {type: generic-oidc, resources: [{kind: ImageRepository, name: x}]}\n"
+	        "---\n"
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: b}\n"
+	        "spec:\n"
+	        "  type: generic\n"
+	        "  secretRef: {name: s}\n"
+	        "  resources: [{kind: ImageRepository, name: x}]\n"
+	        "  oidcProviders:\n"
+	        "    - issuerURL: ftp://issuer\n"
+	        "      validations: [{expression: 'true', message: m}]\n"
+	        "---\n"
+	        "apiVersion: v1\n"
+	        "kind: Secret\n"
+	        "metadata: {name: s}\n"
+	        "stringData: {token: t}\n");
+
+	(void)state;
+	assert_diag_at(cfg, "spec.oidcProviders",
+	               "at least one is required with type generic-oidc", 4, 7);
+	assert_diag_at(cfg, "spec.oidcProviders",
+	               "is only allowed with type generic-oidc", 10, 3);
+	assert_diag_at(cfg, "spec.oidcProviders[0].issuerURL",
+	               "must start with http:// or https://", 14, 18);
+	assert_int_equal(config_diag_count(cfg), 3);
+	config_free(cfg);
+}
+
+static void
+test_config__lists_fields_it_does_not_act_on_as_notices(void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: GitRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  url: https://git.example.com/org/app.git\n"
+	             "  interval: 1m\n"
+	             "  verify: {mode: HEAD, secretRef: {name: keys}}\n"
+	             "  recurseSubmodules: true\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  image: ghcr.io/org/app\n"
+	             "  interval: 5m\n"
+	             "  serviceAccountName: puller\n"
+	             "  accessFrom:\n"
+	             "    namespaceSelectors: [{matchLabels: {team: a}}]\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 10m\n"
+	             "  sourceRef: {kind: GitRepository, name: app}\n"
+	             "  git:\n"
+	             "    commit: {author: {email: bot@example.com}}\n"
+	             "    push: {options: {ci.skip: ''}}\n"
+	             "---\n"
+	             "apiVersion: v1\n"
+	             "kind: Secret\n"
+	             "metadata: {name: keys, namespace: apps}\n"
+	             "stringData: {author: k}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "spec.verify", "does not verify commit", 7, 3);
+	assert_notice_at(cfg, "spec.recurseSubmodules", "submodules", 8, 3);
+	assert_notice_at(cfg, "spec.serviceAccountName", "service accounts", 16,
+	                 3);
+	assert_notice_at(cfg, "spec.accessFrom.namespaceSelectors",
+	                 "no Namespace labels", 18, 5);
+	assert_notice_at(cfg, "spec.git.push.options", "push options", 28, 12);
+	assert_int_equal(config_notice_count(cfg), 5);
+	config_free(cfg);
+}
+
+static void
+test_config__refuses_a_cloud_provider_on_an_image_repository_with_advice(
+        void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  image: 123.dkr.ecr.eu-west-1.amazonaws.com/app\n"
+	             "  interval: 5m\n"
+	             "  provider: aws\n");
+	const struct config_diag *d;
+
+	(void)state;
+	assert_diag_at(cfg, "spec.provider", "provider 'aws' is not supported",
+	               7, 13);
+	d = find_diag(cfg, "spec.provider", "provider 'aws'");
+	assert_non_null(strstr(d->message, "provider: generic"));
+	assert_non_null(strstr(d->message, "aws ecr get-login-password"));
+	assert_int_equal(config_diag_count(cfg), 1);
+	config_free(cfg);
+}
+
+static void
+test_config__refuses_a_git_provider_only_when_an_automation_clones_it(
+        void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	buf_puts(&y, "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: GitRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  url: https://github.com/org/app\n"
+	             "  interval: 1m\n"
+	             "  provider: github\n");
+	cfg = load(y.ptr);
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "spec.provider", "secretRef only", 5, 3);
+	config_free(cfg);
+	buf_puts(&y, "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 10m\n"
+	             "  sourceRef: {kind: GitRepository, name: app}\n"
+	             "  git: {commit: {author: {email: bot@example.com}}}\n");
+	cfg = load(y.ptr);
+	assert_diag_at(
+	        cfg, "spec.provider",
+	        "ImageUpdateAutomation 'apps/app' clones this repository", 5,
+	        3);
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__notes_that_flux_no_longer_serves_image_v1beta2(void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: image.toolkit.fluxcd.io/v1beta2\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec: {image: ghcr.io/org/app, interval: 5m}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "apiVersion",
+	                 "change it to image.toolkit.fluxcd.io/v1", 1, 13);
+	config_free(cfg);
+}
+
+static void
+test_config__follows_the_current_kustomization_schema(void **state)
+{
+	struct config *cfg = load(
+	        "apiVersion: kustomize.toolkit.fluxcd.io/v1\n"
+	        "kind: Kustomization\n"
+	        "metadata: {name: k, namespace: ns}\n"
+	        "spec:\n"
+	        "  interval: 10m\n"
+	        "  sourceRef: {kind: GitRepository, name: repo}\n"
+	        "  driftIgnoreRules: [{paths: [/spec/replicas]}]\n"
+	        "  buildMetadata: [everything]\n"
+	        "  kubeConfig: {}\n"
+	        "  targetNamespace: ''\n"
+	        "  healthCheckExprs:\n"
+	        "    - {apiVersion: x/v1, current: 'status.ok'}\n"
+	        "---\n"
+	        "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	        "kind: GitRepository\n"
+	        "metadata: {name: repo, namespace: ns}\n"
+	        "spec: {url: 'https://git.example.com/r', interval: 1m}\n");
+
+	(void)state;
+	assert_diag_at(cfg, "spec.prune", "required field is missing", 5, 3);
+	assert_diag_at(cfg, "spec.driftIgnoreRules",
+	               "unknown field 'driftIgnoreRules'", 7, 3);
+	assert_diag_at(cfg, "spec.buildMetadata[0]",
+	               "'everything' is not valid (use originAnnotations or "
+	               "transformerAnnotations)",
+	               8, 19);
+	assert_diag_at(cfg, "spec.kubeConfig",
+	               "set exactly one of secretRef and configMapRef", 9, 15);
+	assert_diag_at(cfg, "spec.targetNamespace", "must not be empty", 10,
+	               20);
+	assert_int_equal(config_diag_count(cfg), 5);
+	assert_notice_at(cfg, "",
+	                 "left to Flux: it has no ferry.io/ annotations", 1, 1);
+	config_free(cfg);
+}
+
 /* ---- files and directories ---- */
 
 static void
@@ -1764,6 +2043,752 @@ test_config__refuses_a_pull_secret_that_is_not_docker_config_json(void **state)
 	config_free(cfg);
 }
 
+/* ---- whole trees ---- */
+
+/* Writes dir/name, making its directories. */
+static void
+tree_file(const char *dir, const char *name, const char *text)
+{
+	struct buf p = BUF_INIT;
+	struct err e = ERR_INIT;
+	char *slash;
+
+	buf_addf(&p, "%s/%s", dir, name);
+	slash = strrchr(p.ptr, '/');
+	*slash = '\0';
+	assert_int_equal(dir_make_all(p.ptr, 0700, &e), 0);
+	*slash = '/';
+	assert_int_equal(file_write_atomic(p.ptr, text, strlen(text), 0600, &e),
+	                 0);
+	buf_release(&p);
+}
+
+static const char tree_policy[] = "apiVersion: image.toolkit.fluxcd.io/v1\n"
+                                  "kind: ImagePolicy\n"
+                                  "metadata: {name: app, namespace: apps}\n"
+                                  "spec:\n"
+                                  "  imageRepositoryRef: {name: app}\n"
+                                  "  policy: {semver: {range: 1.x}}\n";
+
+static void
+test_config__skips_yaml_that_is_not_objects_with_one_notice_per_file(
+        void **state)
+{
+	struct config *cfg = load("- hosts: all\n"
+	                          "  tasks: [{name: a, apt: {name: nginx}}]\n"
+	                          "---\n"
+	                          "- hosts: db\n"
+	                          "---\n"
+	                          "just a value\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_int_equal(config_notice_count(cfg), 1);
+	assert_notice_at(cfg, "",
+	                 "not Kubernetes objects (the document is a list", 1,
+	                 1);
+	config_free(cfg);
+}
+
+static void
+test_config__skips_a_template_that_is_not_yaml_with_a_notice(void **state)
+{
+	struct config *cfg = load("apiVersion: apps/v1\n"
+	                          "kind: Deployment\n"
+	                          "metadata:\n"
+	                          "  name: web\n"
+	                          "  labels:\n"
+	                          "{{ include \"labels\" . | indent 4 }}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_int_equal(config_notice_count(cfg), 1);
+	assert_non_null(find_notice(cfg, "", "a template, not YAML"));
+	config_free(cfg);
+	/* without '{{' a syntax error is an error */
+	cfg = load("apiVersion: v1\nkind: Secret\nmetadata: [\n");
+	assert_int_equal(config_diag_count(cfg), 1);
+	assert_non_null(find_diag(cfg, "", "YAML syntax error"));
+	assert_int_equal(config_notice_count(cfg), 0);
+	config_free(cfg);
+}
+
+static void
+test_config__skips_a_go_template_that_parses_as_yaml(void **state)
+{
+	struct config *cfg = load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	                          "kind: ImagePolicy\n"
+	                          "metadata:\n"
+	                          "  name: {{ .Name }}\n"
+	                          "spec: {{ .Spec }}\n");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEPOLICY), 0);
+	assert_notice_at(cfg, "", "'{{' read as a mapping key", 4, 10);
+	config_free(cfg);
+}
+
+static void
+test_config__reads_a_message_template_with_braces_as_usual(void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	buf_addf(&y, "%s---\n", git_app);
+	buf_puts(&y, "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 10m\n"
+	             "  sourceRef: {kind: GitRepository, name: app}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: |\n"
+	             "        {{ range .Changed.Changes }}{{ .NewValue }}\n"
+	             "        {{ end }}\n");
+	cfg = load(y.ptr);
+	assert_no_diags(cfg);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEUPDATEAUTOMATION), 1);
+	assert_int_equal(config_notice_count(cfg), 0);
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__reports_a_known_kind_without_or_with_a_misspelled_api_version(
+        void **state)
+{
+	struct config *cfg =
+	        load("kind: ImagePolicy\n"
+	             "metadata: {name: a}\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.flux.io/v1\n"
+	             "kind: ImagePolicy\n"
+	             "metadata: {name: b}\n"
+	             "---\n"
+	             "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageRepository\n"
+	             "metadata: {name: c}\n"
+	             "---\n"
+	             "apiVersion: kustomize.config.k8s.io/v1beta1\n"
+	             "kind: Kustomization\n"
+	             "resources: [a.yaml]\n");
+
+	(void)state;
+	assert_diag_at(cfg, "apiVersion",
+	               "ImagePolicy without apiVersion (use "
+	               "image.toolkit.fluxcd.io/v1",
+	               1, 1);
+	assert_diag_at(cfg, "apiVersion",
+	               "'image.toolkit.flux.io/v1' is not an apiVersion of "
+	               "ImagePolicy",
+	               4, 13);
+	assert_diag_at(cfg, "apiVersion",
+	               "'source.toolkit.fluxcd.io/v1' is not an apiVersion of "
+	               "ImageRepository",
+	               8, 13);
+	assert_int_equal(config_diag_count(cfg), 3);
+	assert_int_equal(config_skipped_count(cfg), 1);
+	config_free(cfg);
+}
+
+static void
+test_config__skips_a_kustomize_file_that_leaves_out_api_version(void **state)
+{
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char text[] = "kind: Kustomization\nresources: [a.yaml]\n";
+
+	(void)state;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_add_buffer(cfg, "apps/kustomization.yaml", text,
+	                                   strlen(text), &err),
+	                 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_int_equal(config_skipped_count(cfg), 1);
+	config_free(cfg);
+	/* the same in another file is a Flux Kustomization without one */
+	cfg = load(text);
+	assert_diag_at(cfg, "apiVersion", "Kustomization without apiVersion", 1,
+	               1);
+	config_free(cfg);
+}
+
+static void
+test_config__gives_objects_without_a_namespace_the_one_from_the_options(
+        void **state)
+{
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char text[] = "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	                    "kind: ImageRepository\n"
+	                    "metadata: {name: app}\n"
+	                    "spec: {image: ghcr.io/org/app, interval: 5m}\n"
+	                    "---\n"
+	                    "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	                    "kind: ImagePolicy\n"
+	                    "metadata: {name: app}\n"
+	                    "spec:\n"
+	                    "  imageRepositoryRef: {name: app}\n"
+	                    "  policy: {semver: {range: 1.x}}\n";
+
+	(void)state;
+	o.default_namespace = "apps";
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(
+	        config_add_buffer(cfg, "t.yaml", text, strlen(text), &err), 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_non_null(
+	        config_find(cfg, CONFIG_IMAGEREPOSITORY, "apps", "app"));
+	assert_non_null(config_policy_repository(
+	        cfg, config_find(cfg, CONFIG_IMAGEPOLICY, "apps", "app")));
+	config_free(cfg);
+	/* a namespace that is not a name is refused */
+	o.default_namespace = "Apps_1";
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), -ERR_INVALID);
+	assert_non_null(strstr(err.msg, "'Apps_1' is not a valid name"));
+	config_free(cfg);
+}
+
+static void
+test_config__reads_standard_input_when_the_path_is_a_dash(void **state)
+{
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+
+	(void)state;
+	o.stdin_data = tree_policy;
+	o.stdin_len = strlen(tree_policy);
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(config_add_path(cfg, "-", &err), 0);
+	config_check(cfg, &err);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEPOLICY), 1);
+	assert_string_equal(config_get(cfg, CONFIG_IMAGEPOLICY, 0)->file,
+	                    "<stdin>");
+	/* its ImageRepository is missing: the message names <stdin> */
+	assert_string_equal(config_diag_get(cfg, 0)->file, "<stdin>");
+	config_free(cfg);
+}
+
+static void
+test_config__walks_a_tree_skipping_excludes_helm_templates_and_playbooks(
+        void **state)
+{
+	char dir[] = "/dev/shm/ferry-config-tree-XXXXXX";
+	const char *excl[] = { "*.enc.yaml", "apps/*/tests" };
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	struct buf b = BUF_INIT;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	tree_file(dir, "apps/web/policy.yaml", tree_policy);
+	tree_file(dir, "apps/web/tests/broken.yaml", "kind: ImagePolicy\n");
+	tree_file(dir, "apps/web/secret.enc.yaml", "kind: Secret\n");
+	tree_file(dir, "charts/web/Chart.yaml", "apiVersion: v2\nname: web\n");
+	tree_file(dir, "charts/web/templates/policy.yaml",
+	          "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	          "kind: ImagePolicy\n"
+	          "metadata:\n"
+	          "  name: \"{{ .Release.Name }}\"\n");
+	tree_file(dir, "ansible/site.yml", "- hosts: all\n  roles: [web]\n");
+	/* templates/ without Chart.yaml beside it is an ordinary directory */
+	tree_file(dir, "other/templates/repo.yaml",
+	          "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	          "kind: ImageRepository\n"
+	          "metadata: {name: app, namespace: apps}\n"
+	          "spec: {image: ghcr.io/org/app, interval: 5m}\n");
+
+	o.exclude = excl;
+	o.nexclude = 2;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(config_add_path(cfg, dir, &err), 0);
+	assert_int_equal(config_check(cfg, &err), 0);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEPOLICY), 1);
+	assert_int_equal(config_count(cfg, CONFIG_IMAGEREPOSITORY), 1);
+	assert_int_equal(config_notice_count(cfg), 2);
+	buf_addf(&b, "%s/charts/web/templates", dir);
+	assert_string_equal(config_notice_get(cfg, 1)->file, b.ptr);
+	assert_non_null(strstr(config_notice_get(cfg, 1)->message,
+	                       "templates of a Helm chart"));
+	assert_non_null(
+	        strstr(config_notice_get(cfg, 0)->file, "ansible/site.yml"));
+	config_free(cfg);
+
+	/* without the excludes, the broken files are read and reported */
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_add_path(cfg, dir, &err), 0);
+	assert_int_equal(config_check(cfg, &err), -ERR_INVALID);
+	assert_int_equal(config_diag_count(cfg), 2);
+	config_free(cfg);
+	assert_int_equal(dir_remove_all(dir, &err), 0);
+	buf_release(&b);
+}
+
+/* ---- Secrets not in the files as plain objects ---- */
+
+/* tests/sops/fixtures/made/REL */
+static void
+made_path(struct buf *out, const char *rel)
+{
+	const char *root = getenv("FERRY_SOURCE_ROOT");
+
+	assert_non_null(root);
+	buf_reset(out);
+	buf_addf(out, "%s/tests/sops/fixtures/made/%s", root, rel);
+}
+
+/* Loads the made fixture files (relative to made/) plus yaml, with the
+ * age key file made/age.agekey when with_key, and secrets_dir. */
+static struct config *
+load_with(const char *const *files, size_t nfiles, const char *yaml,
+          bool with_key, const char *secrets_dir)
+{
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	struct buf key = BUF_INIT, p = BUF_INIT, dir = BUF_INIT;
+	const char *keys[1];
+
+	made_path(&key, "age.agekey");
+	keys[0] = key.ptr;
+	if (with_key) {
+		o.sops_age_key_files = keys;
+		o.nsops_age_key_files = 1;
+	}
+	if (secrets_dir) {
+		made_path(&dir, secrets_dir);
+		o.secrets_dir = dir.ptr;
+	}
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	for (size_t i = 0; i < nfiles; i++) {
+		made_path(&p, files[i]);
+		assert_int_equal(config_add_path(cfg, p.ptr, &err), 0);
+	}
+	if (yaml)
+		assert_int_equal(config_add_buffer(cfg, "test.yaml", yaml,
+		                                   strlen(yaml), &err),
+		                 0);
+	config_check(cfg, &err);
+	buf_release(&key);
+	buf_release(&p);
+	buf_release(&dir);
+	return cfg;
+}
+
+static const char repo_with_regcred[] =
+        "apiVersion: image.toolkit.fluxcd.io/v1\n"
+        "kind: ImageRepository\n"
+        "metadata: {name: app, namespace: flux-system}\n"
+        "spec:\n"
+        "  image: registry.example.com/team/app\n"
+        "  interval: 5m\n"
+        "  secretRef: {name: regcred}\n";
+
+static void
+test_config__decrypts_a_sops_secret_an_object_refers_to(void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/regcred.enc.yaml" };
+	struct config *cfg = load_with(files, 1, repo_with_regcred, true, NULL);
+	const struct config_object *sec;
+	const struct secret *v;
+
+	(void)state;
+	assert_no_diags(cfg);
+	sec = config_find(cfg, CONFIG_SECRET, "flux-system", "regcred");
+	assert_non_null(sec);
+	/* where the encrypted document is, line for line */
+	assert_int_equal(sec->line, 1);
+	assert_non_null(strstr(sec->file, "regcred.enc.yaml"));
+	assert_string_equal(sec->u.secret.type,
+	                    "kubernetes.io/dockerconfigjson");
+	v = config_secret_value(sec, ".dockerconfigjson");
+	assert_non_null(v);
+	assert_non_null(strstr((const char *)v->ptr, "registry.example.com"));
+	config_free(cfg);
+}
+
+static void
+test_config__skips_an_encrypted_secret_nothing_refers_to_whatever_the_keys(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/unused.enc.yaml" };
+	struct config *cfg;
+
+	(void)state;
+	for (int with_key = 0; with_key < 2; with_key++) {
+		cfg = load_with(files, 1, NULL, with_key, NULL);
+		assert_no_diags(cfg);
+		assert_int_equal(config_count(cfg, CONFIG_SECRET), 0);
+		assert_notice_at(cfg, "",
+		                 "'flux-system/unused' is encrypted "
+		                 "with SOPS and nothing ferry reads "
+		                 "refers to it: skipped, not decrypted",
+		                 1, 1);
+		config_free(cfg);
+	}
+}
+
+static void
+test_config__says_which_key_is_missing_for_a_referenced_sops_secret(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/regcred.enc.yaml" };
+	struct config *cfg =
+	        load_with(files, 1, repo_with_regcred, false, NULL);
+	const struct config_diag *d;
+
+	(void)state;
+	assert_int_equal(config_diag_count(cfg), 1);
+	d = config_diag_get(cfg, 0);
+	assert_int_equal(d->line, 1);
+	assert_string_equal(d->object, "Secret flux-system/regcred");
+	assert_non_null(strstr(d->message, "SOPS: "));
+	assert_non_null(strstr(d->message, "no key given decrypts its data "
+	                                   "key (encrypted for age age1"));
+	assert_non_null(strstr(d->message, "--sops-age-key-file"));
+	config_free(cfg);
+}
+
+static void
+test_config__reports_where_a_tampered_sops_secret_fails(void **state)
+{
+	char dir[] = "/dev/shm/ferry-config-sops-XXXXXX";
+	struct buf src = BUF_INIT, path = BUF_INIT, key = BUF_INIT;
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char *keys[1];
+	char *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	made_path(&path, "gitops/clusters/prod/apps/regcred.enc.yaml");
+	assert_int_equal(file_read(&src, path.ptr, &err), 0);
+	p = strstr(src.ptr, ".dockerconfigjson: ENC[AES256_GCM,data:") + 41;
+	*p = *p == 'A' ? 'B' : 'A';
+	buf_reset(&path);
+	buf_addf(&path, "%s/regcred.yaml", dir);
+	assert_int_equal(
+	        file_write_atomic(path.ptr, src.ptr, src.len, 0600, &err), 0);
+	made_path(&key, "age.agekey");
+	keys[0] = key.ptr;
+	o.sops_age_key_files = keys;
+	o.nsops_age_key_files = 1;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(config_add_path(cfg, path.ptr, &err), 0);
+	assert_int_equal(config_add_buffer(cfg, "test.yaml", repo_with_regcred,
+	                                   strlen(repo_with_regcred), &err),
+	                 0);
+	assert_int_equal(config_check(cfg, &err), -ERR_INVALID);
+	/* one error: the value, by file, line, column and path; not a
+	 * second one for the Secret being missing */
+	assert_int_equal(config_diag_count(cfg), 1);
+	assert_non_null(
+	        strstr(config_diag_get(cfg, 0)->message,
+	               "regcred.yaml:8:24: stringData..dockerconfigjson: "
+	               "the value does not decrypt"));
+	config_free(cfg);
+	assert_int_equal(dir_remove_all(dir, &err), 0);
+	buf_release(&src);
+	buf_release(&path);
+	buf_release(&key);
+}
+
+static void
+test_config__reads_a_secret_of_a_kubernetes_mount_from_the_secrets_dir(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/flux-system" };
+	struct config *cfg = load_with(files, 1, NULL, false, "gitops/secrets");
+	const struct config_object *sec;
+
+	(void)state;
+	assert_no_diags(cfg);
+	sec = config_find(cfg, CONFIG_SECRET, "flux-system", "flux-system");
+	assert_non_null(sec);
+	assert_int_equal(sec->line, 0);
+	assert_non_null(strstr(sec->file, "secrets/flux-system/flux-system"));
+	/* the keys, not the mount's ..data and timestamped directory */
+	assert_int_equal(sec->u.secret.n_data, 2);
+	assert_non_null(config_secret_value(sec, "identity"));
+	assert_non_null(config_secret_value(sec, "known_hosts"));
+	/* the decryption Secret too, since a Kustomization names it */
+	assert_non_null(
+	        config_find(cfg, CONFIG_SECRET, "flux-system", "sops-age"));
+	/* and nothing that nothing refers to */
+	assert_null(config_find(cfg, CONFIG_SECRET, "flux-system",
+	                        "webhook-token"));
+	config_free(cfg);
+}
+
+static void
+test_config__decrypts_with_the_key_of_a_decryption_secret_in_the_secrets_dir(
+        void **state)
+{
+	const char *files[] = { "gitops/clusters" };
+	struct config *cfg = load_with(files, 1, NULL, false, "gitops/secrets");
+
+	(void)state;
+	assert_no_diags(cfg);
+	assert_non_null(
+	        config_find(cfg, CONFIG_SECRET, "flux-system", "regcred"));
+	assert_non_null(config_find(cfg, CONFIG_SECRET, "flux-system",
+	                            "webhook-token"));
+	assert_null(config_find(cfg, CONFIG_SECRET, "flux-system", "unused"));
+	config_free(cfg);
+}
+
+static void
+test_config__names_the_external_secret_that_makes_a_missing_secret(void **state)
+{
+	const char *files[] = { "gitops/clusters/prod/apps/app.yaml",
+		                "gitops/clusters/prod/apps/regcred.enc.yaml" };
+	struct config *cfg = load_with(files, 2, NULL, true, NULL);
+	const struct config_diag *d;
+
+	(void)state;
+	d = find_diag(cfg, "spec.secretRef.name",
+	              "Secret 'flux-system/webhook-token' not found");
+	assert_non_null(d);
+	assert_non_null(strstr(d->message,
+	                       "--secrets-dir DIR with its keys "
+	                       "as DIR/flux-system/webhook-token/KEY"));
+	assert_non_null(strstr(d->message, "ExternalSecret "
+	                                   "'flux-system/webhook' ("));
+	assert_non_null(strstr(d->message, "app.yaml:37) makes it in the "
+	                                   "cluster"));
+	assert_int_equal(config_diag_count(cfg), 1);
+	config_free(cfg);
+}
+
+static void
+test_config__decrypts_a_document_whose_name_is_encrypted_only_when_needed(
+        void **state)
+{
+	const char *files[] = { "opaque.enc.yaml" };
+	const char refers[] =
+	        "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	        "kind: Receiver\n"
+	        "metadata: {name: r, namespace: flux-system}\n"
+	        "spec:\n"
+	        "  type: generic\n"
+	        "  resources: [{kind: ImageRepository, name: a}]\n"
+	        "  secretRef: {name: hidden}\n";
+	struct config *cfg;
+
+	(void)state;
+	/* nothing is missing: not decrypted */
+	cfg = load_with(files, 1, NULL, true, NULL);
+	assert_no_diags(cfg);
+	assert_int_equal(config_count(cfg, CONFIG_SECRET), 0);
+	assert_non_null(find_notice(cfg, "", "its name too"));
+	config_free(cfg);
+	/* a Secret is missing: the document is read to see if it is it */
+	cfg = load_with(files, 1, refers, true, NULL);
+	assert_no_diags(cfg);
+	assert_non_null(
+	        config_find(cfg, CONFIG_SECRET, "flux-system", "hidden"));
+	config_free(cfg);
+	/* without a key, the message says such documents were not read */
+	cfg = load_with(files, 1, refers, false, NULL);
+	assert_non_null(find_diag(cfg, "spec.secretRef.name",
+	                          "1 SOPS document with an encrypted name was "
+	                          "not read"));
+	config_free(cfg);
+}
+
+static void
+test_config__always_decrypts_an_encrypted_object_of_ferrys_kinds(void **state)
+{
+	const char *files[] = { "gitrepository.enc.yaml" };
+	struct config *cfg = load_with(files, 1, NULL, true, NULL);
+	const struct config_object *g;
+
+	(void)state;
+	assert_no_diags(cfg);
+	g = config_find(cfg, CONFIG_GITREPOSITORY, "flux-system", "fleet");
+	assert_non_null(g);
+	assert_string_equal(g->u.gitrepository.url,
+	                    "https://bot:t0k3n@git.example.com/fleet.git");
+	config_free(cfg);
+	cfg = load_with(files, 1, NULL, false, NULL);
+	assert_non_null(find_diag(cfg, "", "no key given decrypts"));
+	config_free(cfg);
+}
+
+/* ---- no silent surprises ---- */
+
+static void
+test_config__notes_a_setter_marker_whose_policy_is_not_in_the_files(
+        void **state)
+{
+	struct buf y = BUF_INIT;
+	struct config *cfg;
+
+	(void)state;
+	buf_addf(&y, "%s---\n", repo_app);
+	buf_puts(&y, "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImagePolicy\n"
+	             "metadata: {name: app, namespace: apps}\n"
+	             "spec:\n"
+	             "  imageRepositoryRef: {name: app}\n"
+	             "  policy: {semver: {range: 1.x}}\n"
+	             "---\n"
+	             "apiVersion: apps/v1\n"
+	             "kind: Deployment\n"
+	             "metadata: {name: web}\n"
+	             "spec:\n"
+	             "  a: x:1 # {\"$imagepolicy\": \"apps:app\"}\n"
+	             "  b: x:1 # {\"$imagepolicy\": \"apps:ap\"}\n"
+	             "  c: x:1 # {\"$imagepolicy\": \"other:nothing:tag\"}\n"
+	             "  # {\"$imagepolicy\": \"apps:app:label\"}\n"
+	             "  d: x:1\n"
+	             "  e: 'x # {\"$imagepolicy\": \"in:a-string\"}'\n");
+	cfg = load(y.ptr);
+	assert_no_diags(cfg);
+	assert_notice_at(cfg, "",
+	                 "setter 'apps:ap' names ImagePolicy 'apps/ap', which "
+	                 "is not in the files given: the value is never "
+	                 "updated (did you mean 'apps:app'?)",
+	                 22, 10);
+	assert_notice_at(cfg, "",
+	                 "setter 'other:nothing:tag' names "
+	                 "ImagePolicy 'other/nothing'",
+	                 23, 10);
+	assert_notice_at(cfg, "", "has the suffix 'label'", 24, 3);
+	assert_int_equal(config_notice_count(cfg), 3);
+	config_free(cfg);
+	buf_release(&y);
+}
+
+static void
+test_config__reports_a_message_template_that_fails_every_run(void **state)
+{
+	struct config *cfg =
+	        load("apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: a, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 5m\n"
+	             "  sourceRef: {kind: GitRepository, name: g}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: '{{ range .Updated.Images }}"
+	             "{{ . }}{{ end }}'\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: b, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 5m\n"
+	             "  sourceRef: {kind: GitRepository, name: g}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: '{{ range .Changed.Changes }'\n"
+	             "---\n"
+	             "apiVersion: image.toolkit.fluxcd.io/v1\n"
+	             "kind: ImageUpdateAutomation\n"
+	             "metadata: {name: c, namespace: apps}\n"
+	             "spec:\n"
+	             "  interval: 5m\n"
+	             "  sourceRef: {kind: GitRepository, name: g}\n"
+	             "  git:\n"
+	             "    commit:\n"
+	             "      author: {email: bot@example.com}\n"
+	             "      messageTemplate: '{{ range .Changed.Changes }}"
+	             "{{ .NewValue }}{{ end }} {{ .Values.env }}'\n"
+	             "---\n"
+	             "apiVersion: source.toolkit.fluxcd.io/v1\n"
+	             "kind: GitRepository\n"
+	             "metadata: {name: g, namespace: apps}\n"
+	             "spec: {url: 'https://example.com/r', interval: 1m}\n");
+
+	(void)state;
+	assert_diag_at(cfg, "spec.git.commit.messageTemplate",
+	               "the template fails on a sample change, as it would on "
+	               "every run",
+	               10, 24);
+	assert_non_null(find_diag(cfg, "spec.git.commit.messageTemplate",
+	                          "use .Changed instead"));
+	assert_diag_at(cfg, "spec.git.commit.messageTemplate",
+	               "the template does not parse", 21, 24);
+	assert_int_equal(config_diag_count(cfg), 2);
+	config_free(cfg);
+}
+
+static void
+test_config__decrypts_one_sops_document_of_a_file_with_unicode_before_it(
+        void **state)
+{
+	const char *root = getenv("FERRY_SOURCE_ROOT");
+	struct config_options o = CONFIG_OPTIONS_INIT;
+	struct buf text = BUF_INIT, enc = BUF_INIT, key = BUF_INIT;
+	struct config *cfg = NULL;
+	struct err err = ERR_INIT;
+	const char *keys[1];
+	const struct config_object *sec;
+
+	(void)state;
+	assert_non_null(root);
+	buf_addf(&key,
+	         "%s/tests/sops/fixtures/sops-project/"
+	         "age-mock-identity.txt",
+	         root);
+	buf_addf(&text, "%s/tests/sops/fixtures/made-mock/utf8.enc.yaml", root);
+	assert_int_equal(file_read(&enc, text.ptr, &err), 0);
+	/* a plain document first, with characters of several bytes; the
+	 * SOPS one is decrypted alone, its lines kept */
+	buf_reset(&text);
+	buf_puts(&text, "apiVersion: notification.toolkit.fluxcd.io/v1\n"
+	                "kind: Receiver\n"
+	                "metadata: {name: r, annotations: {note: ünïcödé}}\n"
+	                "spec:\n"
+	                "  type: generic\n"
+	                "  resources: [{kind: ImageRepository, name: a}]\n"
+	                "  secretRef: {name: x}\n"
+	                "---\n");
+	buf_add(&text, enc.ptr, enc.len);
+	keys[0] = key.ptr;
+	o.sops_age_key_files = keys;
+	o.nsops_age_key_files = 1;
+	assert_int_equal(config_new(&cfg), 0);
+	assert_int_equal(config_set_options(cfg, &o, &err), 0);
+	assert_int_equal(
+	        config_add_buffer(cfg, "mixed.yaml", text.ptr, text.len, &err),
+	        0);
+	config_check(cfg, &err);
+	/* decrypted, and its (not quite Secret) fields where the file has
+	 * them */
+	assert_diag_at(cfg, "naïve", "unknown field", 10, 1);
+	assert_diag_at(cfg, "stringData.n", "must be a string", 17, 8);
+	assert_diag_at(cfg, "stringData.l", "must be a string", 19, 9);
+	assert_int_equal(config_diag_count(cfg), 3);
+	sec = config_find(cfg, CONFIG_SECRET, "default", "x");
+	assert_non_null(sec);
+	assert_int_equal(sec->line, 10);
+	assert_non_null(config_secret_value(sec, "a"));
+	assert_memory_equal(config_secret_value(sec, "a")->ptr, "alpha", 5);
+	config_free(cfg);
+	buf_release(&text);
+	buf_release(&enc);
+	buf_release(&key);
+}
+
 int
 main(void)
 {
@@ -1839,8 +2864,6 @@ main(void)
 		cmocka_unit_test(
 		        test_config__rejects_a_known_kind_with_an_unknown_api_version),
 		cmocka_unit_test(test_config__skips_empty_documents),
-		cmocka_unit_test(
-		        test_config__rejects_a_document_that_is_not_a_mapping),
 		cmocka_unit_test(test_config__reports_a_field_given_twice),
 		cmocka_unit_test(
 		        test_config__decodes_secret_data_and_prefers_string_data),
@@ -1860,6 +2883,20 @@ main(void)
 		cmocka_unit_test(
 		        test_config__requires_a_receiver_secret_except_for_generic_oidc),
 		cmocka_unit_test(
+		        test_config__accepts_receiver_oidc_providers_and_filters_with_notices),
+		cmocka_unit_test(
+		        test_config__requires_oidc_providers_exactly_with_type_generic_oidc),
+		cmocka_unit_test(
+		        test_config__lists_fields_it_does_not_act_on_as_notices),
+		cmocka_unit_test(
+		        test_config__refuses_a_cloud_provider_on_an_image_repository_with_advice),
+		cmocka_unit_test(
+		        test_config__refuses_a_git_provider_only_when_an_automation_clones_it),
+		cmocka_unit_test(
+		        test_config__notes_that_flux_no_longer_serves_image_v1beta2),
+		cmocka_unit_test(
+		        test_config__follows_the_current_kustomization_schema),
+		cmocka_unit_test(
 		        test_config__reports_a_path_that_does_not_exist),
 		cmocka_unit_test(
 		        test_config__walks_a_directory_tree_for_yaml_files_skipping_hidden_entries_and_symlink_loops),
@@ -1873,6 +2910,48 @@ main(void)
 		cmocka_unit_test(test_config__reports_invalid_utf8_at_its_line),
 		cmocka_unit_test(
 		        test_config__refuses_a_pull_secret_that_is_not_docker_config_json),
+		cmocka_unit_test(
+		        test_config__skips_yaml_that_is_not_objects_with_one_notice_per_file),
+		cmocka_unit_test(
+		        test_config__skips_a_template_that_is_not_yaml_with_a_notice),
+		cmocka_unit_test(
+		        test_config__skips_a_go_template_that_parses_as_yaml),
+		cmocka_unit_test(
+		        test_config__reads_a_message_template_with_braces_as_usual),
+		cmocka_unit_test(
+		        test_config__reports_a_known_kind_without_or_with_a_misspelled_api_version),
+		cmocka_unit_test(
+		        test_config__skips_a_kustomize_file_that_leaves_out_api_version),
+		cmocka_unit_test(
+		        test_config__gives_objects_without_a_namespace_the_one_from_the_options),
+		cmocka_unit_test(
+		        test_config__reads_standard_input_when_the_path_is_a_dash),
+		cmocka_unit_test(
+		        test_config__walks_a_tree_skipping_excludes_helm_templates_and_playbooks),
+		cmocka_unit_test(
+		        test_config__decrypts_a_sops_secret_an_object_refers_to),
+		cmocka_unit_test(
+		        test_config__skips_an_encrypted_secret_nothing_refers_to_whatever_the_keys),
+		cmocka_unit_test(
+		        test_config__says_which_key_is_missing_for_a_referenced_sops_secret),
+		cmocka_unit_test(
+		        test_config__reports_where_a_tampered_sops_secret_fails),
+		cmocka_unit_test(
+		        test_config__reads_a_secret_of_a_kubernetes_mount_from_the_secrets_dir),
+		cmocka_unit_test(
+		        test_config__decrypts_with_the_key_of_a_decryption_secret_in_the_secrets_dir),
+		cmocka_unit_test(
+		        test_config__names_the_external_secret_that_makes_a_missing_secret),
+		cmocka_unit_test(
+		        test_config__decrypts_a_document_whose_name_is_encrypted_only_when_needed),
+		cmocka_unit_test(
+		        test_config__always_decrypts_an_encrypted_object_of_ferrys_kinds),
+		cmocka_unit_test(
+		        test_config__notes_a_setter_marker_whose_policy_is_not_in_the_files),
+		cmocka_unit_test(
+		        test_config__reports_a_message_template_that_fails_every_run),
+		cmocka_unit_test(
+		        test_config__decrypts_one_sops_document_of_a_file_with_unicode_before_it),
 	};
 
 	/* skipped-document notices would clutter the test output */

@@ -83,6 +83,12 @@ BROKEN = {
          " is not supported (use image.toolkit.fluxcd.io/v1 or "
          "image.toolkit.fluxcd.io/v1beta2)"),
     ],
+    "missing-apiversion.yaml": [
+        (1, 1, "apiVersion", "ImageRepository without apiVersion (use "
+         "image.toolkit.fluxcd.io/v1"),
+        (9, 13, "apiVersion", "'image.toolkit.flux.io/v1' is not an "
+         "apiVersion of ImagePolicy"),
+    ],
     "secret-not-base64.yaml": [
         (8, 13, "data.password",
          "the value of key 'password' is not valid base64"),
@@ -159,6 +165,70 @@ def test_seed_as_json():
     check(sorted(s["kind"] for s in doc["skipped"]) ==
           ["ConfigMap", "Deployment", "HelmRelease"], "seed json skipped")
     check(doc["errors"] == [], "seed json errors")
+
+
+def test_seed_lists_what_it_does_not_act_on_as_notices():
+    rc, out, err = ferry("validate", "-f", os.path.join(FIX, "seed"))
+    notices = [l for l in out.splitlines() if l.startswith("notice: ")]
+    check(any("image-automation.yaml:3:13: ImageRepository "
+              "flux-system/api-server: apiVersion: "
+              "image.toolkit.fluxcd.io/v1beta2 is no longer served" in l
+              for l in notices), "seed notices: v1beta2 %r" % notices)
+    check(any("Kustomization flux-system/api-server: left to Flux: it has "
+              "no ferry.io/ annotations" in l for l in notices),
+          "seed notices: Kustomization %r" % notices)
+    rc, out, err = ferry("validate", "-o", "json", "-f",
+                         os.path.join(FIX, "seed"))
+    doc = json.loads(out)
+    check(len(doc["notices"]) == len(notices),
+          "seed json notices: %r" % doc["notices"])
+    check(all(set(n) >= {"file", "line", "column", "path", "message"}
+              for n in doc["notices"]), "seed json notice keys")
+
+
+def test_a_whole_tree_skips_playbooks_and_templates_with_notices():
+    tree = os.path.join(FIX, "tree")
+    rc, out, err = ferry("validate", "-f", tree, "-n", "prod")
+    check(rc == 0, "tree: exit %d %r" % (rc, err))
+    check(out.startswith("ok: 2 objects (1 ImageRepository, 1 ImagePolicy)"),
+          "tree: %r" % out)
+    notices = [l for l in out.splitlines() if l.startswith("notice: ")]
+    check(len(notices) == 3, "tree: notices %r" % notices)
+    for where, text in (("ansible/site.yml:1:1:", "not Kubernetes objects"),
+                        ("charts/web/templates:", "Helm chart"),
+                        ("scaffold/policy.yaml:4:10:", "a template")):
+        check(any(where in l and text in l for l in notices),
+              "tree: no notice %r %r in %r" % (where, text, notices))
+    # --exclude: a name and a path below the directory
+    rc, out, err = ferry("validate", "-f", tree, "-n", "prod",
+                         "--exclude", "ansible", "--exclude", "charts/*")
+    notices = [l for l in out.splitlines() if l.startswith("notice: ")]
+    check(rc == 0 and len(notices) == 1 and "scaffold" in notices[0],
+          "tree --exclude: %d %r" % (rc, out))
+    # the objects also come from standard input, with the namespace given
+    with open(os.path.join(tree, "clusters", "prod",
+                           "image-automation.yaml")) as f:
+        text = f.read()
+    p = subprocess.run([FERRY, "validate", "-o", "json", "-f", "-", "-n",
+                        "prod"], input=text, capture_output=True, text=True,
+                       timeout=60)
+    doc = json.loads(p.stdout)
+    check(p.returncode == 0 and doc["objects"] == 2,
+          "stdin: %d %r" % (p.returncode, p.stdout))
+    p = subprocess.run([FERRY, "validate", "-f", "-", "-f", "-"], input="",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2 and "given twice" in p.stderr,
+          "stdin twice: %d %r" % (p.returncode, p.stderr))
+    # without the namespace Flux would give them, the Deployment's marker
+    # names a policy that is not there
+    rc, out, err = ferry("validate", "-f", tree)
+    check(rc == 0 and "deployment.yaml:10:44: setter 'prod:web' names "
+          "ImagePolicy 'prod/web', which is not in the files given: the "
+          "value is never updated (did you mean 'default:web'?)" in out,
+          "marker: %d %r" % (rc, out))
+    rc, out, err = ferry("validate", "-f", tree, "-n", "Prod")
+    check(rc == 2 and "'Prod' is not a valid name" in err,
+          "bad namespace: %d %r" % (rc, err))
 
 
 def test_each_broken_fixture():

@@ -305,6 +305,21 @@ test_stages__a_failed_scan_keeps_the_stored_tags_for_the_policy(void **state)
 	assert_int_equal(r.ntags, 2);
 	assert_true(strlen(r.err.msg) > 0);
 	pipeline_repo_release(&r);
+	{
+		/* The status keeps when the last good scan was and how long
+		 * it took, beside why this one failed. */
+		struct err e = ERR_INIT;
+		cJSON *doc = NULL, *res;
+		assert_int_equal(state_get(w.st, "ImageRepository",
+		                           "flux-system", "two", &doc, &e),
+		                 0);
+		res = cJSON_GetObjectItem(doc, "lastScanResult");
+		assert_non_null(cJSON_GetObjectItem(doc, "lastSuccessTime"));
+		assert_true(cJSON_IsNumber(
+		        cJSON_GetObjectItem(res, "scanDurationMs")));
+		assert_non_null(cJSON_GetObjectItem(doc, "lastScanError"));
+		cJSON_Delete(doc);
+	}
 	select_ok(&w, "two", "1.3.0", true);
 	world_close(&w);
 }

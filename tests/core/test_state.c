@@ -62,6 +62,51 @@ test_state__document_round_trips(void **state)
 }
 
 static void
+copy_tag(const cJSON *doc, void *payload)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(doc, "tag");
+
+	snprintf(payload, 32, "%s",
+	         doc == NULL         ? "(none)"
+	         : cJSON_IsString(t) ? t->valuestring
+	                             : "(no tag)");
+}
+
+static void
+test_state__a_reader_borrows_the_document_or_sees_none(void **state)
+{
+	struct state *st = NULL;
+	struct err err = ERR_INIT;
+	cJSON *doc = cJSON_CreateObject();
+	char got[32] = "";
+
+	assert_int_equal(state_open(&st, *state, &err), 0);
+	cJSON_AddStringToObject(doc, "tag", "1.2.3");
+	assert_int_equal(
+	        state_put(st, "ImagePolicy", "flux-system", "app", doc, &err),
+	        0);
+	state_free(st);
+	/* From the disk after a restart, then from memory. */
+	assert_int_equal(state_open(&st, *state, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		got[0] = '\0';
+		assert_int_equal(state_read(st, "ImagePolicy", "flux-system",
+		                            "app", copy_tag, got, &err),
+		                 0);
+		assert_string_equal(got, "1.2.3");
+	}
+	assert_int_equal(state_read(st, "ImagePolicy", "flux-system", "none",
+	                            copy_tag, got, &err),
+	                 0);
+	assert_string_equal(got, "(none)");
+	assert_int_equal(state_read(st, "ImagePolicy", "flux-system", "../x",
+	                            copy_tag, got, &err),
+	                 -ERR_INVALID);
+	cJSON_Delete(doc);
+	state_free(st);
+}
+
+static void
 test_state__missing_document_is_not_found(void **state)
 {
 	struct state *st = NULL;
@@ -335,6 +380,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		        test_state__document_round_trips, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		        test_state__a_reader_borrows_the_document_or_sees_none,
+		        setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		        test_state__missing_document_is_not_found, setup,
 		        teardown),

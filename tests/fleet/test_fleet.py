@@ -122,6 +122,12 @@ class Fleet(unittest.TestCase):
                                  for c in w.commits(k)),
                      timeout=TTL * 4 + 30)
             victim.start()
+        # A restarted victim takes units back with tag lists from before
+        # its death: it must rescan, never move a policy backwards.
+        wait_for("ownership settles after the last restart",
+                 lambda: all_owned(self.members, 30 + 30 + 3), timeout=90,
+                 step=0.5)
+        time.sleep(TTL)
         for k in range(w.remotes):
             commits = w.commits(k)
             self.assertEqual(len(commits), len(set(commits)),

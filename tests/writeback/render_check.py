@@ -177,7 +177,7 @@ def cli():
         else:
             import json
             ch = json.loads(r.stdout)
-            if len(ch) != 24 or not any(c["kind"] == "CronJob" and c["name"] == "api-migrate" for c in ch):
+            if len(ch) != 28 or not any(c["kind"] == "CronJob" and c["name"] == "api-migrate" for c in ch):
                 fail("json", "change list %r" % ch[:2])
         same_tree("apply", work, os.path.join(fx, "expected"), os.path.join(fx, "original"))
         r = run([FERRY, "setters", "apply"] + pol + [work])

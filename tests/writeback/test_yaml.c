@@ -497,7 +497,7 @@ test_setters__fixture_tree_matches_expected_byte_for_byte(void **state)
 	assert_int_equal(rc, -ERR_INVALID);
 	assert_non_null(strstr(e.msg, "broken.yaml"));
 	assert_tree(dir, want, orig, "");
-	assert_int_equal(ch.n, 24);
+	assert_int_equal(ch.n, 28);
 	rm_tree(dir);
 	free(dir);
 	free(store);
@@ -580,6 +580,114 @@ test_setters__up_to_date_file_is_not_written(void **state)
 	assert_non_null(strstr(p, "web:1.10 #"));
 	free(p);
 	buf_release(&path);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void
+test_setters__empties_a_digest_its_policy_does_not_reflect_and_notes_it(
+        void **state)
+{
+	char *dir = tmpdir(), *p;
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
+	struct buf notes = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	write_file(dir, "values.yaml",
+	           "tag: \"1.9\" # {\"$imagepolicy\": \"apps:web:tag\"}\n"
+	           "digest: sha256:1111111111111111111111111111111111111111111"
+	           "111111111111111111111 # {\"$imagepolicy\": "
+	           "\"apps:web:digest\"}\n");
+	o.notes = &notes;
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, &o, &ch, &e), 0);
+	assert_int_equal(ch.n, 2);
+	p = read_file(dir, "values.yaml");
+	assert_string_equal(p, "tag: \"1.10\" # {\"$imagepolicy\": "
+	                       "\"apps:web:tag\"}\n"
+	                       "digest: \"\" # {\"$imagepolicy\": "
+	                       "\"apps:web:digest\"}\n");
+	assert_string_equal(
+	        notes.ptr,
+	        "values.yaml:2: setter 'apps:web:digest' emptied: its policy "
+	        "reflects no digest (spec.digestReflectionPolicy), and the old "
+	        "one beside a new tag would run the old image\n");
+	/* once empty, nothing more to say */
+	buf_reset(&notes);
+	wb_changes_release(&ch);
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, &o, &ch, &e), 0);
+	assert_int_equal(ch.n, 0);
+	assert_int_equal(notes.len, 0);
+	free(p);
+	buf_release(&notes);
+	wb_changes_release(&ch);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void
+test_setters__notes_a_marker_of_a_policy_not_given(void **state)
+{
+	char *dir = tmpdir();
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct yamledit_opts o = YAMLEDIT_OPTS_INIT;
+	struct buf notes = BUF_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	write_file(dir, "a.yaml",
+	           "a: x:1 # {\"$imagepolicy\": \"apps:nosuch\"}\n"
+	           "b: x:1 # {\"$imagepolicy\": \"apps:web:colour\"}\n");
+	o.notes = &notes;
+	assert_int_equal(setters_in(dir, ".", &web_policy, 1, &o, &ch, &e), 0);
+	assert_int_equal(ch.n, 0);
+	assert_string_equal(notes.ptr,
+	                    "a.yaml:1: setter 'apps:nosuch' names no "
+	                    "ImagePolicy of this update; left alone\n"
+	                    "a.yaml:2: setter 'apps:web:colour' has a suffix "
+	                    "other than tag, name or digest; left alone\n");
+	buf_release(&notes);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void
+test_setters__applies_to_one_file_given_instead_of_a_directory(void **state)
+{
+	char *dir = tmpdir(), *p;
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	write_file(dir, "a.yaml",
+	           "image: ghcr.io/org/web:1.9 # {\"$imagepolicy\": "
+	           "\"apps:web\"}\n");
+	write_file(dir, "b.yaml",
+	           "image: ghcr.io/org/web:1.9 # {\"$imagepolicy\": "
+	           "\"apps:web\"}\n");
+	write_file(dir, "notes.txt",
+	           "image: ghcr.io/org/web:1.9 # {\"$imagepolicy\": "
+	           "\"apps:web\"}\n");
+	/* the command opens the file's directory as the root */
+	assert_int_equal(
+	        setters_in(dir, "a.yaml", &web_policy, 1, NULL, &ch, &e), 0);
+	assert_int_equal(ch.n, 1);
+	assert_string_equal(ch.v[0].file, "a.yaml");
+	p = read_file(dir, "a.yaml");
+	assert_non_null(strstr(p, "web:1.10 #"));
+	free(p);
+	p = read_file(dir, "b.yaml");
+	assert_non_null(strstr(p, "web:1.9 #"));
+	free(p);
+	/* a file setters are not read from: says what to give */
+	assert_int_equal(
+	        setters_in(dir, "notes.txt", &web_policy, 1, NULL, &ch, &e),
+	        -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "'notes.txt' is a file, and setters are "
+	                              "read from *.yaml, *.yml and "
+	                              "Kustomization files only"));
+	wb_changes_release(&ch);
 	rm_tree(dir);
 	free(dir);
 }
@@ -1221,6 +1329,47 @@ test_kustomize__fixture_cases_match_expected_byte_for_byte(void **state)
 }
 
 static void
+test_kustomize__star_keeps_what_the_entry_has_as_kustomize_does(void **state)
+{
+	char *dir = tmpdir(), *p;
+	struct kustomize_image im[3];
+	char a0[] = "app=*:1.2.0", a1[] = "db:*", a2[] = "new=*:2.0";
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
+
+	(void)state;
+	write_file(dir, "kustomization.yaml",
+	           "images:\n"
+	           "  - name: app\n"
+	           "    newName: ghcr.io/org/app\n"
+	           "    newTag: 1.0.0\n"
+	           "  - name: db\n"
+	           "    newTag: \"15\"\n"
+	           "    digest: sha256:1111111111111111111111111111111111111111"
+	           "111111111111111111111111\n");
+	assert_int_equal(kustomize_image_parse(&im[0], a0, &e), 0);
+	assert_string_equal(im[0].new_name, "*");
+	assert_int_equal(kustomize_image_parse(&im[1], a1, &e), 0);
+	assert_int_equal(kustomize_image_parse(&im[2], a2, &e), 0);
+	assert_int_equal(kustomize_in(dir, im, 3, NULL, &ch, &e), 0);
+	p = read_file(dir, "kustomization.yaml");
+	/* app keeps its newName; db keeps its tag and, not given, loses its
+	 * digest; a new entry has no newName to keep */
+	assert_string_equal(p, "images:\n"
+	                       "  - name: app\n"
+	                       "    newName: ghcr.io/org/app\n"
+	                       "    newTag: 1.2.0\n"
+	                       "  - name: db\n"
+	                       "    newTag: \"15\"\n"
+	                       "  - name: new\n"
+	                       "    newTag: \"2.0\"\n");
+	free(p);
+	wb_changes_release(&ch);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void
 test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file(void **state)
 {
 	static const char *const bad[] = {
@@ -1456,6 +1605,12 @@ main(void)
 		cmocka_unit_test(test_setters__flux_peer_cases_match_expected),
 		cmocka_unit_test(test_setters__up_to_date_file_is_not_written),
 		cmocka_unit_test(
+		        test_setters__empties_a_digest_its_policy_does_not_reflect_and_notes_it),
+		cmocka_unit_test(
+		        test_setters__notes_a_marker_of_a_policy_not_given),
+		cmocka_unit_test(
+		        test_setters__applies_to_one_file_given_instead_of_a_directory),
+		cmocka_unit_test(
 		        test_setters__dry_run_writes_nothing_and_returns_the_diff),
 		cmocka_unit_test(test_setters__changes_carry_object_identity),
 		cmocka_unit_test(
@@ -1476,6 +1631,8 @@ main(void)
 		        test_kustomize__image_argument_parses_like_kustomize_edit_set_image),
 		cmocka_unit_test(
 		        test_kustomize__fixture_cases_match_expected_byte_for_byte),
+		cmocka_unit_test(
+		        test_kustomize__star_keeps_what_the_entry_has_as_kustomize_does),
 		cmocka_unit_test(
 		        test_kustomize__refuses_what_it_cannot_edit_and_leaves_the_file),
 		cmocka_unit_test(

@@ -21,42 +21,6 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-/* Converts libyaml's character indexes to byte offsets (it counts UTF-8
- * sequences as one, CRLF as two, and skips a BOM). */
-struct idx_cursor {
-	const char *src;
-	size_t len;
-	size_t ci, bi;
-	bool ascii;
-	size_t bom;
-};
-
-static size_t
-idx_to_off(struct idx_cursor *c, size_t idx)
-{
-	if (c->ascii) {
-		size_t off = idx + c->bom;
-		return off > c->len ? c->len : off;
-	}
-	/* libyaml refused the document unless it is valid UTF-8, so every
-	 * character it counted decodes here */
-	while (c->ci < idx && c->bi < c->len) {
-		size_t w;
-
-		utf8_decode(c->src + c->bi, c->len - c->bi, &w);
-		c->bi += w;
-		c->ci++;
-	}
-	while (c->ci > idx && c->bi > c->bom) {
-		c->bi--;
-		while (c->bi > c->bom &&
-		       ((unsigned char)c->src[c->bi] & 0xc0) == 0x80)
-			c->bi--;
-		c->ci--;
-	}
-	return c->bi;
-}
-
 /* Skips "&anchor" / "!tag" properties (and the blanks, line breaks and
  * comments after them) so that start points at the node's own text. */
 static size_t
@@ -224,7 +188,7 @@ yamledit_parse(struct yamledit_doc *out, const char *src, size_t len,
 {
 	yaml_parser_t parser;
 	yaml_event_t ev;
-	struct idx_cursor cur;
+	struct utf8_index cur;
 	int stack[YAMLEDIT_MAX_DEPTH + 1];
 	int counts[YAMLEDIT_MAX_DEPTH + 1];
 	int depth = 0, rc = 0, done = 0;
@@ -245,18 +209,7 @@ yamledit_parse(struct yamledit_doc *out, const char *src, size_t len,
 	if (memchr(src, '\0', len) != NULL)
 		return err_set(err, ERR_INVALID, "%s: file contains a NUL byte",
 		               what);
-	memset(&cur, 0, sizeof(cur));
-	cur.src = src;
-	cur.len = len;
-	cur.ascii = true;
-	if (len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0)
-		cur.bom = 3;
-	cur.bi = cur.bom;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)src[i] >= 0x80) {
-			cur.ascii = false;
-			break;
-		}
+	utf8_index_init(&cur, src, len);
 	nl = memchr(src, '\n', len);
 	if (nl && nl > src && nl[-1] == '\r')
 		out->eol = "\r\n";
@@ -306,8 +259,9 @@ yamledit_parse(struct yamledit_doc *out, const char *src, size_t len,
 				break;
 			}
 			nd = &out->nodes[idx];
-			nd->start = idx_to_off(&cur, ev.start_mark.index);
-			nd->end = idx_to_off(&cur, ev.end_mark.index);
+			nd->start =
+			        utf8_index_offset(&cur, ev.start_mark.index);
+			nd->end = utf8_index_offset(&cur, ev.end_mark.index);
 			nd->line = (unsigned)ev.start_mark.line;
 			nd->col = (unsigned)ev.start_mark.column;
 			if (nd->start < len &&
@@ -378,7 +332,8 @@ yamledit_parse(struct yamledit_doc *out, const char *src, size_t len,
 			if (depth > 0) {
 				depth--;
 				out->nodes[stack[depth]].end =
-				        idx_to_off(&cur, ev.end_mark.index);
+				        utf8_index_offset(&cur,
+				                          ev.end_mark.index);
 				if (ev.type == YAML_MAPPING_END_EVENT)
 					rc = keys_unique(out, stack[depth],
 					                 what, err);

@@ -1,9 +1,12 @@
 /*
- * utf8.c - decodes and encodes one code point at a time.  No validation of
- * whole strings, no normalisation, no case mapping: callers walk their text
- * with utf8_decode() and decide what an invalid byte means for them.
+ * utf8.c - decodes and encodes one code point at a time, and turns
+ * libyaml's character marks into byte offsets.  No validation of whole
+ * strings, no normalisation, no case mapping: callers walk their text with
+ * utf8_decode() and decide what an invalid byte means for them.
  */
 #include "utf8.h"
+
+#include <string.h>
 
 int32_t
 utf8_decode(const char *s, size_t len, size_t *size_out)
@@ -71,4 +74,39 @@ utf8_encode(char out[UTF8_MAX_BYTES], int32_t r)
 	out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
 	out[3] = (char)(0x80 | (r & 0x3F));
 	return 4;
+}
+
+void
+utf8_index_init(struct utf8_index *x, const char *src, size_t len)
+{
+	x->src = src;
+	x->len = len;
+	x->bom = len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	x->ascii = true;
+	for (size_t i = 0; i < len && x->ascii; i++)
+		x->ascii = (unsigned char)src[i] < 0x80;
+	x->ci = 0;
+	x->bi = x->bom;
+}
+
+size_t
+utf8_index_offset(struct utf8_index *x, size_t idx)
+{
+	if (x->ascii)
+		return idx + x->bom > x->len ? x->len : idx + x->bom;
+	while (x->ci < idx && x->bi < x->len) {
+		size_t w;
+
+		utf8_decode(x->src + x->bi, x->len - x->bi, &w);
+		x->bi += w;
+		x->ci++;
+	}
+	while (x->ci > idx && x->bi > x->bom) {
+		x->bi--;
+		while (x->bi > x->bom &&
+		       ((unsigned char)x->src[x->bi] & 0xC0) == 0x80)
+			x->bi--;
+		x->ci--;
+	}
+	return x->bi;
 }

@@ -14,6 +14,7 @@
 #ifndef FERRY_BASE_UTF8_H
 #define FERRY_BASE_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,5 +37,26 @@ int32_t utf8_decode(const char *s, size_t len, size_t *size_out);
  * U+FFFD, as Go's utf8.EncodeRune does.
  */
 size_t utf8_encode(char out[UTF8_MAX_BYTES], int32_t r);
+
+/*
+ * Turns libyaml's marks into byte offsets.  libyaml counts characters
+ * (one per UTF-8 sequence, after a byte order mark it skips); editors
+ * splice bytes.  The cursor walks src from where it last stopped, forward
+ * or back, so a pass over a document's marks in order is linear; ASCII
+ * text takes no walk at all.  src must outlive the cursor and be the text
+ * libyaml read (valid UTF-8).  A cursor is used by one thread at a time.
+ */
+struct utf8_index {
+	const char *src;
+	size_t len;
+	size_t bom;    /* 3 after a UTF-8 byte order mark, else 0 */
+	size_t ci, bi; /* where the walk stands: character and byte */
+	bool ascii;
+};
+
+void utf8_index_init(struct utf8_index *x, const char *src, size_t len);
+
+/* The byte offset of character index idx (at most len). */
+size_t utf8_index_offset(struct utf8_index *x, size_t idx);
 
 #endif

@@ -677,18 +677,14 @@ add_document(struct config *cfg, const char *file, struct config_file_state *fs,
 	         ns && *ns ? ns : config_default_namespace(cfg),
 	         name && *name ? name : "(no name)");
 	if (!known_version) {
-		struct buf want = BUF_INIT;
-
-		for (const char *const *v = kinds[k].versions; *v; v++)
-			buf_addf(&want, "%s%s%s%s",
-			         v == kinds[k].versions ? "" : " or ",
-			         kinds[k].group, glen ? "/" : "", *v);
+		/* the version Flux serves today: the first; older ones are
+		 * read with a notice, never suggested */
 		config_diag_add(cfg, file, (int)an->start_mark.line + 1,
 		                (int)an->start_mark.column + 1,
 		                buf_ok(&label) ? label.ptr : NULL, "apiVersion",
-		                "%s '%s' is not supported (use %s)", kind, api,
-		                buf_ok(&want) ? want.ptr : "");
-		buf_release(&want);
+		                "%s '%s' is not supported (use %s%s%s)", kind,
+		                api, kinds[k].group, glen ? "/" : "",
+		                kinds[k].versions[0]);
 		goto out;
 	}
 	if (strcmp(api, "image.toolkit.fluxcd.io/v1beta2") == 0)
@@ -908,15 +904,10 @@ prescan(struct prescan *ps, const char *data, size_t len)
 size_t
 config_byte_offset(const char *data, size_t len, size_t idx)
 {
-	size_t b = len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	struct utf8_index x;
 
-	for (size_t c = 0; c < idx && b < len; c++) {
-		size_t w;
-
-		utf8_decode(data + b, len - b, &w);
-		b += w;
-	}
-	return b;
+	utf8_index_init(&x, data, len);
+	return utf8_index_offset(&x, idx);
 }
 
 /* The line and column (0-based, columns in characters) of byte off. */

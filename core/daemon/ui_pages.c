@@ -1304,6 +1304,27 @@ diff_summary(struct ui_view *v, const cJSON *push)
 	buf_puts(O, "</ul></div>");
 }
 
+/* The end of an object's facts: when it runs next, and its status. */
+static void
+next_run_and_status(struct ui_view *v, const cJSON *st)
+{
+	double next = num(st, "nextRunSeconds", -1);
+	char span[32];
+
+	buf_puts(O, "</dd><dt>Next run</dt><dd>");
+	if (suspended(st)) {
+		buf_puts(O, "suspended");
+	} else if (next >= 0) {
+		ui_span(span, (int64_t)next);
+		buf_addf(O, "in %s", span);
+	} else {
+		buf_puts(O, "<span class=\"none\">not scheduled</span>");
+	}
+	buf_puts(O, "</dd><dt>Status</dt><dd class=\"msg\">");
+	ui_html_text(O, str(st, "message"));
+	buf_puts(O, "</dd></dl>");
+}
+
 static void
 automation(struct ui_view *v, size_t i)
 {
@@ -1324,8 +1345,7 @@ automation(struct ui_view *v, size_t i)
 	int np = cJSON_GetArraySize(pushes), retried = 0;
 	const cJSON *last = np > 0 ? cJSON_GetArrayItem(pushes, np - 1) : NULL;
 	const cJSON *p;
-	char clean[512], span[32];
-	double next = num(st, "nextRunSeconds", -1);
+	char clean[512];
 
 	buf_puts(O, "<section class=\"automation\" id=\"");
 	anchor(O, a);
@@ -1375,18 +1395,7 @@ automation(struct ui_view *v, size_t i)
 		         num(last, "attempts", 1));
 	buf_puts(O, "</dd><dt>Last run</dt><dd>");
 	ago(v, str(st, "lastAutomationRunTime"));
-	buf_puts(O, "</dd><dt>Next run</dt><dd>");
-	if (suspended(st)) {
-		buf_puts(O, "suspended");
-	} else if (next >= 0) {
-		ui_span(span, (int64_t)next);
-		buf_addf(O, "in %s", span);
-	} else {
-		buf_puts(O, "<span class=\"none\">not scheduled</span>");
-	}
-	buf_puts(O, "</dd><dt>Status</dt><dd class=\"msg\">");
-	ui_html_text(O, str(st, "message"));
-	buf_puts(O, "</dd></dl>");
+	next_run_and_status(v, st);
 	if (np > 1) {
 		buf_puts(O, "<details><summary>Earlier pushes</summary>"
 		            "<table class=\"pushes\"><thead><tr><th>When</th>"
@@ -1491,8 +1500,7 @@ kustomization(struct ui_view *v, size_t i)
 	        config_source_gitrepository(v->s->cfg, k);
 	const char *remote = src ? src->u.gitrepository.url : NULL;
 	const cJSON *st, *x, *sync, *drift, *fail, *hist;
-	double next;
-	char clean[512], span[32];
+	char clean[512];
 	int nh;
 
 	buf_puts(O, "<section class=\"automation kustomization\" id=\"");
@@ -1608,19 +1616,7 @@ kustomization(struct ui_view *v, size_t i)
 		ago(v, str(fail, "time"));
 		buf_puts(O, ")");
 	}
-	buf_puts(O, "</dd><dt>Next run</dt><dd>");
-	next = num(st, "nextRunSeconds", -1);
-	if (suspended(st)) {
-		buf_puts(O, "suspended");
-	} else if (next >= 0) {
-		ui_span(span, (int64_t)next);
-		buf_addf(O, "in %s", span);
-	} else {
-		buf_puts(O, "<span class=\"none\">not scheduled</span>");
-	}
-	buf_puts(O, "</dd><dt>Status</dt><dd class=\"msg\">");
-	ui_html_text(O, str(st, "message"));
-	buf_puts(O, "</dd></dl>");
+	next_run_and_status(v, st);
 	hist = cJSON_GetObjectItemCaseSensitive(st, "history");
 	nh = cJSON_GetArraySize(hist);
 	if (nh > 0) {

@@ -171,8 +171,7 @@ wb_ctx_init(struct wb_ctx *c, const struct config *cfg, struct state *st,
 {
 	const struct config_imageupdateautomation *iua =
 	        &a->u.imageupdateautomation;
-	const struct config_gitrepository *gr;
-	const struct config_git_ref *ref;
+	struct pipeline_git_source src;
 	const struct config_object **pols = NULL;
 	size_t npols = 0;
 	int rc;
@@ -185,47 +184,15 @@ wb_ctx_init(struct wb_ctx *c, const struct config *cfg, struct state *st,
 		return err_set(err, ERR_NOTFOUND,
 		               "its GitRepository '%s' does not exist",
 		               iua->source_ref.name);
-	gr = &c->git_obj->u.gitrepository;
-	c->auth.username = NULL;
-	{
-		const struct secret *u = pipeline_secret(
-		        cfg, c->git_obj, &gr->secret_ref, "username");
-		c->auth.username = u ? (const char *)u->ptr : NULL;
-	}
-	c->auth.password =
-	        pipeline_secret(cfg, c->git_obj, &gr->secret_ref, "password");
-	c->auth.bearer_token = pipeline_secret(cfg, c->git_obj, &gr->secret_ref,
-	                                       "bearerToken");
-	c->auth.ssh_identity =
-	        pipeline_secret(cfg, c->git_obj, &gr->secret_ref, "identity");
-	if (c->auth.ssh_identity)
-		c->auth.ssh_passphrase = c->auth.password;
-	{
-		const struct secret *kh = pipeline_secret(
-		        cfg, c->git_obj, &gr->secret_ref, "known_hosts");
-		c->auth.known_hosts = kh ? (const char *)kh->ptr : NULL;
-	}
-	/* Flux's precedence: commit, name, semver, tag, branch. */
-	ref = checkout_ref(a, c->git_obj);
-	if (ref->commit) {
-		c->ref.kind = GITREPO_REF_COMMIT;
-		c->ref.value = ref->commit;
-	} else if (ref->name) {
-		c->ref.kind = GITREPO_REF_NAME;
-		c->ref.value = ref->name;
-	} else if (ref->semver) {
-		/* Resolved to a tag after the first fetch (resolve_semver). */
-		c->ref.kind = GITREPO_REF_TAG;
-		c->ref.value = NULL;
-		c->semver_range = ref->semver;
-	} else if (ref->tag) {
-		c->ref.kind = GITREPO_REF_TAG;
-		c->ref.value = ref->tag;
-	} else {
-		c->ref.kind = GITREPO_REF_BRANCH;
-		c->ref.value = ref->branch ? ref->branch : "master";
-		c->checkout_branch = c->ref.value;
-	}
+	/* Flux's precedence: commit, name, semver (resolved to a tag after
+	 * the first fetch, resolve_semver), tag, branch. */
+	pipeline_git_source_init(&src, cfg, c->git_obj,
+	                         checkout_ref(a, c->git_obj));
+	c->auth = src.auth;
+	c->ref = src.ref;
+	c->semver_range = src.semver;
+	c->checkout_branch = src.branch;
+	pipeline_git_source_release(&src);
 	c->push_branch = iua->git.push.branch ? iua->git.push.branch
 	                                      : c->checkout_branch;
 	if (c->push_branch == NULL)

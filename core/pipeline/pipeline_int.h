@@ -59,9 +59,12 @@ struct pipeline_git_source {
 	char *resolved;     /* the tag it resolved to (owned) */
 };
 
+/* ref: the ref to follow instead of the GitRepository's (an
+ * ImageUpdateAutomation's checkout ref), or NULL. */
 void pipeline_git_source_init(struct pipeline_git_source *src,
                               const struct config *cfg,
-                              const struct config_object *git);
+                              const struct config_object *git,
+                              const struct config_git_ref *ref);
 void pipeline_git_source_release(struct pipeline_git_source *src);
 
 /* Fetches the ref in repo (a semver range resolved to the highest tag in

@@ -5,8 +5,8 @@
  * resolved to the remote's highest tag in range, and the revision text
  * Flux puts in status.  It fetches; it never writes to the remote.
  *
- * automate.c resolves the same things for an ImageUpdateAutomation, whose
- * checkout ref may override the GitRepository's.
+ * automate.c reads an ImageUpdateAutomation's source through it too, with
+ * the automation's checkout ref in place of the GitRepository's.
  */
 #include "pipeline_int.h"
 
@@ -19,10 +19,11 @@
 void
 pipeline_git_source_init(struct pipeline_git_source *src,
                          const struct config *cfg,
-                         const struct config_object *git)
+                         const struct config_object *git,
+                         const struct config_git_ref *ref)
 {
 	const struct config_gitrepository *g = &git->u.gitrepository;
-	const struct config_git_ref *r = &g->ref;
+	const struct config_git_ref *r = ref ? ref : &g->ref;
 	const struct secret *user, *kh;
 
 	memset(src, 0, sizeof(*src));

@@ -1083,7 +1083,8 @@ pipeline_sync(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 		goto out;
 	}
 	pipeline_git_source_init(&r.src, ctx->cfg,
-	                         config_source_gitrepository(ctx->cfg, r.obj));
+	                         config_source_gitrepository(ctx->cfg, r.obj),
+	                         NULL);
 	if ((rc = render(&r, &phase)) == 1) {
 		/* a dependency is not ready: not a failure, run again */
 		out->status = PIPELINE_SYNC_WAITING;

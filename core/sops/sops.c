@@ -101,43 +101,14 @@ struct file {
 	size_t nkeys;
 	/* libyaml's marks count characters (after a BOM), not bytes: the
 	 * cursor that turns one into the other (off_of) */
-	bool ascii;
-	size_t bom, ci, bi;
+	struct utf8_index ix;
 };
 
 /* The byte offset of libyaml's character index idx. */
 static size_t
 off_of(struct file *f, size_t idx)
 {
-	if (f->ascii)
-		return idx + f->bom > f->len ? f->len : idx + f->bom;
-	/* libyaml loaded the text, so it is UTF-8 */
-	while (f->ci < idx && f->bi < f->len) {
-		size_t w;
-
-		utf8_decode(f->src + f->bi, f->len - f->bi, &w);
-		f->bi += w;
-		f->ci++;
-	}
-	while (f->ci > idx && f->bi > f->bom) {
-		f->bi--;
-		while (f->bi > f->bom &&
-		       ((unsigned char)f->src[f->bi] & 0xC0) == 0x80)
-			f->bi--;
-		f->ci--;
-	}
-	return f->bi;
-}
-
-static void
-off_init(struct file *f)
-{
-	f->bom = f->len >= 3 && memcmp(f->src, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-	f->ascii = true;
-	for (size_t i = 0; i < f->len && f->ascii; i++)
-		f->ascii = (unsigned char)f->src[i] < 0x80;
-	f->ci = 0;
-	f->bi = f->bom;
+	return utf8_index_offset(&f->ix, idx);
 }
 
 static const char *
@@ -1636,7 +1607,7 @@ sops_decrypt(struct buf *out, const char *data, size_t len, const char *name,
 		             name, SOPS_MAX_FILE);
 		goto out;
 	}
-	off_init(&f);
+	utf8_index_init(&f.ix, f.src, f.len);
 	if ((rc = load(&f, err)) < 0)
 		goto out;
 	if (f.nd == 0) {

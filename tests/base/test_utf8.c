@@ -110,6 +110,44 @@ test_utf8__encodes_what_is_not_a_code_point_as_u_fffd(void **state)
 	assert_int_equal(out[0], 'x');
 }
 
+/* libyaml counts "é" as one character and skips the BOM. */
+static void
+test_utf8__an_index_turns_character_marks_into_byte_offsets(void **state)
+{
+	const char *text = "\xEF\xBB\xBF"
+	                   "a: \xC3\xA9t\xC3\xA9\nb: \xF0\x9F\x9A\xA2\n";
+	struct utf8_index x;
+
+	(void)state;
+	utf8_index_init(&x, text, strlen(text));
+	assert_false(x.ascii);
+	assert_int_equal(utf8_index_offset(&x, 0), 3);   /* 'a' */
+	assert_int_equal(utf8_index_offset(&x, 6), 11);  /* '\n' */
+	assert_int_equal(utf8_index_offset(&x, 3), 6);   /* back: 'é' */
+	assert_int_equal(utf8_index_offset(&x, 10), 15); /* the ship */
+	assert_int_equal(utf8_index_offset(&x, 11), 19); /* '\n' */
+	assert_int_equal(utf8_index_offset(&x, 99), 20); /* past: len */
+	assert_int_equal(utf8_index_offset(&x, 4), 8);   /* 't' */
+}
+
+static void
+test_utf8__an_ascii_index_is_the_mark_plus_the_bom(void **state)
+{
+	struct utf8_index x;
+
+	(void)state;
+	utf8_index_init(&x, "a: b\n", 5);
+	assert_true(x.ascii);
+	assert_int_equal(utf8_index_offset(&x, 3), 3);
+	assert_int_equal(utf8_index_offset(&x, 9), 5);
+	utf8_index_init(&x,
+	                "\xEF\xBB\xBF"
+	                "a: b\n",
+	                8);
+	assert_int_equal(utf8_index_offset(&x, 0), 3);
+	assert_int_equal(utf8_index_offset(&x, 3), 6);
+}
+
 int
 main(void)
 {
@@ -123,6 +161,10 @@ main(void)
 		        test_utf8__encodes_and_decodes_back_every_code_point),
 		cmocka_unit_test(
 		        test_utf8__encodes_what_is_not_a_code_point_as_u_fffd),
+		cmocka_unit_test(
+		        test_utf8__an_index_turns_character_marks_into_byte_offsets),
+		cmocka_unit_test(
+		        test_utf8__an_ascii_index_is_the_mark_plus_the_bom),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,8 +80,7 @@ BROKEN = {
     ],
     "unknown-apiversion.yaml": [
         (1, 13, "apiVersion", "ImagePolicy 'image.toolkit.fluxcd.io/v1beta1'"
-         " is not supported (use image.toolkit.fluxcd.io/v1 or "
-         "image.toolkit.fluxcd.io/v1beta2)"),
+         " is not supported (use image.toolkit.fluxcd.io/v1)"),
     ],
     "missing-apiversion.yaml": [
         (1, 1, "apiVersion", "ImageRepository without apiVersion (use "

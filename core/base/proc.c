@@ -122,6 +122,41 @@ write_nosigpipe(int fd, const void *p, size_t len)
 	return n;
 }
 
+/* Kills the child's process group (its own: POSIX_SPAWN_SETPGROUP), so
+ * what it started dies with it, and reaps the child. */
+static void
+kill_and_reap(pid_t pid, int *status)
+{
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Waits for the child until deadline: 1 when it exited (*status set), 0
+ * when the deadline passed first.  Its pipes are closed by then, so
+ * there is nothing to poll: short sleeps, doubling to 20 ms. */
+static int
+wait_until(pid_t pid, long long deadline, int *status)
+{
+	long nap_us = 100;
+
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		struct timespec ts;
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return 1;
+		if (now_ms() >= deadline)
+			return 0;
+		ts.tv_sec = 0;
+		ts.tv_nsec = nap_us * 1000;
+		nanosleep(&ts, NULL);
+		if (nap_us < 20000)
+			nap_us *= 2;
+	}
+}
+
 int
 proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
          struct err *err)
@@ -175,9 +210,10 @@ proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
 	    posix_spawn_file_actions_adddup2(&fa, errp[1], 2) != 0 ||
 	    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(&attr, &defaults) != 0 ||
-	    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-	                                            POSIX_SPAWN_SETSIGDEF) !=
-	            0) {
+	    posix_spawnattr_setpgroup(&attr, 0) != 0 ||
+	    posix_spawnattr_setflags(
+	            &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	                           POSIX_SPAWN_SETPGROUP) != 0) {
 		rc = err_set(err, ERR_NOMEM, "%s: out of memory", argv[0]);
 		goto out;
 	}
@@ -213,16 +249,8 @@ proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
 		char chunk[8192];
 
 		left = (int)(deadline - now_ms());
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			pid = -1;
-			rc = err_set(err, ERR_TRANSIENT,
-			             "'%s' did not finish in %d ms", argv[0],
-			             io->timeout_ms > 0 ? io->timeout_ms
-			                                : 60000);
-			goto out;
-		}
+		if (left <= 0)
+			goto timed_out;
 		if (out[0] >= 0)
 			p[np++] = (struct pollfd){ out[0], POLLIN, 0 };
 		if (errp[0] >= 0)
@@ -279,16 +307,22 @@ proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
 	}
 	close_fd(&in[1]);
 	close_fd(&f3[1]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* A child that closed its output can still hang: the deadline
+	 * holds until it has exited. */
+	if (!wait_until(pid, deadline, &status))
+		goto timed_out;
 	pid = -1;
 	*status_out = WIFEXITED(status) ? WEXITSTATUS(status)
 	                                : 128 + WTERMSIG(status);
+	goto out;
+timed_out:
+	kill_and_reap(pid, &status);
+	pid = -1;
+	rc = err_set(err, ERR_TRANSIENT, "'%s' did not finish in %d ms",
+	             argv[0], io->timeout_ms > 0 ? io->timeout_ms : 60000);
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
+	if (pid > 0)
+		kill_and_reap(pid, &status);
 	close_fd(&in[0]);
 	close_fd(&in[1]);
 	close_fd(&out[0]);

@@ -4,9 +4,11 @@
  * shell, so no argument is ever interpreted.
  *
  * The child is started with posix_spawn (no fork of a large threaded
- * process), with an empty signal mask and SIGPIPE at its default, and is
- * killed when it outlives its deadline.  Writing to a child that exited
- * early never raises SIGPIPE in the caller.
+ * process), with an empty signal mask and SIGPIPE at its default, in a
+ * process group of its own.  When it outlives its deadline (closing its
+ * output does not stop the clock) the whole group is killed, so nothing
+ * it started outlives it.  Writing to a child that exited early never raises
+ * SIGPIPE in the caller.
  *
  * Thread safety: reentrant; any number of threads may run children at
  * once (every pipe is close-on-exec, so no child inherits another's).

@@ -68,6 +68,8 @@ static const char reconcile_help[] =
         "scans and policies it reads (as 'flux reconcile ... --with-source').\n"
         "A Kustomization always fetches its GitRepository first, and syncs its\n"
         "targets even when they hold the revision already (hooks included).\n"
+        "In a fleet, a run that another member owns is handed to that member\n"
+        "and not waited for; each one handed over is named on stderr.\n"
         "\n"
         "KIND: imagerepository (ir), imagepolicy (ip), imageupdateautomation (iua),\n"
         "kustomization (ks), application (app).\n"
@@ -80,8 +82,8 @@ static const char reconcile_help[] =
         "  -o, --output FORMAT   text (default) or json\n"
         "  -h, --help            show this help\n"
         "\n"
-        "Exit codes: 0 the run ended ready, 1 it failed or no daemon answered,\n"
-        "2 bad arguments.\n"
+        "Exit codes: 0 the run ended ready (or was handed to its owner), 1 it\n"
+        "failed or no daemon answered, 2 bad arguments.\n"
         "\n"
         "Examples:\n"
         "  ferry reconcile iua apps -n flux-system --with-source\n"
@@ -507,6 +509,23 @@ print_json(const cJSON *doc)
 	cJSON_free(text);
 }
 
+/* The runs a reconcile handed to other members of a fleet, on stderr. */
+static void
+print_handed_off(const char *cmd, const cJSON *doc)
+{
+	const cJSON *h;
+
+	cJSON_ArrayForEach(h,
+	                   cJSON_GetObjectItemCaseSensitive(doc, "handedOff"))
+	{
+		fprintf(stderr,
+		        "ferry %s: %s %s/%s handed to member '%s', which owns "
+		        "it (not waited for; see 'ferry get' there)\n",
+		        cmd, str(h, "kind"), str(h, "namespace"),
+		        str(h, "name"), str(h, "member"));
+	}
+}
+
 static int
 get_or_act(int argc, char **argv, const char *cmd, const char *help,
            const char *api)
@@ -557,11 +576,12 @@ get_or_act(int argc, char **argv, const char *cmd, const char *help,
 		rc = CLI_FAILED;
 		goto out;
 	}
-	if (status != 200) {
+	if (status != 200 && status != 202) {
 		fprintf(stderr, "ferry %s: %s\n", cmd, str(doc, "error"));
 		rc = status == 404 || status == 400 ? CLI_USAGE : CLI_FAILED;
 		goto out;
 	}
+	print_handed_off(cmd, doc);
 	if (c.json) {
 		print_json(doc);
 	} else if (api) {
@@ -581,8 +601,9 @@ get_or_act(int argc, char **argv, const char *cmd, const char *help,
 		print_members(doc);
 	}
 	rc = CLI_OK;
-	/* reconcile reports the run's outcome in its exit code */
-	if (api && strcmp(api, "/v1/reconcile") == 0 &&
+	/* reconcile reports the run's outcome in its exit code, when the
+	 * run was here (202: handed to the member that owns the object) */
+	if (api && strcmp(api, "/v1/reconcile") == 0 && status == 200 &&
 	    strcmp(str(doc, "ready"), "True") != 0)
 		rc = CLI_FAILED;
 out:

@@ -187,46 +187,104 @@ run_and_wait(struct daemon *d, const struct config_object *o,
 }
 
 /*
+ * Runs o now.  Here, waiting for the run, unless another member of the
+ * fleet owns o: a run here would be turned away by the ownership gate, so
+ * o is handed to its owner through etcd, as a webhook is, and not waited
+ * for; it is listed in handed.  The owner shares what the run found, and
+ * the runs that read it follow where they are owned.  0, or -ERR_* with
+ * *status_out the HTTP status to reply with.
+ */
+static int
+run_or_hand_off(struct daemon *d, const struct snapshot *s,
+                const struct config_object *o, int64_t timeout_ms,
+                cJSON *handed, unsigned int *status_out, struct err *err)
+{
+	char owner[64];
+	cJSON *h;
+	int rc;
+
+	daemon_owner(d, s, o, owner);
+	if (d->fleet == NULL || owner[0] == '\0' ||
+	    strcmp(owner, fleet_member(d->fleet)) == 0) {
+		rc = run_and_wait(d, o, timeout_ms);
+		*status_out = rc == -ERR_TRANSIENT ? 504 : 503;
+		if (rc == -ERR_TRANSIENT)
+			return err_set(
+			        err, ERR_TRANSIENT,
+			        "the run did not finish in time; it goes "
+			        "on (see 'ferry get' and 'ferry events')");
+		if (rc == -ERR_CONFLICT)
+			return err_set(err, ERR_CONFLICT,
+			               "the daemon is shutting down");
+		if (rc < 0)
+			return err_set(err, ERR_NOTFOUND,
+			               "the object left the configuration");
+		return 0;
+	}
+	*status_out = 503;
+	if (daemon_route(d, s, o, QUEUE_MANUAL, NULL) < 0)
+		return err_set(err, ERR_TRANSIENT,
+		               "%s %s/%s belongs to member '%s' and could not "
+		               "be handed to it through etcd (see the daemon's "
+		               "log)",
+		               config_kind_name(o->kind), o->metadata.namespace,
+		               o->metadata.name, owner);
+	h = cJSON_CreateObject();
+	if (h == NULL || !cJSON_AddItemToArray(handed, h) ||
+	    !cJSON_AddStringToObject(h, "kind", config_kind_name(o->kind)) ||
+	    !cJSON_AddStringToObject(h, "namespace", o->metadata.namespace) ||
+	    !cJSON_AddStringToObject(h, "name", o->metadata.name) ||
+	    !cJSON_AddStringToObject(h, "member", owner))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	return 0;
+}
+
+/*
  * --with-source: the inputs first.  For a policy, its repository's scan;
  * for an automation, the scans behind its policies and then the policies.
  * A Kustomization fetches its source on every run: nothing to add.
  */
 static int
 run_sources(struct daemon *d, const struct snapshot *s,
-            const struct config_object *o, int64_t timeout_ms)
+            const struct config_object *o, int64_t timeout_ms, cJSON *handed,
+            unsigned int *status_out, struct err *err)
 {
 	int rc = 0;
 
 	if (o->kind == CONFIG_IMAGEPOLICY) {
 		const struct config_object *r =
 		        config_policy_repository(s->cfg, o);
-		return r ? run_and_wait(d, r, timeout_ms) : 0;
+		return r ? run_or_hand_off(d, s, r, timeout_ms, handed,
+		                           status_out, err)
+		         : 0;
 	}
 	if (o->kind == CONFIG_IMAGEUPDATEAUTOMATION) {
 		size_t ai = snapshot_index(s, o);
 		size_t np = config_count(s->cfg, CONFIG_IMAGEPOLICY);
 		for (size_t pi = 0; pi < np && rc == 0; pi++) {
 			const struct idx_list *l = &s->policy_automations[pi];
+			const struct config_object *p =
+			        config_get(s->cfg, CONFIG_IMAGEPOLICY, pi);
 			bool selects = false;
 			for (size_t k = 0; k < l->n; k++)
 				selects |= l->v[k] == ai;
 			if (!selects)
 				continue;
-			rc = run_sources(
-			        d, s,
-			        config_get(s->cfg, CONFIG_IMAGEPOLICY, pi),
-			        timeout_ms);
+			rc = run_sources(d, s, p, timeout_ms, handed,
+			                 status_out, err);
 			if (rc == 0)
-				rc = run_and_wait(d,
-				                  config_get(s->cfg,
-				                             CONFIG_IMAGEPOLICY,
-				                             pi),
-				                  timeout_ms);
+				rc = run_or_hand_off(d, s, p, timeout_ms,
+				                     handed, status_out, err);
 		}
 	}
 	return rc;
 }
 
+/*
+ * 200 and the object's status after its run here; 202 when it was
+ * handed to the member that owns it.  "handedOff" lists every run handed
+ * to another member (the object's or its inputs').
+ */
 static enum MHD_Result
 serve_reconcile(struct daemon *d, struct MHD_Connection *c)
 {
@@ -236,33 +294,39 @@ serve_reconcile(struct daemon *d, struct MHD_Connection *c)
 	const struct config_object *o = named_object(c, s, &ret);
 	long long timeout = CONTROL_DEFAULT_WAIT_MS;
 	struct err e = ERR_INIT;
-	int rc = 0;
+	unsigned int status = 200;
+	cJSON *handed = cJSON_CreateArray(), *doc;
+	int rc = 0, n;
 
 	if (o == NULL)
 		goto out;
+	if (handed == NULL) {
+		ret = reply_error(c, 500, "out of memory");
+		goto out;
+	}
 	if (to && parse_long(to, strlen(to), 1, CONTROL_MAX_WAIT_MS, &timeout,
 	                     "timeout", &e) < 0) {
 		ret = reply_error(c, 400, e.msg);
 		goto out;
 	}
 	if (ws && strcmp(ws, "true") == 0)
-		rc = run_sources(d, s, o, timeout);
+		rc = run_sources(d, s, o, timeout, handed, &status, &e);
+	n = cJSON_GetArraySize(handed);
 	if (rc == 0)
-		rc = run_and_wait(d, o, timeout);
-	if (rc == -ERR_TRANSIENT)
-		ret = reply_error(c, 504,
-		                  "the run did not finish in time; it goes on "
-		                  "(see 'ferry get' and 'ferry events')");
-	else if (rc < 0)
-		ret = reply_error(
-		        c, 503,
-		        rc == -ERR_CONFLICT
-		                ? "the daemon is shutting down"
-		                : "the object left the configuration");
-	else
-		ret = reply_json(
-		        c, 200, daemon_object_status(d, o, DAEMON_STATUS_FULL));
+		rc = run_or_hand_off(d, s, o, timeout, handed, &status, &e);
+	if (rc < 0) {
+		ret = reply_error(c, status, e.msg);
+		goto out;
+	}
+	status = cJSON_GetArraySize(handed) > n ? 202 : 200;
+	doc = daemon_object_status(d, o, DAEMON_STATUS_FULL);
+	if (doc && cJSON_GetArraySize(handed) > 0) {
+		cJSON_AddItemToObject(doc, "handedOff", handed);
+		handed = NULL;
+	}
+	ret = reply_json(c, status, doc);
 out:
+	cJSON_Delete(handed);
 	snapshot_release(s);
 	return ret;
 }

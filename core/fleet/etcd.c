@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
 #include "base/json.h"
@@ -163,7 +164,23 @@ struct stream {
 	void *payload;
 	bool stop_asked;
 	atomic_bool *stop;
+	/* a watch: the transfer in progress */
+	struct etcd *e;
+	size_t endpoint;    /* its endpoint */
+	int64_t started_ms; /* when it started */
+	size_t received;    /* bytes it received */
+	bool silent;        /* no answer within the timeout */
+	bool moved;         /* other calls moved off its endpoint */
 };
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *payload)
@@ -175,6 +192,10 @@ on_body(char *p, size_t size, size_t n, void *payload)
 		return 0;
 	if (s->line == NULL)
 		return len;
+	/* The watch is established: its endpoint is the one answering. */
+	if (s->received == 0)
+		atomic_store(&s->e->current, s->endpoint);
+	s->received += len;
 	for (;;) {
 		char *nl = memchr(s->body.ptr, '\n', s->body.len);
 		size_t k;
@@ -203,6 +224,19 @@ on_progress(void *payload, curl_off_t a, curl_off_t b, curl_off_t c,
 	(void)d;
 	if (s->stop && atomic_load(s->stop)) {
 		s->stop_asked = true;
+		return 1;
+	}
+	/* A stream has no timeout, and an endpoint that hangs (a stopped
+	 * process, a lost host) holds it open without a byte: give up on
+	 * one that never answered, and leave one that other calls found
+	 * unreachable (they moved on), so the watch follows them. */
+	if (s->received == 0 && now_ms() - s->started_ms > s->e->timeout_ms) {
+		s->silent = true;
+		return 1;
+	}
+	if (s->received > 0 &&
+	    atomic_load(&s->e->current) % s->e->n != s->endpoint) {
+		s->moved = true;
 		return 1;
 	}
 	return 0;
@@ -244,6 +278,10 @@ post(struct etcd *e, const char *path, const char *body, struct stream *s,
 		CURLcode cc;
 
 		buf_reset(&s->body);
+		s->e = e;
+		s->endpoint = i;
+		s->started_ms = now_ms();
+		s->silent = false;
 		buf_addf(&url, "%s%s", e->endpoints[i], path);
 		hdrs = curl_slist_append(hdrs,
 		                         "Content-Type: application/json");
@@ -293,9 +331,21 @@ post(struct etcd *e, const char *path, const char *body, struct stream *s,
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status_out);
 		curl_slist_free_all(hdrs);
 		curl_easy_cleanup(h);
+		if (s->moved) {
+			rc = err_set(
+			        err, ERR_TRANSIENT,
+			        "etcd %s: other calls found it unreachable "
+			        "and moved on",
+			        url.ptr);
+			buf_release(&url);
+			return rc;
+		}
+		if (s->silent)
+			cc = CURLE_OPERATION_TIMEDOUT;
 		if (cc == CURLE_OK ||
 		    (s->line && cc == CURLE_WRITE_ERROR && s->stop_asked) ||
-		    (s->line && cc == CURLE_ABORTED_BY_CALLBACK)) {
+		    (s->line && cc == CURLE_ABORTED_BY_CALLBACK &&
+		     s->stop_asked)) {
 			atomic_store(&e->current, i);
 			buf_release(&url);
 			err_clear(err);
@@ -309,11 +359,14 @@ post(struct etcd *e, const char *path, const char *body, struct stream *s,
 			return rc;
 		}
 		err_set(err, ERR_TRANSIENT, "etcd %s: %s", url.ptr,
-		        errbuf[0] ? errbuf : curl_easy_strerror(cc));
+		        s->silent   ? "no answer in time"
+		        : errbuf[0] ? errbuf
+		                    : curl_easy_strerror(cc));
 		buf_release(&url);
 		/* a stream that ran and then broke is the caller's to
-		 * restart, not the next endpoint's */
-		if (s->line && s->body.len > 0)
+		 * restart (from the last revision it saw), not the next
+		 * endpoint's: that would replay it from its start */
+		if (s->line && s->received > 0)
 			return -ERR_TRANSIENT;
 	}
 	return rc;

@@ -8,9 +8,13 @@
  * Endpoints: a call goes to the endpoint that last answered, and to the
  * next ones in turn when it cannot be reached (connection refused, reset,
  * timeout); an HTTP error from a reachable endpoint is an answer, not a
- * reason to move on.  TLS (a CA, a client certificate) and etcd's user
- * and password (a token from /v3/auth/authenticate, renewed when refused)
- * are set like etcdctl's.
+ * reason to move on.  A watch gives up on an endpoint that has not
+ * answered within the timeout, and ends (-ERR_TRANSIENT) when other calls
+ * have moved off its endpoint, so that it follows them: an endpoint that
+ * hangs (a stopped process, a lost host) holds no stream for long.
+ * TLS (a CA, a client certificate) and etcd's user and password (a token
+ * from /v3/auth/authenticate, renewed when refused) are set like
+ * etcdctl's.
  *
  * Errors: -ERR_TRANSIENT when no endpoint answered or etcd is unavailable
  * (no leader, a timeout), -ERR_AUTH for refused credentials, -ERR_INVALID
@@ -43,7 +47,8 @@ struct etcd_options {
 	const char *key;
 	const char *user;     /* --user NAME:PASSWORD split by the caller */
 	const char *password; /* never logged */
-	long timeout_ms;      /* per request; 0: ETCD_DEFAULT_TIMEOUT_MS */
+	/* per request and endpoint; 0: ETCD_DEFAULT_TIMEOUT_MS */
+	long timeout_ms;
 };
 
 #define ETCD_OPTIONS_INIT                                                      \
@@ -162,7 +167,8 @@ typedef int (*etcd_watch_fn)(const struct etcd_event *ev, void *payload);
 /*
  * Watches every key with the prefix from revision start (0: from now),
  * calling fn for each change, until fn returns non-zero, *stop becomes
- * true (checked at least every second), or the stream breaks.  Returns 0
+ * true (checked at least every second), the stream breaks or other calls
+ * moved off its endpoint.  Returns 0
  * when ended by fn or stop, -ERR_TRANSIENT when the stream broke (watch
  * again from the last revision seen + 1, which *last_revision_out holds),
  * -ERR_NOTFOUND when start was compacted away (read the state again).

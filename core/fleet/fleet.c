@@ -356,6 +356,7 @@ fleet_start(struct fleet **out, const struct fleet_options *o,
             const struct fleet_callbacks *cb, struct err *err)
 {
 	struct fleet *f = calloc(1, sizeof(*f));
+	struct etcd_options eo;
 	struct buf p = BUF_INIT;
 	int rc;
 
@@ -393,7 +394,14 @@ fleet_start(struct fleet **out, const struct fleet_options *o,
 		fleet_stop(f);
 		return err_set(err, ERR_NOMEM, "out of memory");
 	}
-	if ((rc = etcd_new(&f->etcd, &o->etcd, err)) < 0 ||
+	/* A call that hangs on one endpoint must leave time to renew the
+	 * lease on the next: renewals come every third of the ttl, so each
+	 * endpoint gets at most another third. */
+	eo = o->etcd;
+	if ((eo.timeout_ms > 0 ? eo.timeout_ms : ETCD_DEFAULT_TIMEOUT_MS) >
+	    f->ttl * 1000 / 3)
+		eo.timeout_ms = (long)(f->ttl * 1000 / 3);
+	if ((rc = etcd_new(&f->etcd, &eo, err)) < 0 ||
 	    (rc = register_member(f, err)) < 0) {
 		fleet_stop(f);
 		return rc;
@@ -596,7 +604,7 @@ fleet_claim(struct fleet *f, const char *unit, struct err *err)
 {
 	char chosen[FLEET_MAX_ID];
 	struct buf k = BUF_INIT;
-	struct etcd_cmp c;
+	struct etcd_cmp c, mine[2];
 	struct etcd_op put;
 	int64_t lease = lease_now(f);
 	bool ok = false;
@@ -622,7 +630,16 @@ fleet_claim(struct fleet *f, const char *unit, struct err *err)
 	c = (struct etcd_cmp){ k.ptr, ETCD_CMP_CREATE, ETCD_EQUAL, 0, NULL };
 	put = (struct etcd_op){ ETCD_OP_PUT, k.ptr, f->id, strlen(f->id),
 		                lease };
-	if (etcd_txn(f->etcd, &c, 1, &put, 1, NULL, 0, &ok, err) < 0) {
+	mine[0] = (struct etcd_cmp){ k.ptr, ETCD_CMP_VALUE, ETCD_EQUAL, 0,
+		                     f->id };
+	mine[1] = (struct etcd_cmp){ k.ptr, ETCD_CMP_LEASE, ETCD_EQUAL, lease,
+		                     NULL };
+	/* A claim whose answer was lost (a timeout, then the next endpoint)
+	 * may have been made all the same: the key is then this member's, on
+	 * this lease, and no one else may take it. */
+	if (etcd_txn(f->etcd, &c, 1, &put, 1, NULL, 0, &ok, err) < 0 ||
+	    (!ok &&
+	     etcd_txn(f->etcd, mine, 2, NULL, 0, NULL, 0, &ok, err) < 0)) {
 		tell_unavailable(f, err->msg);
 		r = FLEET_UNAVAILABLE;
 	} else if (ok) {

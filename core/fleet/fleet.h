@@ -75,7 +75,9 @@ struct fleet_options {
 	const char *cluster;   /* NULL: FLEET_DEFAULT_CLUSTER */
 	const char *member_id; /* NULL: hostname-pid */
 	const char *advertise; /* shown to others (the listen address) */
-	int64_t ttl;           /* seconds; 0: FLEET_DEFAULT_TTL */
+	int64_t ttl;           /* seconds; 0: FLEET_DEFAULT_TTL; each etcd
+	                          call waits at most a third of it on one
+	                          endpoint */
 };
 
 #define FLEET_OPTIONS_INIT                                                     \

@@ -371,6 +371,67 @@ test_proc__child_past_its_deadline_is_killed(void **state)
 	assert_int_equal(proc_run(argv, &io, &status, &e), -ERR_TRANSIENT);
 }
 
+/* A process's state letter from /proc, or 0 when it is gone. */
+static char
+proc_state(long pid)
+{
+	char path[64], line[512], *close_paren;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	close_paren = strrchr(line, ')');
+	return close_paren && close_paren[1] ? close_paren[2] : 0;
+}
+
+static void
+test_proc__a_child_that_closes_its_output_still_has_a_deadline(void **state)
+{
+	const char *argv[] = { "sh", "-c", "exec >&- 2>&-; sleep 30", NULL };
+	struct proc_io io = PROC_IO_INIT;
+	struct err e = ERR_INIT;
+	int status;
+
+	(void)state;
+	io.timeout_ms = 200;
+	assert_int_equal(proc_run(argv, &io, &status, &e), -ERR_TRANSIENT);
+	assert_non_null(strstr(e.msg, "did not finish in 200 ms"));
+}
+
+static void
+test_proc__what_a_child_started_dies_with_it_at_the_deadline(void **state)
+{
+	const char *argv[] = { "sh", "-c", "sleep 30 & echo $!; wait", NULL };
+	struct proc_io io = PROC_IO_INIT;
+	struct buf out = BUF_INIT;
+	struct err e = ERR_INIT;
+	char st = 'S';
+	long pid;
+	int status;
+
+	(void)state;
+	io.out = &out;
+	io.timeout_ms = 300;
+	assert_int_equal(proc_run(argv, &io, &status, &e), -ERR_TRANSIENT);
+	assert_true(buf_ok(&out) && out.len > 0);
+	pid = strtol(out.ptr, NULL, 10);
+	assert_true(pid > 1);
+	/* SIGKILL is sent; the grandchild is gone or a zombie of init's
+	 * within moments */
+	for (int i = 0; i < 500; i++) {
+		st = proc_state(pid);
+		if (st == 0 || st == 'Z' || st == 'X')
+			break;
+		usleep(10000);
+	}
+	assert_true(st == 0 || st == 'Z' || st == 'X');
+	buf_release(&out);
+}
+
 int
 main(void)
 {
@@ -400,6 +461,10 @@ main(void)
 		        test_proc__feeds_stdin_and_fd3_and_collects_output),
 		cmocka_unit_test(test_proc__missing_program_is_not_found),
 		cmocka_unit_test(test_proc__child_past_its_deadline_is_killed),
+		cmocka_unit_test(
+		        test_proc__a_child_that_closes_its_output_still_has_a_deadline),
+		cmocka_unit_test(
+		        test_proc__what_a_child_started_dies_with_it_at_the_deadline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,7 @@ class Etcd:
         self.client = [testbed.free_port() for _ in range(n)]
         self.peer = [testbed.free_port() for _ in range(n)]
         self.procs = [None] * n
+        self.paused = set()
         cluster = ",".join(f"e{i}=http://127.0.0.1:{self.peer[i]}"
                            for i in range(n))
         self.args = []
@@ -77,6 +78,7 @@ class Etcd:
             self.procs[i] = subprocess.Popen(self.args[i], stdout=log,
                                              stderr=log,
                                              start_new_session=True)
+        self.paused.discard(i)
 
     def stop(self, i, sig=signal.SIGKILL):
         p = self.procs[i]
@@ -84,6 +86,12 @@ class Etcd:
             p.send_signal(sig)
             p.wait()
         self.procs[i] = None
+
+    def pause(self, i):
+        """Freezes member i (SIGSTOP): its port still takes connections
+        and nothing answers, as with a hung process or a lost host."""
+        self.procs[i].send_signal(signal.SIGSTOP)
+        self.paused.add(i)
 
     def healthy(self):
         for p in self.client:
@@ -97,8 +105,11 @@ class Etcd:
         return False
 
     def keys(self, prefix):
+        live = ",".join(f"http://127.0.0.1:{p}"
+                        for i, p in enumerate(self.client)
+                        if i not in self.paused)
         r = subprocess.run(
-            ["etcdctl", "--endpoints", self.endpoints(), "get", "--prefix",
+            ["etcdctl", "--endpoints", live, "get", "--prefix",
              prefix, "-w", "json"], capture_output=True, text=True,
             env=dict(os.environ, ETCDCTL_API="3"), check=True)
         import base64

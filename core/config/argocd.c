@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/buf.h"
 #include "base/fsroot.h"
@@ -462,6 +463,23 @@ config_argocd_default_file(struct buf *out, const char *argocd_ns,
 	return buf_ok(out) ? 0 : -ERR_NOMEM;
 }
 
+/* true when a component of path is ".git" in any case: Git's own
+ * directory, never a place to write (core.ignorecase clones see ".GIT"). */
+static bool
+has_git_component(const char *path)
+{
+	for (const char *p = path; *p;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 4 && strncasecmp(p, ".git", 4) == 0)
+			return true;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return false;
+}
+
 int
 config_argocd_target_parse(enum config_argocd_target_kind *kind_out,
                            char **path_out, const char *target,
@@ -476,8 +494,13 @@ config_argocd_target_parse(enum config_argocd_target_kind *kind_out,
 	int rc = 0;
 
 	*path_out = NULL;
+	*kind_out = CONFIG_ARGOCD_TARGET_DEFAULT;
+	if (source_path && has_git_component(source_path))
+		return err_set(err, ERR_INVALID,
+		               "source path '%s' is inside the repository's "
+		               ".git: ferry writes only to the work tree",
+		               source_path);
 	if (target == NULL || *target == '\0') {
-		*kind_out = CONFIG_ARGOCD_TARGET_DEFAULT;
 		if ((rc = config_argocd_default_file(&file, argocd_ns, app_ns,
 		                                     app_name)) < 0 ||
 		    (rc = path_join_clean(&path, source_path, file.ptr)) < 0)
@@ -535,6 +558,14 @@ config_argocd_target_parse(enum config_argocd_target_kind *kind_out,
 		             "write-back target '%s': %s; it names a path "
 		             "inside the repository",
 		             target ? target : "", e.msg);
+		goto out;
+	}
+	if (has_git_component(path.ptr ? path.ptr : "")) {
+		rc = err_set(err, ERR_INVALID,
+		             "write-back target '%s' names '%s', inside the "
+		             "repository's .git: ferry writes only to the work "
+		             "tree",
+		             target ? target : "", path.ptr);
 		goto out;
 	}
 	/* the repository's root is ".", also where cleaning emptied an

@@ -1262,6 +1262,55 @@ test_argocd__parses_methods_branches_and_targets(void **state)
 	assert_non_null(strstr(e.msg, "kustomization:DIRECTORY"));
 }
 
+/* Targets and source paths inside Git's own directory, in any spelling,
+ * are refused at validate time (and at run time, which parses the same). */
+static void
+test_argocd__refuses_targets_and_paths_in_the_git_directory(void **state)
+{
+	static const char yaml[] =
+	        APP("web", "{}",
+	            "{" ANN "image-list: org/web, " ANN
+	            "write-back-method: git, " ANN
+	            "write-back-target: \"helmvalues:/.git/HEAD\"}");
+	static const char *const targets[] = {
+		"helmvalues:/.git/HEAD", ".git/refs/heads/main",
+		"kustomization:/.GIT",   "helmvalues:../../.git/config",
+		"a/.git/x.yaml",
+	};
+	enum config_argocd_target_kind k;
+	struct err e = ERR_INIT;
+	struct config *cfg = load_annotated(yaml);
+	char *p = NULL;
+
+	(void)state;
+	diag(cfg, "", "inside the repository's .git");
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		assert_int_equal(config_argocd_target_parse(
+		                         &k, &p, targets[i], "apps/web",
+		                         "argocd", "argocd", "web", &e),
+		                 -ERR_INVALID);
+		assert_null(p);
+		assert_non_null(strstr(e.msg, ".git"));
+	}
+	/* spec.source.path: the default file would land in it */
+	assert_int_equal(config_argocd_target_parse(&k, &p, NULL, ".git",
+	                                            "argocd", "argocd", "web",
+	                                            &e),
+	                 -ERR_INVALID);
+	assert_non_null(strstr(e.msg, "source path '.git'"));
+	assert_int_equal(config_argocd_target_parse(
+	                         &k, &p, "helmvalues:/v.yaml", "apps/.Git/web",
+	                         "argocd", "argocd", "web", &e),
+	                 -ERR_INVALID);
+	/* a name that only begins like it is fine */
+	assert_int_equal(config_argocd_target_parse(&k, &p, ".github/v.yaml",
+	                                            "", "argocd", "argocd",
+	                                            "web", &e),
+	                 0);
+	free(p);
+}
+
 static void
 test_argocd__names_the_default_file_by_namespace(void **state)
 {
@@ -1344,6 +1393,8 @@ main(void)
 		        test_argocd__parses_methods_branches_and_targets),
 		cmocka_unit_test(
 		        test_argocd__names_the_default_file_by_namespace),
+		cmocka_unit_test(
+		        test_argocd__refuses_targets_and_paths_in_the_git_directory),
 	};
 
 	log_configure(LOG_WARN, LOG_FORMAT_LOGFMT, 2);

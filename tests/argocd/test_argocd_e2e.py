@@ -266,6 +266,73 @@ class Annotations(unittest.TestCase):
         self.assertEqual(app["images"][0]["previousTag"], "1.0.0")
 
 
+class GitDirectory(unittest.TestCase):
+    """Nothing is written into the clone's .git: not through an annotation
+    target, not through a committed symlink that stays in the clone."""
+
+    def repo(self, link=None, target=None):
+        push("team/gd", "1.0.0", "1.1.0")
+        repo = Repo({"apps/gd/kustomization.yaml": "resources: []\n"})
+        if link:
+            # a second commit holding the symlink (link: path, target)
+            work = repo.checkout()
+            os.symlink(link[1], os.path.join(work, link[0]))
+            git("-C", work, "add", link[0])
+            git("-C", work, "-c", "user.name=t", "-c", "user.email=t@t",
+                "commit", "-q", "-m", "link")
+            git("-C", work, "push", "-q", "origin", "main")
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: gd
+              namespace: argocd
+              annotations:
+                %simage-list: gd={reg}/team/gd
+                %swrite-back-method: git
+            %s
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/gd}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (ANN, ANN, "    %swrite-back-target: \"%s\"" % (ANN, target)
+                   if target else ""))
+        return repo
+
+    def assert_git_untouched(self, repo, out, log, cloned=True):
+        self.assertNotEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn(".git", out.stdout + out.stderr)
+        self.assertEqual(repo.log(), log)
+        seen = 0
+        for top, _, names in os.walk(repo.state):
+            if "/.git/" not in top + "/":
+                continue
+            for n in names:
+                seen += 1
+                with open(os.path.join(top, n), "rb") as f:
+                    self.assertNotIn(b"team/gd", f.read(), top + "/" + n)
+        if cloned:
+            self.assertGreater(seen, 0, "no clone under " + repo.state)
+
+    def test_a_target_in_git_is_refused_by_validate_and_run(self):
+        repo = self.repo(target="helmvalues:/.git/info/exclude")
+        out = sh(FERRY, "validate", "--argocd-annotations", "-f",
+                 repo.config, check=False)
+        self.assertEqual(out.returncode, 2, out.stdout + out.stderr)
+        self.assertIn("inside the repository's .git", out.stderr)
+        # refused before anything is cloned
+        self.assert_git_untouched(repo, repo.run("--argocd-annotations"),
+                                  ["Initial commit"], cloned=False)
+
+    def test_a_symlink_into_git_is_not_written_through(self):
+        # Git's info/exclude holds only comments: a blank override file
+        repo = self.repo(link=("apps/gd/.argocd-source-gd.yaml",
+                               "../../.git/info/exclude"))
+        out = repo.run("--argocd-annotations", cmd="plan")
+        self.assertIn("inside the repository's .git", out.stdout + out.stderr)
+        self.assert_git_untouched(repo, repo.run("--argocd-annotations"),
+                                  ["link", "Initial commit"])
+
+
 class TwoApplications(unittest.TestCase):
     """(b) an ImageUpdater selecting two Applications by label: a Helm app
     (helmvalues, separate name and tag keys) and a kustomize app

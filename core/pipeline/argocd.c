@@ -274,9 +274,19 @@ job_scan(struct scan_job *j, const struct config_argocd_unit_image *ui,
 				j->im[k].dockerconfig = NULL;
 				j->im[k].username = NULL;
 				j->im[k].password = NULL;
-				if ((rc = creds_fetch(&j->creds, &j->im[k],
-				                      spec, cfg, err)) < 0)
-					return rc;
+			}
+			/* once for every platform: each fetch refills
+			 * j->creds, which every im[k] points into, and a
+			 * script is run once per refetch */
+			if ((rc = creds_fetch(&j->creds, &j->im[0], spec, cfg,
+			                      err)) < 0)
+				return rc;
+			for (size_t k = 0; k < j->n; k++) {
+				j->im[k].dockerconfig = j->im[0].dockerconfig;
+				j->im[k].dockerconfig_len =
+				        j->im[0].dockerconfig_len;
+				j->im[k].username = j->im[0].username;
+				j->im[k].password = j->im[0].password;
 				registry_scan_release(&j->scan[k]);
 				j->scan[k] = (struct registry_scan)
 				        REGISTRY_SCAN_INIT;

@@ -681,6 +681,59 @@ class Credentials(unittest.TestCase):
             self.assertEqual(f.read().strip(), "2")
         self.assertIn("event=credentials_refetch", out.stderr)
 
+    def test_ext_script_is_run_once_after_a_401_for_every_platform(self):
+        d = tempfile.mkdtemp(dir=TMP, prefix="ext-")
+        count = os.path.join(d, "count")
+        script = os.path.join(d, "creds.sh")
+        with open(script, "w") as f:
+            # wrong, then right, then (were it run per platform) a longer
+            # user name, which moved the buffer the others pointed into
+            f.write("#!/bin/sh\nn=$(cat %s 2>/dev/null || echo 0)\n"
+                    "echo $((n + 1)) > %s\n"
+                    "if [ \"$n\" = 0 ]; then echo %s:wrong; "
+                    "elif [ \"$n\" = 1 ]; then echo %s:%s; "
+                    "else echo %s:x; fi\n"
+                    % (count, count, REG_USER, REG_USER, REG_PASSWORD,
+                       "u" * 300))
+        os.chmod(script, 0o755)
+        push("team/plat", "1.0.0", "1.1.0", registry=PRIVATE,
+             platforms="linux/amd64,linux/arm64", created_step=60)
+        repo = Repo({"apps/cred/kustomization.yaml": "resources: []\n"},
+                    transport="http")
+        repo.objects(textwrap.dedent("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: cred
+              namespace: argocd
+              annotations:
+                %simage-list: c={priv}/team/plat
+                %sc.update-strategy: newest-build
+                %sc.platforms: linux/amd64,linux/arm64
+                %sc.pull-secret: "ext:%s"
+                %swrite-back-method: git:secret:argocd/git-creds
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/cred}
+              destination: {server: https://kubernetes.default.svc}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: git-creds, namespace: argocd}
+            stringData:
+              username: %s
+              password: %s
+            """) % (ANN, ANN, ANN, ANN, script, ANN,
+                    os.environ["FERRY_TEST_GIT_HTTP_USER"],
+                    os.environ["FERRY_TEST_GIT_HTTP_PASSWORD"]))
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertNotIn("AddressSanitizer", out.stderr)
+        self.assertEqual(
+            yaml.safe_load(repo.file("apps/cred/.argocd-source-cred.yaml")),
+            {"kustomize": {"images": ["%s/team/plat:1.1.0" % PRIVATE]}})
+        with open(count) as f:
+            self.assertEqual(f.read().strip(), "2")
+
     def test_registries_conf_credentials_are_read_again_after_a_401(self):
         d = tempfile.mkdtemp(dir=TMP, prefix="ext-")
         count = os.path.join(d, "count")

@@ -1535,12 +1535,13 @@ pipeline_argocd(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 
 		/* an existing target branch is built on, as Argo CD does */
 		rc = gitrepo_fetch_ref(repo, &pref, &r.auth, head, &e);
-		if (rc == 0 && (rc = gitrepo_reset(repo, head, err)) == 0)
-			memcpy(out->base, head, sizeof(head));
-		else if (rc == -ERR_NOTFOUND)
-			rc = 0;
+		if (rc == -ERR_NOTFOUND)
+			rc = 0; /* a new branch: built on the base */
 		else if (rc < 0)
 			*err = e;
+		/* the reset's own error, even -ERR_NOTFOUND, is a failure */
+		else if ((rc = gitrepo_reset(repo, head, err)) == 0)
+			memcpy(out->base, head, sizeof(head));
 		if (rc < 0)
 			goto out;
 	}

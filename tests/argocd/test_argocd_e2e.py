@@ -591,6 +591,41 @@ class Branches(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertEqual(len(repo.log("image-updater/br-1.1.0")), 2)
 
+    def test_a_target_branch_that_cannot_be_checked_out_fails_with_why(self):
+        push("team/rb", "1.0.0", "1.1.0")
+        repo = Repo({"apps/rb/kustomization.yaml": "resources: []\n"})
+        # the target branch exists, and its tree holds a path no checkout
+        # writes ('.git/x'), so the reset after the fetch fails
+        gd = ("--git-dir", repo.bare)
+        blob = sh("git", *gd, "hash-object", "-w", "--stdin",
+                  input="x\n").stdout.strip()
+        sub = sh("git", *gd, "mktree",
+                 input="100644 blob %s\tx\n" % blob).stdout.strip()
+        tree = sh("git", *gd, "mktree",
+                  input="040000 tree %s\t.git\n" % sub).stdout.strip()
+        commit = sh("git", *gd, "-c", "user.name=t", "-c", "user.email=t@t",
+                    "commit-tree", tree, "-m", "bad").stdout.strip()
+        git(*gd, "update-ref", "refs/heads/image-updater/rb-1.1.0", commit)
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: rb
+              namespace: argocd
+              annotations:
+                %simage-list: rb={reg}/team/rb
+                %swrite-back-method: git
+                %sgit-branch: "main:image-updater/{{.AppName}}-{{range .Images}}{{.NewTag}}{{end}}"
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/rb}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (ANN, ANN, ANN))
+        out = repo.run("--argocd-annotations")
+        self.assertNotEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertNotIn("pushed", out.stdout)
+        self.assertRegex(out.stdout + out.stderr, r"git (reset|checkout)")
+        self.assertEqual(repo.log("image-updater/rb-1.1.0"), ["bad"])
+
 
 class Credentials(unittest.TestCase):
     """Pull secrets in every form against the htpasswd registry, read again

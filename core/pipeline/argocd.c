@@ -303,6 +303,17 @@ job_scan(struct scan_job *j, const struct config_argocd_unit_image *ui,
 	return 0;
 }
 
+int64_t
+pipeline_argocd_created_ns(int64_t created_unix)
+{
+	int64_t ns;
+
+	/* a hostile registry's config blob may say 9999-12-31 */
+	if (__builtin_mul_overflow(created_unix, (int64_t)1000000000, &ns))
+		return created_unix < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
+}
+
 static enum policy_kind
 policy_kind_of(enum config_argocd_strategy s)
 {
@@ -357,7 +368,9 @@ pick(struct pipeline_app_image *pi, const struct config_argocd_unit_image *ui,
 		pts[i].len = strlen(t->name);
 		pts[i].has_created = t->created_unix != INT64_MIN;
 		pts[i].created_ns =
-		        pts[i].has_created ? t->created_unix * 1000000000LL : 0;
+		        pts[i].has_created
+		                ? pipeline_argocd_created_ns(t->created_unix)
+		                : 0;
 		/* the newest image of any platform asked for (sorted alike) */
 		for (size_t k = 1; k < j->n; k++) {
 			const struct registry_scan *sk = &j->scan[k];
@@ -366,12 +379,14 @@ pick(struct pipeline_app_image *pi, const struct config_argocd_unit_image *ui,
 				if (strcmp(sk->tags[m].name, t->name) == 0 &&
 				    sk->tags[m].created_unix != INT64_MIN &&
 				    (!pts[i].has_created ||
-				     sk->tags[m].created_unix * 1000000000LL >
+				     pipeline_argocd_created_ns(
+				             sk->tags[m].created_unix) >
 				             pts[i].created_ns)) {
 					pts[i].has_created = true;
 					pts[i].created_ns =
-					        sk->tags[m].created_unix *
-					        1000000000LL;
+					        pipeline_argocd_created_ns(
+					                sk->tags[m]
+					                        .created_unix);
 				}
 		}
 	}

@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/pool.h"
@@ -195,6 +196,15 @@ int pipeline_argocd(struct pipeline_ctx *ctx, const struct pipeline_key *key,
                     int attempt, struct pipeline_app *out);
 
 void pipeline_app_release(struct pipeline_app *a);
+
+/*
+ * An image's creation time from the registry (seconds since the epoch,
+ * as registry_tag.created_unix) in nanoseconds, as policy_tag.created_ns
+ * wants it; times int64 nanoseconds do not hold (before 1677 or after
+ * 2262, which a registry's config blob may claim) are clamped to
+ * INT64_MIN or INT64_MAX.  Pure; any thread.
+ */
+int64_t pipeline_argocd_created_ns(int64_t created_unix);
 
 /*
  * Scans ImageRepository key->namespace_/name and stores its tags.

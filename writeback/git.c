@@ -1145,6 +1145,22 @@ out:
 	return rc;
 }
 
+bool
+gitrepo_branch_name_valid(const char *name, size_t len)
+{
+	char ref[512];
+	int valid = 0;
+
+	if (len == 0 || name[0] == '-' || memchr(name, '\0', len) ||
+	    (len == 1 && name[0] == '@') ||
+	    (len == 4 && memcmp(name, "HEAD", 4) == 0))
+		return false;
+	if (len > sizeof(ref) - sizeof("refs/heads/"))
+		return false;
+	snprintf(ref, sizeof(ref), "refs/heads/%.*s", (int)len, name);
+	return git_reference_name_is_valid(&valid, ref) == 0 && valid;
+}
+
 int
 gitrepo_default_branch(struct gitrepo *r, struct buf *out, struct err *err)
 {

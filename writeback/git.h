@@ -142,6 +142,16 @@ int gitrepo_reset(struct gitrepo *repo, const char *commit, struct err *err);
 int gitrepo_default_branch(struct gitrepo *repo, struct buf *out,
                            struct err *err);
 
+/*
+ * true when name (len bytes, no NUL needed) is a branch Git creates and
+ * pushes: "refs/heads/NAME" passes libgit2's git_reference_name_is_valid
+ * (no component starting with '.' or ending in ".lock", no "..", "@{",
+ * "//", control characters, space or any of ~^:?*[\), and NAME is not
+ * "@" or "HEAD" and does not start with '-' (as `git branch` refuses).
+ * Needs git_libgit2_init(); any thread.
+ */
+bool gitrepo_branch_name_valid(const char *name, size_t len);
+
 /* Fetches every branch and tag of the remote, touching nothing else. */
 int gitrepo_fetch(struct gitrepo *repo, const struct gitrepo_auth *auth,
                   struct err *err);

@@ -31,6 +31,7 @@
 #include "policy/filter.h"
 #include "policy/policy.h"
 #include "policy/semver.h"
+#include "writeback/git.h"
 #include "writeback/template/template.h"
 
 struct argocd_state {
@@ -386,18 +387,31 @@ config_argocd_branch_parse(struct config_argocd_branch *out, const char *s,
 			return err_set(err, ERR_INVALID, "git-branch is empty");
 		out->base = s;
 		out->base_len = strlen(s);
-		return 0;
+	} else {
+		if (colon != s) {
+			out->base = s;
+			out->base_len = (size_t)(colon - s);
+		}
+		if (colon[1] == '\0')
+			return err_set(err, ERR_INVALID,
+			               "git-branch '%s': the target after ':' "
+			               "is empty",
+			               s);
+		out->target = colon + 1;
+		out->target_len = strlen(colon + 1);
 	}
-	if (colon != s) {
-		out->base = s;
-		out->base_len = (size_t)(colon - s);
-	}
-	if (colon[1] == '\0')
+	if (out->base && !gitrepo_branch_name_valid(out->base, out->base_len))
 		return err_set(err, ERR_INVALID,
-		               "git-branch '%s': the target after ':' is empty",
-		               s);
-	out->target = colon + 1;
-	out->target_len = strlen(colon + 1);
+		               "git-branch '%s': '%.*s' is not a branch name "
+		               "Git accepts",
+		               s, (int)out->base_len, out->base);
+	/* a template is checked once rendered; a plain name now */
+	if (out->target && strstr(out->target, "{{") == NULL &&
+	    !gitrepo_branch_name_valid(out->target, out->target_len))
+		return err_set(err, ERR_INVALID,
+		               "git-branch '%s': '%s' is not a branch name Git "
+		               "accepts",
+		               s, out->target);
 	return 0;
 }
 
@@ -2347,6 +2361,20 @@ check_unit(struct config *cfg, const struct config_argocd_unit *u)
 	    e.code != ERR_NOMEM)
 		unit_diag(cfg, app, wpos, "%s", e.msg);
 	free(tp);
+	/* targetRevision is the base branch unless git-branch names one */
+	{
+		struct config_argocd_branch b = { 0 };
+		const char *rev = u->source->target_revision;
+
+		if ((u->branch == NULL ||
+		     config_argocd_branch_parse(&b, u->branch, &e) == 0) &&
+		    b.base == NULL && rev && *rev && strcmp(rev, "HEAD") != 0 &&
+		    !gitrepo_branch_name_valid(rev, strlen(rev)))
+			unit_diag(cfg, app, &u->source->pos,
+			          "targetRevision '%s' is the branch written "
+			          "to, and is not a branch name Git accepts",
+			          rev);
+	}
 	if (u->method && config_argocd_method_parse(&m, u->method, &e) == 0 &&
 	    m.secret_name) {
 		char ns[254], name[254];

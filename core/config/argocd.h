@@ -190,7 +190,11 @@ struct config_argocd_method {
 int config_argocd_method_parse(struct config_argocd_method *out,
                                const char *method, struct err *err);
 
-/* A git-branch value: BRANCH, BASE:TARGET or :TARGET (views). */
+/* A git-branch value: BRANCH, BASE:TARGET or :TARGET (views).  BRANCH,
+ * BASE and a TARGET without a template must be branch names Git accepts
+ * (gitrepo_branch_name_valid(), so git_libgit2_init() must have been
+ * called, as main() does; so must it for config_check() of Argo CD
+ * objects). */
 struct config_argocd_branch {
 	const char *base; /* NULL: the source's targetRevision */
 	size_t base_len;

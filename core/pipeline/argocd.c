@@ -1185,23 +1185,6 @@ out:
 	return rc;
 }
 
-/* A branch name Git takes (git check-ref-format, roughly). */
-static bool
-branch_ok(const char *b)
-{
-	size_t n = strlen(b);
-
-	if (n == 0 || b[0] == '-' || b[0] == '/' || b[n - 1] == '/' ||
-	    b[n - 1] == '.' || strstr(b, "..") || strstr(b, "//") ||
-	    strstr(b, "@{") || (n >= 5 && strcmp(b + n - 5, ".lock") == 0))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)b[i] <= ' ' || b[i] == 0x7f ||
-		    strchr("~^:?*[\\", b[i]))
-			return false;
-	return true;
-}
-
 /*
  * The push branch of a BASE:TARGET (or :TARGET) git-branch: TARGET
  * rendered as Argo CD Image Updater's TemplateBranchName, truncated to
@@ -1259,7 +1242,9 @@ render_branch(struct run *r, const char *tmpl, size_t len,
 		buf_truncate(&r->push_branch, CONFIG_ARGOCD_MAX_BRANCH);
 	if (!buf_ok(&r->push_branch))
 		rc = err_set(err, ERR_NOMEM, "out of memory");
-	else if (!branch_ok(r->push_branch.ptr ? r->push_branch.ptr : ""))
+	else if (!gitrepo_branch_name_valid(
+	                 r->push_branch.ptr ? r->push_branch.ptr : "",
+	                 r->push_branch.len))
 		rc = err_set(
 		        err, ERR_INVALID,
 		        "git-branch template rendered '%s', which is not a "
@@ -1440,9 +1425,15 @@ base_branch(struct run *r, struct gitrepo *repo,
 	                   0) {
 		return rc;
 	}
-	return buf_ok(&r->base_branch)
-	               ? 0
-	               : err_set(err, ERR_NOMEM, "out of memory");
+	if (!buf_ok(&r->base_branch))
+		return err_set(err, ERR_NOMEM, "out of memory");
+	/* validate checks it too; the run does not trust that it ran */
+	if (!gitrepo_branch_name_valid(r->base_branch.ptr, r->base_branch.len))
+		return err_set(err, ERR_INVALID,
+		               "base branch '%s' is not a branch name Git "
+		               "accepts",
+		               r->base_branch.ptr);
+	return 0;
 }
 
 int

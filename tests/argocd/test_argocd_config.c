@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <git2.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1311,6 +1313,70 @@ test_argocd__refuses_targets_and_paths_in_the_git_directory(void **state)
 	free(p);
 }
 
+/* Branch names are Git's (libgit2's reference rules), for a plain
+ * BRANCH, the BASE of BASE:TARGET, a TARGET without a template and the
+ * targetRevision written to; a template is checked once rendered. */
+static void
+test_argocd__refuses_branch_names_git_refuses(void **state)
+{
+	static const char *const bad[] = {
+		".hidden",
+		"a/.b",
+		"foo.lock/x",
+		"x.lock",
+		"@",
+		"a..b",
+		"-x",
+		"a b",
+		"a//b",
+		"a/",
+		"a@{1}",
+		"HEAD",
+		".x:up-{{.AppName}}",
+		"main:.up",
+		"main:up.lock",
+		"main:a..b",
+	};
+	static const char *const good[] = {
+		"main",
+		"release/1.x",
+		"a@b",
+		"main:up-{{.AppName}}",
+		":.{{.AppName}}",
+		"v1.2.3",
+		"feat/x-1",
+	};
+	static const char yaml[] =
+	        "apiVersion: argoproj.io/v1alpha1\n"
+	        "kind: Application\n"
+	        "metadata:\n"
+	        "  name: web\n"
+	        "  namespace: argocd\n"
+	        "  annotations: {" ANN "image-list: org/web, " ANN
+	        "write-back-method: git}\n"
+	        "spec:\n"
+	        "  source:\n"
+	        "    repoURL: https://git.example.com/org/apps.git\n"
+	        "    targetRevision: release/.next\n"
+	        "    path: apps/web\n";
+	struct config_argocd_branch b;
+	struct err e = ERR_INIT;
+	struct config *cfg = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (config_argocd_branch_parse(&b, bad[i], &e) != -ERR_INVALID)
+			fail_msg("git-branch '%s' was accepted", bad[i]);
+		assert_non_null(strstr(e.msg, "not a branch name"));
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (config_argocd_branch_parse(&b, good[i], &e) != 0)
+			fail_msg("git-branch '%s': %s", good[i], e.msg);
+	cfg = load_annotated(yaml);
+	diag(cfg, "", "targetRevision 'release/.next' is the branch written");
+	config_free(cfg);
+}
+
 static void
 test_argocd__names_the_default_file_by_namespace(void **state)
 {
@@ -1395,8 +1461,10 @@ main(void)
 		        test_argocd__names_the_default_file_by_namespace),
 		cmocka_unit_test(
 		        test_argocd__refuses_targets_and_paths_in_the_git_directory),
+		cmocka_unit_test(test_argocd__refuses_branch_names_git_refuses),
 	};
 
 	log_configure(LOG_WARN, LOG_FORMAT_LOGFMT, 2);
+	git_libgit2_init(); /* branch names are libgit2's to judge */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

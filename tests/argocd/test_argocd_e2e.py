@@ -591,6 +591,30 @@ class Branches(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertEqual(len(repo.log("image-updater/br-1.1.0")), 2)
 
+    def test_a_rendered_branch_git_refuses_fails_before_pushing(self):
+        push("team/rn", "1.0.0", "1.1.0")
+        repo = Repo({"apps/rn/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: rn
+              namespace: argocd
+              annotations:
+                %simage-list: rn={reg}/team/rn
+                %swrite-back-method: git
+                %sgit-branch: "main:up/.{{.AppName}}"
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/rn}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (ANN, ANN, ANN))
+        out = repo.run("--argocd-annotations")
+        self.assertNotEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("rendered 'up/.rn', which is not a branch name",
+                      out.stdout + out.stderr)
+        self.assertEqual(git("--git-dir", repo.bare, "branch", "--list"),
+                         "* main")
+
     def test_a_target_branch_that_cannot_be_checked_out_fails_with_why(self):
         push("team/rb", "1.0.0", "1.1.0")
         repo = Repo({"apps/rb/kustomization.yaml": "resources: []\n"})

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <git2.h>
+
 #include "base/buf.h"
 #include "base/log.h"
 #include "config/argocd.h"
@@ -24,6 +26,10 @@
 #define FUZZ_MAX_INPUT 4096
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* GLOBAL: set by the first input, as main() initialises libgit2 once
+ * (branch names are checked by libgit2, which needs it) */
+static int libgit2_ready;
 
 static void
 check(int cond, const char *what)
@@ -85,6 +91,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n;
 
 	log_configure(LOG_ERROR, LOG_FORMAT_LOGFMT, -1);
+	if (!libgit2_ready)
+		libgit2_ready = git_libgit2_init() > 0;
 	if (size < 1 || size > FUZZ_MAX_INPUT)
 		return 0;
 	n = size - 1;

@@ -8,12 +8,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <git2.h>
+
 #include "base/buf.h"
 #include "base/log.h"
 #include "config/argocd.h"
 #include "config/loader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* GLOBAL: set by the first input, as main() initialises libgit2 once
+ * (branch names are checked by libgit2, which needs it) */
+static int libgit2_ready;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,6 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf line = BUF_INIT;
 
 	log_configure(LOG_ERROR, LOG_FORMAT_LOGFMT, -1);
+	if (!libgit2_ready)
+		libgit2_ready = git_libgit2_init() > 0;
 	if (config_new(&cfg) < 0)
 		return 0;
 	config_argocd_annotations(cfg, size > 0 && (data[0] & 1));

@@ -81,6 +81,21 @@ argocd_image_same(const char *a, size_t alen, const char *b, size_t blen)
 	return alen == blen && memcmp(a, b, alen) == 0;
 }
 
+/*
+ * true when two kustomize.images entries set the same image: `kustomize
+ * edit set image` keys an entry on the name before '=' (ALIAS=NAME:TAG
+ * replaces image ALIAS), else on its name.
+ */
+static bool
+kustomize_same(const struct argocd_image_ref *a,
+               const struct argocd_image_ref *b)
+{
+	return argocd_image_same(a->alias ? a->alias : a->name,
+	                         a->alias ? a->alias_len : a->name_len,
+	                         b->alias ? b->alias : b->name,
+	                         b->alias ? b->alias_len : b->name_len);
+}
+
 /* A kustomize image string's parts against the reference grammar. */
 static int
 image_string_check(const char *s, struct err *err)
@@ -440,8 +455,7 @@ verify_list(const struct buf *out, const char *sect, const char *key,
 					continue;
 				argocd_image_ref_split(&a, images[i]);
 				argocd_image_ref_split(&b, d.nodes[c].value);
-				if (argocd_image_same(a.name, a.name_len,
-				                      b.name, b.name_len))
+				if (kustomize_same(&a, &b))
 					hit = c;
 			} else {
 				int nm = yamledit_map_get(&d, c, "name");
@@ -547,8 +561,7 @@ argocd_source_kustomize(const struct fsroot *root, const char *path,
 			if (f.doc.nodes[c].type != YAMLEDIT_SCALAR)
 				continue;
 			argocd_image_ref_split(&have, f.doc.nodes[c].value);
-			if (!argocd_image_same(want.name, want.name_len,
-			                       have.name, have.name_len))
+			if (!kustomize_same(&want, &have))
 				continue;
 			hit = true;
 			/* mergeKustomizeOverride: replaced when it has no

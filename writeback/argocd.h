@@ -65,7 +65,9 @@ bool argocd_image_same(const char *a, size_t alen, const char *b, size_t blen);
 /*
  * Merges images (n kustomize image strings, each checked against the
  * reference grammar, ALIAS and NAME as image names) into the
- * kustomize.images list of the override file at path.  -ERR_INVALID (a
+ * kustomize.images list of the override file at path.  An entry is keyed
+ * as `kustomize edit set image` keys it: on ALIAS when it has one, else
+ * on NAME; a new image replaces the entries of its key.  -ERR_INVALID (a
  * file of another shape, a bad value, a flow-style list that is not
  * empty), -ERR_NOMEM, fsroot errors.
  */

@@ -178,6 +178,45 @@ test_argocd_source__merges_kustomize_images_byte_for_byte(void **state)
 	wb_changes_release(&ch);
 }
 
+/* `kustomize edit set image` keys an entry on the name before '=': an
+ * ALIAS=NAME:TAG entry is the image ALIAS, whatever NAME it points to. */
+static void
+test_argocd_source__matches_an_aliased_entry_on_its_alias(void **state)
+{
+	struct fx *f = *state;
+	const char *imgs[] = { "app=reg.example.com/team/web:2.0",
+		               "reg.example.com/team/other:3" };
+	struct wb_changes ch = WB_CHANGES_INIT;
+	struct err e = ERR_INIT;
+
+	put(f, "a.yaml",
+	    "kustomize:\n"
+	    "  images:\n"
+	    "  - app=reg.example.com/team/old:1.0\n"
+	    "  - reg.example.com/team/web:0.9\n"
+	    "  - other=reg.example.com/team/other:1\n");
+	assert_int_equal(argocd_source_kustomize(f->root, "a.yaml", imgs, 2,
+	                                         NULL, &ch, &e),
+	                 0);
+	assert_file(f, "a.yaml",
+	            "kustomize:\n"
+	            "  images:\n"
+	            "  - app=reg.example.com/team/web:2.0\n"
+	            "  - reg.example.com/team/web:0.9\n"
+	            "  - other=reg.example.com/team/other:1\n"
+	            "  - reg.example.com/team/other:3\n");
+	assert_int_equal(ch.n, 2);
+	assert_string_equal(ch.v[0].old_value,
+	                    "app=reg.example.com/team/old:1.0");
+	wb_changes_release(&ch);
+	/* run again: what it wrote is found, nothing changes */
+	assert_int_equal(argocd_source_kustomize(f->root, "a.yaml", imgs, 2,
+	                                         NULL, &ch, &e),
+	                 0);
+	assert_int_equal(ch.n, 0);
+	wb_changes_release(&ch);
+}
+
 static void
 test_argocd_source__keeps_an_entry_when_the_new_one_has_no_version(void **state)
 {
@@ -641,6 +680,7 @@ main(void)
 		T(test_argocd_source__writes_a_new_kustomize_file_in_argo_cds_shape),
 		T(test_argocd_source__merges_kustomize_images_byte_for_byte),
 		T(test_argocd_source__keeps_an_entry_when_the_new_one_has_no_version),
+		T(test_argocd_source__matches_an_aliased_entry_on_its_alias),
 		T(test_argocd_source__adds_the_missing_keys_at_their_indentation),
 		T(test_argocd_source__refuses_a_file_of_another_shape),
 		T(test_argocd_source__refuses_a_value_outside_the_grammar),

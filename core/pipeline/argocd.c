@@ -808,6 +808,9 @@ struct strs {
 	size_t n, cap;
 };
 
+/* Keeps p (a string just made, or NULL when making it failed) until the
+ * write is done; p, or NULL when p was NULL or could not be kept (then
+ * freed): the caller's out of memory. */
 static const char *
 keep(struct strs *s, char *p)
 {
@@ -971,41 +974,57 @@ write_target(struct run *r, const struct fsroot *root,
 				break;
 			if (hs) {
 				vals[n].key = hs;
-				vals[n++].value =
-				        keep(&keepers, image_string(ui, pi));
+				if ((vals[n++].value = keep(
+				             &keepers, image_string(ui, pi))) ==
+				    NULL)
+					goto nomem;
 				break;
 			}
-			tv = keep(&keepers, tag_with_digest(pi));
-			if (tv && *tv) {
+			if ((tv = keep(&keepers, tag_with_digest(pi))) == NULL)
+				goto nomem;
+			if (*tv) {
 				vals[n].key = ht;
 				vals[n++].value = tv;
 			}
 			{
+				struct err e = ERR_INIT;
 				char *old = NULL;
 
+				/* the name as the file writes it, when it has
+				 * one; a missing key is no error here */
 				if (argocd_values_get(&old, root, r->target, hn,
-				                      err) < 0)
+				                      &e) < 0)
 					old = NULL;
 				vals[n].key = hn;
 				vals[n++].value = keep(
 				        &keepers,
 				        strdup(short_form(pi->image, old)));
 				free(old);
+				if (vals[n - 1].value == NULL)
+					goto nomem;
 			}
 			break;
 		default:
 			if (r->type == ARGOCD_APP_KUSTOMIZE) {
-				strs[n++] =
-				        keep(&keepers, image_string(ui, pi));
+				if ((strs[n++] = keep(&keepers,
+				                      image_string(ui, pi))) ==
+				    NULL)
+					goto nomem;
 			} else if (hs) {
 				params[n].name = hs;
-				params[n++].value =
-				        keep(&keepers, image_string(ui, pi));
+				if ((params[n++].value = keep(
+				             &keepers, image_string(ui, pi))) ==
+				    NULL)
+					goto nomem;
 			} else {
 				params[n].name = hn;
 				params[n++].value = pi->image;
-				s = keep(&keepers, tag_with_digest(pi));
-				if (s && *s) {
+				/* a NULL here would drop the tag and commit
+				 * half an update */
+				if ((s = keep(&keepers, tag_with_digest(pi))) ==
+				    NULL)
+					goto nomem;
+				if (*s) {
 					params[n].name = ht;
 					params[n++].value = s;
 				}
@@ -1035,36 +1054,17 @@ write_target(struct run *r, const struct fsroot *root,
 			continue;
 		if (r->tk == CONFIG_ARGOCD_TARGET_KUSTOMIZATION) {
 			char *copy = (char *)keep(&keepers, strdup(s));
-			if (copy == NULL ||
-			    kustomize_image_parse(&kimgs[n], copy, err) < 0) {
-				rc = copy ? -ERR_INVALID
-				          : err_set(err, ERR_NOMEM,
-				                    "out of memory");
+
+			if (copy == NULL)
+				goto nomem;
+			if ((rc = kustomize_image_parse(&kimgs[n], copy, err)) <
+			    0)
 				goto out;
-			}
 			n++;
 		} else {
 			strs[n++] = s;
 		}
 	}
-	if (keepers.n && keepers.v[keepers.n - 1] == NULL) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++)
-		if ((r->tk == CONFIG_ARGOCD_TARGET_KUSTOMIZATION &&
-		     kimgs[i].name == NULL) ||
-		    (r->tk == CONFIG_ARGOCD_TARGET_HELMVALUES &&
-		     vals[i].value == NULL) ||
-		    (r->tk != CONFIG_ARGOCD_TARGET_KUSTOMIZATION &&
-		     r->tk != CONFIG_ARGOCD_TARGET_HELMVALUES &&
-		     r->type == ARGOCD_APP_KUSTOMIZE && strs[i] == NULL) ||
-		    (r->tk != CONFIG_ARGOCD_TARGET_KUSTOMIZATION &&
-		     r->tk != CONFIG_ARGOCD_TARGET_HELMVALUES &&
-		     r->type == ARGOCD_APP_HELM && params[i].value == NULL)) {
-			rc = err_set(err, ERR_NOMEM, "out of memory");
-			goto out;
-		}
 	if (n == 0)
 		goto out;
 	/* one parameter per name: the last image given wins (two images
@@ -1108,6 +1108,9 @@ write_target(struct run *r, const struct fsroot *root,
 			                        &out->changes, err);
 		break;
 	}
+	goto out;
+nomem:
+	rc = err_set(err, ERR_NOMEM, "out of memory");
 out:
 	strs_release(&keepers);
 	free(strs);

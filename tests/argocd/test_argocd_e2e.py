@@ -140,6 +140,31 @@ class Repo:
         return work
 
 
+def assert_secrets_absent(test, repo, out, secrets):
+    """None of secrets (strings) is in the run's output, in any file of
+    its state directory (the clone included), or in what `ferry get`
+    shows of that state."""
+    shown = [out.stdout, out.stderr]
+    for args in (["get"], ["get", "apps", "-o", "json"]):
+        got = sh(FERRY, *args, "--state-dir", repo.state, check=False)
+        shown += [got.stdout, got.stderr]
+    files = 0
+    for top, _, names in os.walk(repo.state):
+        for n in names:
+            path = os.path.join(top, n)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            files += 1
+            with open(path, "rb") as f:
+                data = f.read()
+            for secret in secrets:
+                test.assertNotIn(secret.encode(), data, path)
+    test.assertGreater(files, 0)
+    for secret in secrets:
+        for text in shown:
+            test.assertNotIn(secret, text)
+
+
 def deployment(image, name="web"):
     return """\
         apiVersion: apps/v1
@@ -157,6 +182,50 @@ def deployment(image, name="web"):
                 - name: {name}
                   image: {image}
         """.format(name=name, image=image)
+
+
+def split_image(ref):
+    """NAME, TAG, DIGEST of an image reference (TAG and DIGEST None when
+    absent); a ':' before the last '/' is a registry's port."""
+    name, _, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = None
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    return name, tag, digest or None
+
+
+def kustomize_edit_set_image(directory, entry):
+    """What `kustomize edit set image ENTRY` does to the kustomization in
+    directory, written here from its documented rules (ferry's editor is
+    what is under test): OLD=NEW[:TAG][@DIGEST] sets image OLD to NEW,
+    NAME[:TAG][@DIGEST] sets image NAME; an entry of that name is
+    updated, else one is appended.  A new tag drops the digest and a new
+    digest the tag."""
+    path = os.path.join(directory, "kustomization.yaml")
+    with open(path) as f:
+        doc = yaml.safe_load(f) or {}
+    old, eq, rest = entry.partition("=")
+    if not eq:
+        rest = old
+    new_name, tag, digest = split_image(rest)
+    key = old if eq else new_name
+    images = doc.setdefault("images", [])
+    item = next((i for i in images if i.get("name") == key), None)
+    if item is None:
+        item = {"name": key}
+        images.append(item)
+    if eq:
+        item["newName"] = new_name
+    if tag is not None:
+        item["newTag"] = tag
+        item.pop("digest", None)
+    if digest is not None:
+        item["digest"] = digest
+        item.pop("newTag", None)
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f)
 
 
 def kustomize_render(path):
@@ -241,10 +310,11 @@ class Annotations(unittest.TestCase):
         work = self.repo.checkout()
         app = os.path.join(work, "apps", "web")
         # Argo CD runs `kustomize edit set image` for each override image
-        # before it builds: ferry's byte-exact set-image does the same
+        # before it builds; the test does the same with its own code
         with open(os.path.join(app, ".argocd-source-web.yaml")) as f:
             images = yaml.safe_load(f)["kustomize"]["images"]
-        sh(FERRY, "kustomize", "set-image", app, *images)
+        for image in images:
+            kustomize_edit_set_image(app, image)
         self.assertEqual(kustomize_render(app),
                          ["%s/team/web:1.2.0" % REGISTRY])
 
@@ -331,6 +401,69 @@ class GitDirectory(unittest.TestCase):
         self.assertIn("inside the repository's .git", out.stdout + out.stderr)
         self.assert_git_untouched(repo, repo.run("--argocd-annotations"),
                                   ["link", "Initial commit"])
+
+
+class NamingAndFilters(unittest.TestCase):
+    """The default file of an Application outside Argo CD's namespace is
+    .argocd-source-<ns>_<app>.yaml; newest-build with allow-tags and
+    ignore-tags picks the newest image among the tags both let through."""
+
+    def app(self, namespace, image, extra=""):
+        repo = Repo({"apps/nf/kustomization.yaml": "resources: []\n"})
+        repo.objects("""\
+            apiVersion: argoproj.io/v1alpha1
+            kind: Application
+            metadata:
+              name: nf
+              namespace: %s
+              annotations:
+                %simage-list: nf=%s
+                %swrite-back-method: git
+            %s
+            spec:
+              source: {repoURL: {url}, targetRevision: main, path: apps/nf}
+              destination: {server: https://kubernetes.default.svc}
+            """ % (namespace, ANN, image, ANN, extra))
+        return repo
+
+    def test_an_application_outside_argocd_gets_ns_underscore_app(self):
+        push("team/nsapp", "1.0.0", "1.1.0")
+        repo = self.app("team", "{reg}/team/nsapp")
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("Application team/nf: pushed", out.stdout)
+        self.assertEqual(
+            yaml.safe_load(repo.file("apps/nf/.argocd-source-team_nf.yaml")),
+            {"kustomize": {"images": ["%s/team/nsapp:1.1.0" % REGISTRY]}})
+        names = git("--git-dir", repo.bare, "ls-tree", "--name-only",
+                    "main", "apps/nf/").split("\n")
+        self.assertNotIn("apps/nf/.argocd-source-nf.yaml", names)
+        # in Argo CD's own namespace the name has no namespace
+        repo = self.app("argocd", "{reg}/team/nsapp")
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("nsapp:1.1.0",
+                      repo.file("apps/nf/.argocd-source-nf.yaml"))
+
+    def test_newest_build_with_allow_and_ignore_tags(self):
+        # created a minute apart, in this order: the newest that
+        # ^1\. allows and 1.9* does not ignore is 1.2.0 (semver would
+        # pick 1.5.0)
+        push("team/nb", "1.0.0", "1.5.0", "1.9.0", "2.0.0", "1.2.0",
+             "1.9.1", created_step=60)
+        repo = self.app(
+            "argocd", "{reg}/team/nb",
+            "    %snf.update-strategy: newest-build\n"
+            "                %snf.allow-tags: \"regexp:^1\\\\.\"\n"
+            "                %snf.ignore-tags: \"1.9*\"" % (ANN, ANN, ANN))
+        out = repo.run("--argocd-annotations")
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertEqual(
+            yaml.safe_load(repo.file("apps/nf/.argocd-source-nf.yaml")),
+            {"kustomize": {"images": ["%s/team/nb:1.2.0" % REGISTRY]}})
+        self.assertEqual(repo.log()[0],
+                         "build: automatic update of nf\n\n"
+                         "updates image team/nb tag '' to '1.2.0'")
 
 
 class TwoApplications(unittest.TestCase):
@@ -698,6 +831,8 @@ class Credentials(unittest.TestCase):
         out = repo.run("--argocd-annotations", env={
             "CRED_VAR": "%s:%s" % (REG_USER, REG_PASSWORD)})
         self.assert_pushed(repo, out)
+        assert_secrets_absent(self, repo, out, [
+            REG_PASSWORD, os.environ["FERRY_TEST_GIT_HTTP_PASSWORD"]])
 
     def test_secret_field_credentials(self):
         repo = self.app("secret:argocd/reg#creds",
@@ -929,6 +1064,11 @@ class SshAndIndexes(unittest.TestCase):
         out = repo.run("--argocd-annotations")
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertNotIn("ssh_host_key_unchecked", out.stderr)
+        # the key, and each line of its body, appear nowhere
+        body = [line for line in self.key().splitlines()
+                if len(line) >= 16 and not line.startswith("-----")]
+        self.assertTrue(body)
+        assert_secrets_absent(self, repo, out, [self.key()] + body)
         self.assertEqual(repo.file("charts/x/values.yaml") + "\n",
                          textwrap.dedent("""\
             sidecars:

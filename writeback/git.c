@@ -1145,6 +1145,50 @@ out:
 	return rc;
 }
 
+bool
+gitrepo_branch_name_valid(const char *name, size_t len)
+{
+	char ref[512];
+	int valid = 0;
+
+	if (len == 0 || name[0] == '-' || memchr(name, '\0', len) ||
+	    (len == 1 && name[0] == '@') ||
+	    (len == 4 && memcmp(name, "HEAD", 4) == 0))
+		return false;
+	if (len > sizeof(ref) - sizeof("refs/heads/"))
+		return false;
+	snprintf(ref, sizeof(ref), "refs/heads/%.*s", (int)len, name);
+	return git_reference_name_is_valid(&valid, ref) == 0 && valid;
+}
+
+int
+gitrepo_default_branch(struct gitrepo *r, struct buf *out, struct err *err)
+{
+	static const char prefix[] = "refs/remotes/origin/";
+	git_reference *ref = NULL;
+	const char *target;
+	int rc = 0;
+
+	if (git_reference_lookup(&ref, r->repo, "refs/remotes/origin/HEAD") <
+	            0 ||
+	    git_reference_type(ref) != GIT_REFERENCE_SYMBOLIC ||
+	    (target = git_reference_symbolic_target(ref)) == NULL ||
+	    strncmp(target, prefix, sizeof(prefix) - 1) != 0 ||
+	    target[sizeof(prefix) - 1] == '\0') {
+		char u[GITREPO_MAX_URL];
+
+		safe_url(u, sizeof(u), r->url);
+		rc = err_set(err, ERR_NOTFOUND,
+		             "git '%s': the remote's default branch is not "
+		             "known; name the branch instead of HEAD",
+		             u);
+	} else if (buf_puts(out, target + sizeof(prefix) - 1) < 0) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+	}
+	git_reference_free(ref);
+	return rc;
+}
+
 int
 gitrepo_fetch(struct gitrepo *r, const struct gitrepo_auth *auth,
               struct err *err)

@@ -133,6 +133,25 @@ int gitrepo_fetch_ref(struct gitrepo *repo, const struct gitrepo_ref *ref,
                       struct err *err);
 int gitrepo_reset(struct gitrepo *repo, const char *commit, struct err *err);
 
+/*
+ * The remote's default branch as the clone recorded it when it was made
+ * (refs/remotes/origin/HEAD), appended to out: "main".  -ERR_NOTFOUND
+ * when the clone does not know it.  For refs written as HEAD (Argo CD's
+ * targetRevision), which name no branch to push to.
+ */
+int gitrepo_default_branch(struct gitrepo *repo, struct buf *out,
+                           struct err *err);
+
+/*
+ * true when name (len bytes, no NUL needed) is a branch Git creates and
+ * pushes: "refs/heads/NAME" passes libgit2's git_reference_name_is_valid
+ * (no component starting with '.' or ending in ".lock", no "..", "@{",
+ * "//", control characters, space or any of ~^:?*[\), and NAME is not
+ * "@" or "HEAD" and does not start with '-' (as `git branch` refuses).
+ * Needs git_libgit2_init(); any thread.
+ */
+bool gitrepo_branch_name_valid(const char *name, size_t len);
+
 /* Fetches every branch and tag of the remote, touching nothing else. */
 int gitrepo_fetch(struct gitrepo *repo, const struct gitrepo_auth *auth,
                   struct err *err);

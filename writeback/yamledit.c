@@ -1182,6 +1182,9 @@ yamledit_file_finish(const struct fsroot *root, const char *path,
 
 	if (newbytes->len == oldlen && memcmp(newbytes->ptr, old, oldlen) == 0)
 		return 0;
+	/* fsroot_write() refuses it too; a plan must not show it either */
+	if ((rc = fsroot_git_check(path, err)) < 0)
+		return rc;
 	if (opts && opts->dry_run) {
 		if (opts->diff &&
 		    yamledit_diff(opts->diff, label, old, oldlen, newbytes->ptr,

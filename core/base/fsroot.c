@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -604,6 +605,65 @@ write_all(int fd, const char *p, size_t len)
 }
 
 int
+fsroot_git_check(const char *rel, struct err *err)
+{
+	const char *p = rel;
+	size_t n;
+
+	/* the first component that is not "." or empty */
+	for (;;) {
+		n = strcspn(p, "/");
+		if (*p == '\0' || !is_dot_or_empty(p, n))
+			break;
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	/* case-insensitive: Git on a case-folding file system opens ".GIT" */
+	if (n == 4 && strncasecmp(p, ".git", 4) == 0)
+		return err_set(err, ERR_INVALID,
+		               "'%s': is inside the repository's .git; "
+		               "not written",
+		               rel);
+	return 0;
+}
+
+/*
+ * fsroot_git_check() on what rel resolves to: the real path of its
+ * directory (links followed as the write will follow them) and its last
+ * component.
+ */
+static int
+write_git_check(const struct fsroot *r, const char *rel, unsigned flags,
+                struct err *err)
+{
+	struct buf norm = BUF_INIT, canon = BUF_INIT;
+	size_t at;
+	int rc;
+
+	if ((rc = fsroot_git_check(rel, err)) < 0)
+		return rc;
+	if (normalize(&norm, rel, &at) < 0) {
+		rc = err_set(err, ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (at == 0) /* no directory part: rel itself was checked */
+		goto out;
+	buf_truncate(&norm, at - 1);
+	if ((rc = fsroot_realpath(r, norm.ptr, flags, &canon, err)) < 0)
+		goto out;
+	if (fsroot_git_check(canon.len ? canon.ptr : ".", err) < 0)
+		rc = err_set(err, ERR_INVALID,
+		             "'%s': resolves to inside the repository's .git; "
+		             "not written",
+		             rel);
+out:
+	buf_release(&norm);
+	buf_release(&canon);
+	return rc;
+}
+
+int
 fsroot_write(const struct fsroot *r, const char *rel, unsigned flags,
              const void *data, size_t len, mode_t mode, struct err *err)
 {
@@ -612,6 +672,9 @@ fsroot_write(const struct fsroot *r, const char *rel, unsigned flags,
 	int dfd = -1, fd = -1, rc;
 	bool made = false;
 
+	if ((rc = fsroot_path_check(rel, err)) < 0 ||
+	    (rc = write_git_check(r, rel, flags, err)) < 0)
+		return rc;
 	/* a real descriptor, not O_PATH: the directory is fsynced */
 	rc = open_parent(r, rel, flags, O_RDONLY, &dfd, base, err);
 	if (rc < 0)

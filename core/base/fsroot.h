@@ -105,6 +105,14 @@ struct fsroot_list {
 int fsroot_path_check(const char *rel, struct err *err);
 
 /*
+ * 0 unless rel's first component (after "." and empty ones) is ".git" in
+ * any case: -ERR_INVALID then.  fsroot_write() applies it to the real
+ * path it writes, so no editor writes into a clone's Git directory; the
+ * configuration checks call it so `ferry validate` says so first.
+ */
+int fsroot_git_check(const char *rel, struct err *err);
+
+/*
  * Opens dir (a path the caller trusts: its own clone, a directory named on
  * the command line) as a root.  -ERR_NOTFOUND when it does not exist,
  * -ERR_INVALID when it is not a directory or cannot be opened,
@@ -147,7 +155,10 @@ int fsroot_read(const struct fsroot *r, const char *rel, unsigned flags,
  * fsync, renameat() over rel, fsync of the directory.  A crash leaves the
  * old or the new content.  An existing file keeps its mode; a new one gets
  * mode.  The directory part is resolved as above; the last component must
- * not be a symlink or a directory (-ERR_INVALID).
+ * not be a symlink or a directory (-ERR_INVALID).  A path whose real
+ * directory lies in ".git" at the root, or that names ".git" itself
+ * (fsroot_git_check()), is refused with -ERR_INVALID: what the root holds
+ * is a work tree, and its Git directory is not an editor's to change.
  */
 int fsroot_write(const struct fsroot *r, const char *rel, unsigned flags,
                  const void *data, size_t len, mode_t mode, struct err *err);

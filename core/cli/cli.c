@@ -17,7 +17,7 @@ const struct cli_command cli_commands[] = {
 	{ "run", "run the pipeline: scan, select, edit, commit, push",
 	  cmd_run },
 	{ "plan", "show what a run would change, commit and push", cmd_plan },
-	{ "validate", "check Flux objects in files and directories",
+	{ "validate", "check Flux and Argo CD objects in files and directories",
 	  cmd_validate },
 	{ "decrypt", "print a SOPS-encrypted file decrypted, as sops -d does",
 	  cmd_decrypt },

@@ -71,9 +71,10 @@ int cli_edit_print(bool dry_run, bool json, const struct buf *diff,
  * The options of every command that loads a configuration (validate,
  * run, plan): -f PATH (- for standard input), --exclude GLOB,
  * -n/--namespace NS, --secrets-dir DIR, --sops-age-key-file FILE (else
- * $SOPS_AGE_KEY_FILE) and --sops-pgp-key-file FILE.  Add CLI_CONFIG_LONGOPTS to
- * the getopt table and CLI_CONFIG_SHORTOPTS to the short string, hand every
- * option to cli_config_option(), then call cli_config_ready() (cmd_validate.c).
+ * $SOPS_AGE_KEY_FILE), --sops-pgp-key-file FILE and --argocd-annotations.  Add
+ * CLI_CONFIG_LONGOPTS to the getopt table and CLI_CONFIG_SHORTOPTS to the short
+ * string, hand every option to cli_config_option(), then call
+ * cli_config_ready() (cmd_validate.c).
  */
 #define CLI_MAX_PATHS 256
 
@@ -82,6 +83,7 @@ enum {
 	CLI_OPT_SECRETS_DIR,
 	CLI_OPT_AGE_KEY,
 	CLI_OPT_PGP_KEY,
+	CLI_OPT_ARGOCD_ANNOTATIONS,
 };
 
 #define CLI_CONFIG_SHORTOPTS "f:n:"
@@ -93,7 +95,8 @@ enum {
 	{ "namespace", required_argument, NULL, 'n' },                         \
 	{ "secrets-dir", required_argument, NULL, CLI_OPT_SECRETS_DIR },       \
 	{ "sops-age-key-file", required_argument, NULL, CLI_OPT_AGE_KEY },     \
-	{ "sops-pgp-key-file", required_argument, NULL, CLI_OPT_PGP_KEY }
+	{ "sops-pgp-key-file", required_argument, NULL, CLI_OPT_PGP_KEY },     \
+	{ "argocd-annotations", no_argument, NULL, CLI_OPT_ARGOCD_ANNOTATIONS }
 /* clang-format on */
 #define CLI_CONFIG_HELP                                                               \
 	"  -f, --file PATH       a file or directory of objects (repeatable;\n"       \
@@ -111,7 +114,10 @@ enum {
 	"                        the *.agekey keys of a Kustomization's\n"            \
 	"                        spec.decryption.secretRef\n"                         \
 	"  --sops-pgp-key-file FILE  an armored PGP secret key, the same way\n"       \
-	"                        (repeatable; besides its *.asc keys)\n"
+	"                        (repeatable; besides its *.asc keys)\n"              \
+	"  --argocd-annotations  also read Argo CD Applications' v0.x\n"              \
+	"                        image-updater annotations where no ImageUpdater\n"   \
+	"                        selects them (the v0.x era)\n"
 
 #define CLI_MAX_KEY_FILES 16
 

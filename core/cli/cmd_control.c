@@ -34,6 +34,8 @@ static const char get_help[] =
         "  imagepolicy, imagepolicies, policies, ip\n"
         "  imageupdateautomation, imageupdateautomations, automations, iua\n"
         "  kustomization, kustomizations, ks\n"
+        "  application, applications, apps, app (Argo CD: the images of each\n"
+        "    Application an ImageUpdater or its annotations update)\n"
         "  all (default)\n"
         "\n"
         "For a Kustomization it shows the last applied revision; -o json has\n"
@@ -70,7 +72,7 @@ static const char reconcile_help[] =
         "and not waited for; each one handed over is named on stderr.\n"
         "\n"
         "KIND: imagerepository (ir), imagepolicy (ip), imageupdateautomation (iua),\n"
-        "kustomization (ks).\n"
+        "kustomization (ks), application (app).\n"
         "\n"
         "Options:\n"
         "  -n, --namespace NS    the object's namespace (default 'default')\n"
@@ -207,12 +209,14 @@ parse_kind(const char *s, const char **out)
 		    "automations", "automation", "iua", NULL } },
 		{ "Kustomization",
 		  { "kustomization", "kustomizations", "ks", NULL } },
+		{ "Application",
+		  { "application", "applications", "apps", "app", NULL } },
 	};
 
 	*out = NULL;
 	if (strcasecmp(s, "all") == 0)
 		return 0;
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
 		if (strcasecmp(s, kinds[k].kind) == 0) {
 			*out = kinds[k].kind;
 			return 0;
@@ -399,6 +403,22 @@ what_text(char *out, size_t n, const cJSON *o)
 			         at, ago);
 		else
 			snprintf(out, n, "%s", rev ? rev : "-");
+	} else if (strcmp(kind, "Application") == 0) {
+		/* its images and what each is at: "alias=image:tag, ..." */
+		struct buf b = BUF_INIT;
+		const cJSON *im;
+
+		cJSON_ArrayForEach(
+		        im, cJSON_GetObjectItemCaseSensitive(o, "images"))
+		{
+			const char *a = str(im, "alias");
+			buf_addf(&b, "%s%s%s%s:%s", b.len ? ", " : "", a,
+			         *a ? "=" : "", str(im, "image"),
+			         json_get_string(im, "tag") ? str(im, "tag")
+			                                    : "-");
+		}
+		snprintf(out, n, "%s", b.len && buf_ok(&b) ? b.ptr : "-");
+		buf_release(&b);
 	} else {
 		since_text(ago, sizeof(ago),
 		           json_get_string(o, "lastPushTime"));
@@ -415,9 +435,10 @@ print_table(const cJSON *list)
 {
 	static const char *const kinds[] = { "ImageRepository", "ImagePolicy",
 		                             "ImageUpdateAutomation",
-		                             "Kustomization" };
+		                             "Kustomization", "Application" };
 	static const char *const heads[] = { "LAST SCAN", "LATEST IMAGE",
-		                             "LAST PUSH", "LAST APPLIED" };
+		                             "LAST PUSH", "LAST APPLIED",
+		                             "IMAGES" };
 	const cJSON *o;
 	bool fleet = false;
 
@@ -427,7 +448,7 @@ print_table(const cJSON *list)
 		if (json_get_string(o, "owner"))
 			fleet = true;
 	}
-	for (size_t k = 0; k < 4; k++) {
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
 		bool any = false;
 		cJSON_ArrayForEach(o, list)
 		{

@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "daemon/daemon.h"
 #include "fleet/etcd.h"
+#include "config/argocd.h"
 #include "config/loader.h"
 #include "notify/notify.h"
 #include "pipeline/pipeline.h"
@@ -39,7 +40,12 @@ static const char run_help[] =
         "     {\"$imagepolicy\": \"NS:NAME\"} under update.path (or, with ferry's\n"
         "     update.strategy Kustomization, the images: of the kustomization\n"
         "     file there), commits with the rendered messageTemplate and pushes;\n"
-        "  4. for every Kustomization (after those it dependsOn): renders its\n"
+        "  4. for every Argo CD Application an ImageUpdater selects: its images'\n"
+        "     tags picked with Argo CD Image Updater's strategies and written back\n"
+        "     as its git write-back does, one commit per Application\n"
+        "     (--argocd-annotations also runs Applications that only have the\n"
+        "     v0.x annotations, argocd-image-updater.argoproj.io/image-list);\n"
+        "  5. for every Kustomization (after those it dependsOn): renders its\n"
         "     spec.path at its GitRepository's head and syncs the targets its\n"
         "     ferry.io/ annotations name (a directory, a command, notify URLs),\n"
         "     with hooks and a health check; see README, \"The built-in\n"
@@ -66,7 +72,10 @@ static const char run_help[] =
         "    registry's own notifications), and Argo CD Image Updater's\n"
         "    /webhook?type=docker.io|ghcr.io|harbor|quay.io|aliyun-acr|acr|cloudevents.\n"
         "    A pushed tag is confirmed with one request and written back at once;\n"
-        "    the full tag listing follows;\n"
+        "    the full tag listing follows.  An Argo CD Application with the\n"
+        "    pushed image (Argo's endpoint) runs at once, listing its tags;\n"
+        "  - an Argo CD Application runs on the ConfigMap\n"
+        "    argocd-image-updater-config's interval (default 2m);\n"
         "  - /metrics (Prometheus), /healthz and /readyz on the same listener,\n"
         "    and a status page at / (what runs, what changed when, what fails\n"
         "    and why, live); open and read-only unless --ui-token-file;\n"
@@ -132,13 +141,14 @@ static const char plan_help[] =
         "Usage: ferry plan -f PATH [-f PATH ...] [--state-dir DIR] [-o text|json]\n"
         "\n"
         "Shows what `ferry run --once` would do, without committing or pushing:\n"
-        "for every ImageUpdateAutomation, the images chosen (with their previous\n"
-        "values), the unified diff of the files it would edit, and the rendered\n"
-        "commit message.  Registries are scanned and the Git clone is fetched, so\n"
-        "the plan is made against the current remote head.  Under each\n"
-        "automation, \"  note: FILE:LINE: ...\" lines say what the edit left\n"
-        "alone or did with a caveat: a setter marker naming no ImagePolicy of\n"
-        "the automation, a digest emptied because its policy reflects none.\n"
+        "for every ImageUpdateAutomation and Argo CD Application, the images\n"
+        "chosen (with their previous values), the unified diff of the files it\n"
+        "would edit, and the rendered commit message.  Registries are scanned and\n"
+        "the Git clone is fetched, so the plan is made against the current remote\n"
+        "head.  Under each automation, \"  note: FILE:LINE: ...\" lines say what\n"
+        "the edit left alone or did with a caveat: a setter marker naming no\n"
+        "ImagePolicy of the automation, a digest emptied because its policy\n"
+        "reflects none.\n"
         "\n"
         "Options:\n" CLI_CONFIG_HELP
         "  --state-dir DIR       as for ferry run\n"
@@ -210,6 +220,65 @@ ref_str(const struct pipeline_policy *p)
 	if (p->digest)
 		buf_addf(&b, "@%s", p->digest);
 	return buf_detach(&b);
+}
+
+/* An Argo CD Application's line, its images and, planned, the diff. */
+static void
+print_app(const struct pipeline_app *a)
+{
+	char nn[600];
+
+	if (!a->managed)
+		return;
+	ns_name(nn, sizeof(nn), a->obj);
+	switch (a->status) {
+	case PIPELINE_PUSHED:
+		printf("Application %s: pushed %.12s to %s (%zu change%s)\n",
+		       nn, a->commit, a->branch, a->changes.n,
+		       a->changes.n == 1 ? "" : "s");
+		break;
+	case PIPELINE_PLANNED:
+		printf("Application %s: would push %zu change%s to %s\n", nn,
+		       a->changes.n, a->changes.n == 1 ? "" : "s", a->branch);
+		break;
+	case PIPELINE_FAILED:
+		printf("Application %s: failed: %s\n", nn, a->err.msg);
+		break;
+	default:
+		printf("Application %s: %s\n", nn,
+		       pipeline_status_name(a->status));
+		break;
+	}
+	for (size_t k = 0; k < a->nimages; k++) {
+		const struct pipeline_app_image *pi = &a->images[k];
+
+		if (pi->rc < 0 && a->status != PIPELINE_FAILED)
+			printf("  image %s: failed: %s\n", pi->image,
+			       pi->err.msg);
+		else if (pi->changed)
+			printf("  image %s%s%s: %s%s%s -> %s%s%s\n",
+			       *pi->alias ? pi->alias : "",
+			       *pi->alias ? "=" : "", pi->image,
+			       pi->old_tag ? pi->old_tag : "",
+			       pi->old_digest ? "@" : "",
+			       pi->old_digest ? pi->old_digest : "", pi->tag,
+			       pi->digest ? "@" : "",
+			       pi->digest ? pi->digest : "");
+	}
+	if (a->status != PIPELINE_PLANNED)
+		return;
+	for (size_t k = 0; k < a->changes.n; k++) {
+		const struct wb_change *c = &a->changes.v[k];
+
+		printf("  %s:%u: %s %s -> %s\n", c->file, c->line, c->setter,
+		       c->old_value, c->new_value);
+	}
+	printf("--- diff\n%s", a->diff ? a->diff : "");
+	printf("--- commit message\n%s%s", a->message,
+	       a->message && *a->message &&
+	                       a->message[strlen(a->message) - 1] != '\n'
+	               ? "\n"
+	               : "");
 }
 
 /* What the editors left alone or set with a caveat, one "  note:" each. */
@@ -395,6 +464,8 @@ print_text(const struct config *cfg, const struct pipeline_report *r, bool plan)
 		}
 		print_notes(a->notes);
 	}
+	for (size_t i = 0; i < r->napps; i++)
+		print_app(&r->apps[i]);
 	for (size_t i = 0; i < r->nsyncs; i++)
 		print_sync(cfg, r, &r->syncs[i], plan);
 }
@@ -404,6 +475,66 @@ add_obj(cJSON *o, const struct config_object *obj)
 {
 	cJSON_AddStringToObject(o, "namespace", obj->metadata.namespace);
 	cJSON_AddStringToObject(o, "name", obj->metadata.name);
+}
+
+static cJSON *
+app_json(const struct pipeline_app *a)
+{
+	cJSON *o = cJSON_CreateObject(), *imgs, *ch;
+
+	if (o == NULL)
+		return NULL;
+	add_obj(o, a->obj);
+	cJSON_AddStringToObject(o, "status", pipeline_status_name(a->status));
+	if (a->status == PIPELINE_PUSHED)
+		cJSON_AddStringToObject(o, "commit", a->commit);
+	if (a->base[0])
+		cJSON_AddStringToObject(o, "baseCommit", a->base);
+	if (a->branch)
+		cJSON_AddStringToObject(o, "branch", a->branch);
+	if (a->target)
+		cJSON_AddStringToObject(o, "target", a->target);
+	if (a->message)
+		cJSON_AddStringToObject(o, "message", a->message);
+	if (a->diff)
+		cJSON_AddStringToObject(o, "diff", a->diff);
+	imgs = cJSON_AddArrayToObject(o, "images");
+	for (size_t k = 0; imgs && k < a->nimages; k++) {
+		const struct pipeline_app_image *pi = &a->images[k];
+		cJSON *j = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(j, "alias", pi->alias);
+		cJSON_AddStringToObject(j, "image", pi->image);
+		cJSON_AddStringToObject(j, "strategy", pi->strategy);
+		if (pi->old_tag)
+			cJSON_AddStringToObject(j, "previousTag", pi->old_tag);
+		if (pi->old_digest)
+			cJSON_AddStringToObject(j, "previousDigest",
+			                        pi->old_digest);
+		if (pi->tag)
+			cJSON_AddStringToObject(j, "tag", pi->tag);
+		if (pi->digest)
+			cJSON_AddStringToObject(j, "digest", pi->digest);
+		cJSON_AddBoolToObject(j, "changed", pi->changed);
+		if (pi->rc < 0)
+			cJSON_AddStringToObject(j, "error", pi->err.msg);
+		cJSON_AddItemToArray(imgs, j);
+	}
+	ch = cJSON_AddArrayToObject(o, "changes");
+	for (size_t k = 0; ch && k < a->changes.n; k++) {
+		const struct wb_change *c = &a->changes.v[k];
+		cJSON *co = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(co, "file", c->file);
+		cJSON_AddNumberToObject(co, "line", c->line);
+		cJSON_AddStringToObject(co, "setter", c->setter);
+		cJSON_AddStringToObject(co, "old", c->old_value);
+		cJSON_AddStringToObject(co, "new", c->new_value);
+		cJSON_AddItemToArray(ch, co);
+	}
+	if (a->rc < 0)
+		cJSON_AddStringToObject(o, "error", a->err.msg);
+	return o;
 }
 
 static cJSON *
@@ -503,6 +634,10 @@ print_json(const struct pipeline_report *r)
 			cJSON_AddStringToObject(o, "error", a->err.msg);
 		cJSON_AddItemToArray(arr, o);
 	}
+	arr = cJSON_AddArrayToObject(root, "applications");
+	for (size_t i = 0; arr && i < r->napps; i++)
+		if (r->apps[i].managed)
+			cJSON_AddItemToArray(arr, app_json(&r->apps[i]));
 	arr = cJSON_AddArrayToObject(root, "kustomizations");
 	for (size_t i = 0; arr && i < r->nsyncs; i++) {
 		const struct pipeline_sync *x = &r->syncs[i];

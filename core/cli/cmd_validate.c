@@ -25,8 +25,8 @@ static const char validate_help[] =
         "                      [-n NAMESPACE] [--secrets-dir DIR]\n"
         "                      [--sops-age-key-file FILE] [-o text|json]\n"
         "\n"
-        "Checks Flux objects the way ferry reads them at start, without touching\n"
-        "a registry or a Git server.\n"
+        "Checks Flux and Argo CD objects the way ferry reads them at start,\n"
+        "without touching a registry or a Git server.\n"
         "\n"
         "What is read:\n"
         "  Each PATH is a YAML file, or a directory read recursively for *.yaml\n"
@@ -35,14 +35,17 @@ static const char validate_help[] =
         "  (source.toolkit.fluxcd.io/v1), ImageRepository, ImagePolicy and\n"
         "  ImageUpdateAutomation (image.toolkit.fluxcd.io/v1 or v1beta2), Receiver\n"
         "  (notification.toolkit.fluxcd.io/v1), Kustomization\n"
-        "  (kustomize.toolkit.fluxcd.io/v1) and Secret (v1).\n"
+        "  (kustomize.toolkit.fluxcd.io/v1) and Secret (v1); for Argo CD users,\n"
+        "  ImageUpdater (argocd-image-updater.argoproj.io/v1alpha1), Application\n"
+        "  (argoproj.io/v1alpha1) with its image-updater annotations, and the\n"
+        "  ConfigMap argocd-image-updater-config.\n"
         "  A Secret encrypted with SOPS is decrypted when an object refers to\n"
         "  it (age or PGP keys: the options below, or *.agekey and *.asc of the\n"
         "  Secret a Kustomization's spec.decryption.secretRef names); a Secret\n"
         "  that is not in the files is read from --secrets-dir.\n"
         "\n"
         "What is skipped:\n"
-        "  Every other document (Deployment, ConfigMap, HelmRelease, a kustomize\n"
+        "  Every other document (Deployment, other ConfigMaps, HelmRelease, a kustomize\n"
         "  kustomization.yaml, YAML without a kind) is skipped with one log line\n"
         "  (event=document_skipped), so you can point ferry at a whole GitOps repo.\n"
         "  YAML that is not objects (an Ansible playbook), a template that is not\n"
@@ -57,6 +60,11 @@ static const char validate_help[] =
         "  fields, one strategy per ImagePolicy, duplicate objects, and\n"
         "  references: policy to ImageRepository (and its accessFrom), automation\n"
         "  to GitRepository, every secretRef to a Secret in the same namespace.\n"
+        "  For Argo CD: every ImageUpdater field and image-updater annotation\n"
+        "  (a misspelt key is reported), helm and kustomize keys on one alias,\n"
+        "  pull secrets, git-branch, write-back targets, and write-back method\n"
+        "  'argocd' (it patches the cluster's Application: refused, use 'git').\n"
+        "  An unknown update strategy is a warning naming the one used (semver).\n"
         "  Every problem is reported, one per line:\n"
         "    FILE:LINE:COL: KIND NAMESPACE/NAME: FIELD.PATH: what is wrong\n"
         "  Secret values are never printed.\n"
@@ -112,6 +120,9 @@ cli_config_option(struct cli_config *cc, const char *cmd, int c,
 		return 1;
 	case CLI_OPT_SECRETS_DIR:
 		cc->opts.secrets_dir = arg;
+		return 1;
+	case CLI_OPT_ARGOCD_ANNOTATIONS:
+		cc->opts.argocd_annotations = true;
 		return 1;
 	case CLI_OPT_AGE_KEY:
 	case CLI_OPT_PGP_KEY:

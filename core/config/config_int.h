@@ -121,6 +121,7 @@ struct config {
 	size_t n_index;
 	bool nomem;
 	bool checked;
+	struct argocd_state *argocd; /* argocd.c: what spans Argo CD objects */
 };
 
 /* Records one diagnostic (file and strings are copied). */
@@ -222,5 +223,28 @@ size_t schema_decode(struct config *cfg, yaml_document_t *doc,
 
 /* Frees everything obj owns (not obj itself); wipes Secret values. */
 void schema_object_release(struct config_object *obj);
+
+/*
+ * argocd.c, the Argo CD kinds beyond their field tables:
+ *   argocd_finish          after schema_decode's tables: annotations,
+ *                          strategies, manifest targets, defaults (returns
+ *                          the number of diagnostics it added);
+ *   argocd_object_release  frees what argocd_finish added to obj;
+ *   argocd_document_take   true when it read the document (Argo CD Image
+ *                          Updater's ConfigMap argocd-image-updater-config),
+ *                          which the loader then does not skip;
+ *   argocd_check           the checks across objects and the units of
+ *                          write-back (config_check);
+ *   argocd_release         frees cfg->argocd.
+ */
+size_t argocd_finish(struct config *cfg, yaml_document_t *doc,
+                     yaml_node_t *root, struct config_object *obj,
+                     const char *object);
+void argocd_object_release(struct config_object *obj);
+bool argocd_document_take(struct config *cfg, const char *file,
+                          yaml_document_t *doc, yaml_node_t *root,
+                          const char *api_version, const char *kind);
+void argocd_check(struct config *cfg);
+void argocd_release(struct config *cfg);
 
 #endif

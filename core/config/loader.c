@@ -22,6 +22,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "config/argocd.h"
 #include "base/utf8.h"
 #include "base/util.h"
 #include "writeback/setters.h"
@@ -58,6 +59,12 @@ static const struct kind_info kinds[CONFIG_KIND_COUNT] = {
 	[CONFIG_ALERT] = { "Alert",
 	                   "notification.toolkit.fluxcd.io",
 	                   { "v1beta3", NULL } },
+	[CONFIG_IMAGEUPDATER] = { "ImageUpdater",
+	                          "argocd-image-updater.argoproj.io",
+	                          { "v1alpha1", NULL } },
+	[CONFIG_APPLICATION] = { "Application",
+	                         "argoproj.io",
+	                         { "v1alpha1", NULL } },
 };
 
 bool
@@ -396,6 +403,8 @@ config_set_options(struct config *cfg, const struct config_options *o,
 	    !copy_list(cfg, &cfg->opts.pgp_key_files, &cfg->opts.npgp_key_files,
 	               o->sops_pgp_key_files, o->nsops_pgp_key_files))
 		goto nomem;
+	if (config_argocd_annotations(cfg, o->argocd_annotations) < 0)
+		goto nomem;
 	return 0;
 nomem:
 	options_release(cfg);
@@ -449,6 +458,7 @@ config_free(struct config *cfg)
 		free(cfg->markers[i].setter);
 	free(cfg->markers);
 	free(cfg->index);
+	argocd_release(cfg);
 	free(cfg);
 }
 
@@ -649,9 +659,12 @@ add_document(struct config *cfg, const char *file, struct config_file_state *fs,
 	if (k == CONFIG_KIND_COUNT || strlen(kinds[k].group) != glen ||
 	    memcmp(kinds[k].group, api, glen) != 0) {
 		/* an ExternalSecret makes a Secret in the cluster: the
-		 * message for a missing Secret names it */
-		config_creator_note(cfg, file, doc, root, api, kind);
-		skip_document(cfg, file, line, api, kind);
+		 * message for a missing Secret names it; Argo CD's
+		 * ConfigMap is taken by core/config/argocd.c */
+		if (!argocd_document_take(cfg, file, doc, root, api, kind)) {
+			config_creator_note(cfg, file, doc, root, api, kind);
+			skip_document(cfg, file, line, api, kind);
+		}
 		return;
 	}
 	for (const char *const *v = kinds[k].versions; *v; v++)
@@ -1790,6 +1803,7 @@ config_check(struct config *cfg, struct err *err)
 	cfg->checked = true;
 	check_duplicates(cfg);
 	check_references(cfg);
+	argocd_check(cfg);
 	check_markers(cfg);
 	if (cfg->nomem)
 		return err_set(err, ERR_NOMEM, "out of memory");

@@ -108,6 +108,9 @@ struct config;
  *   sops_pgp_key_files armored PGP secret keys, to decrypt SOPS
  *                      documents with, besides the *.agekey and *.asc
  *                      keys of every Kustomization's decryption Secret.
+ *   argocd_annotations Argo CD Applications' v0.x image-updater
+ *                      annotations are read where no ImageUpdater selects
+ *                      them (config_argocd_annotations(), config/argocd.h).
  */
 struct config_options {
 	const char *default_namespace;
@@ -120,11 +123,12 @@ struct config_options {
 	size_t nsops_age_key_files;
 	const char *const *sops_pgp_key_files;
 	size_t nsops_pgp_key_files;
+	bool argocd_annotations;
 };
 
 #define CONFIG_OPTIONS_INIT                                                    \
 	{                                                                      \
-		NULL, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0                 \
+		NULL, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0, false          \
 	}
 
 /* One problem.  line and column are 0 when the problem is the file itself

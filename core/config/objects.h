@@ -1,7 +1,8 @@
 /*
  * objects.h - the typed Flux objects ferry reads: GitRepository,
  * ImageRepository, ImagePolicy, ImageUpdateAutomation, Receiver,
- * Kustomization, Provider, Alert and Secret.
+ * Kustomization, Provider, Alert and Secret; and Argo CD's ImageUpdater
+ * and Application.
  *
  * The structs mirror the Flux v1 APIs field for field (JSON names in the
  * comments when they differ from the C names).  They are plain data:
@@ -475,6 +476,170 @@ struct config_secret {
 	size_t n_string_data;
 };
 
+/* ---- Argo CD: ImageUpdater (argocd-image-updater.argoproj.io/v1alpha1)
+ * and Application (argoproj.io/v1alpha1); config/argocd.h resolves them
+ * into units of write-back.  Field names follow the CRDs (JSON names in
+ * the comments where they differ). ---- */
+
+/* A boolean that may also be absent (for precedence and CRD defaults). */
+enum config_optbool {
+	CONFIG_UNSET = 0,
+	CONFIG_FALSE,
+	CONFIG_TRUE,
+};
+
+/* commonUpdateSettings, and the same keys read from annotations. */
+struct config_argocd_settings {
+	struct config_pos pos;
+	char *update_strategy; /* updateStrategy, as written; NULL: unset */
+	enum config_optbool force_update;
+	char *allow_tags;
+	struct config_strlist ignore_tags; /* unset when items is NULL */
+	char *pull_secret;
+	struct config_strlist platforms; /* unset when items is NULL */
+};
+
+/* manifestTargets.helm (and .plugin, whose fields are the same). */
+struct config_argocd_helm_target {
+	struct config_pos pos;
+	char *name;
+	char *tag;
+	char *spec;
+};
+
+struct config_argocd_kustomize_target {
+	struct config_pos pos;
+	char *name;
+};
+
+/* imagesVerification: cosign signatures, which ferry cannot check. */
+struct config_argocd_verification {
+	struct config_pos pos;
+	enum config_optbool enabled; /* the CRD's default is true */
+	struct {
+		struct config_pos pos;
+		char *secret_name; /* secretName */
+		char *key;
+	} cosign_key; /* cosignKey */
+};
+
+/* One image: images[] of an applicationRef, or an image-list entry. */
+struct config_argocd_image {
+	struct config_pos pos;
+	char *alias;      /* "" for an image-list entry without one */
+	char *image_name; /* imageName: NAME[:CONSTRAINT] */
+	struct config_argocd_settings settings;
+	struct {
+		struct config_pos pos;
+		struct config_argocd_helm_target helm;
+		struct config_argocd_kustomize_target kustomize;
+		struct config_argocd_helm_target plugin;
+	} targets; /* manifestTargets */
+	struct config_argocd_verification verification;
+	/* set by the loader: image_name split at the constraint's ':' */
+	size_t name_len;        /* image_name[0..name_len) is the image */
+	const char *constraint; /* into image_name; NULL when none */
+};
+
+struct config_argocd_writeback {
+	struct config_pos pos;
+	char *method; /* argocd, git, git:repocreds, git:secret:NS/NAME */
+	struct {
+		struct config_pos pos;
+		char *repository;
+		char *branch;            /* BRANCH, BASE:TARGET or :TARGET */
+		char *write_back_target; /* writeBackTarget */
+		struct {
+			struct config_pos pos;
+		} pull_request; /* pullRequest: not supported by ferry */
+	} git;                  /* gitConfig */
+};
+
+struct config_argocd_appref {
+	struct config_pos pos;
+	char *name_pattern; /* namePattern, a filepath.Match glob */
+	struct config_label_selector label_selectors;
+	enum config_optbool use_annotations;
+	struct config_argocd_verification verification;
+	struct config_argocd_settings settings;
+	struct config_argocd_writeback write_back;
+	struct config_argocd_image *images;
+	size_t n_images;
+};
+
+struct config_imageupdater {
+	struct config_pos pos;
+	struct config_argocd_settings settings;    /* commonUpdateSettings */
+	struct config_argocd_writeback write_back; /* writeBackConfig */
+	struct config_argocd_verification verification;
+	struct config_argocd_appref *app_refs; /* applicationRefs */
+	size_t n_app_refs;
+};
+
+/* How Argo CD renders a source: said by the source, or found in files. */
+enum config_argocd_type {
+	CONFIG_ARGOCD_TYPE_DETECT = 0, /* no explicit type: look at path */
+	CONFIG_ARGOCD_TYPE_KUSTOMIZE,
+	CONFIG_ARGOCD_TYPE_HELM,
+	CONFIG_ARGOCD_TYPE_DIRECTORY,
+	CONFIG_ARGOCD_TYPE_PLUGIN,
+};
+
+struct config_argocd_helm_param {
+	char *name;
+	char *value;
+	enum config_optbool force_string; /* forceString */
+};
+
+/* spec.source, spec.sources[] and spec.sourceHydrator.drySource. */
+struct config_argocd_source {
+	struct config_pos pos;
+	char *repo_url;        /* repoURL */
+	char *path;            /* "" or NULL: the repository's root */
+	char *target_revision; /* targetRevision; NULL, "" and HEAD: the
+	                          remote's default branch */
+	char *chart;           /* a Helm repository's chart: not Git */
+	char *ref;
+	char *name;
+	struct {
+		struct config_pos pos;
+		struct config_argocd_helm_param *parameters;
+		size_t n_parameters;
+	} helm;
+	struct {
+		struct config_pos pos;
+		struct config_strlist
+		        images; /* "[ALIAS=]NAME[:TAG][@DIGEST]" */
+	} kustomize;
+	struct {
+		struct config_pos pos;
+	} directory, plugin;
+	enum config_argocd_type type; /* set by the loader */
+};
+
+/* The v0.x annotations (argocd-image-updater.argoproj.io/...), parsed. */
+struct config_argocd_annotations {
+	bool present;          /* image-list is given */
+	struct config_pos pos; /* the image-list annotation */
+	struct config_argocd_image *images;
+	size_t n_images;
+	struct config_argocd_settings settings; /* application-wide */
+	struct config_argocd_writeback write_back;
+};
+
+struct config_application {
+	struct config_pos pos;
+	char *project;
+	struct config_argocd_source source;
+	struct config_argocd_source *sources;
+	size_t n_sources;
+	struct {
+		struct config_pos pos;
+		struct config_argocd_source dry_source; /* drySource */
+	} source_hydrator;                              /* sourceHydrator */
+	struct config_argocd_annotations annotations;   /* set by the loader */
+};
+
 /* ---- the object ---- */
 
 enum config_kind {
@@ -487,6 +652,8 @@ enum config_kind {
 	CONFIG_SECRET,
 	CONFIG_PROVIDER,
 	CONFIG_ALERT,
+	CONFIG_IMAGEUPDATER,
+	CONFIG_APPLICATION,
 	CONFIG_KIND_COUNT,
 };
 
@@ -506,6 +673,8 @@ struct config_object {
 		struct config_secret secret;
 		struct config_provider provider;
 		struct config_alert alert;
+		struct config_imageupdater imageupdater;
+		struct config_application application;
 	} u;
 };
 

@@ -51,6 +51,7 @@ enum ftype {
 	F_IGNORE,    /* accepted, not read (status, metadata.uid, ...) */
 	F_SECRETS,   /* Secret stringData: entries at off, count at count_off */
 	F_SECRETS64, /* Secret data: the same, values base64-decoded */
+	F_OPTBOOL,   /* enum config_optbool: unset, false or true */
 };
 
 enum {
@@ -766,6 +767,7 @@ static const struct field secret_root[] = {
 	  offsetof(OBJ, u.secret.n_string_data), 0, NULL, NULL },
 	FEND,
 };
+#include "argocd_tables.h"
 #undef OBJ
 
 static const struct field *const root_tables[CONFIG_KIND_COUNT] = {
@@ -778,6 +780,8 @@ static const struct field *const root_tables[CONFIG_KIND_COUNT] = {
 	[CONFIG_SECRET] = secret_root,
 	[CONFIG_PROVIDER] = provider_root,
 	[CONFIG_ALERT] = alert_root,
+	[CONFIG_IMAGEUPDATER] = imageupdater_root,
+	[CONFIG_APPLICATION] = application_root,
 };
 
 /* ---- the decoder ---- */
@@ -1576,7 +1580,8 @@ decode_field(struct dctx *c, const yaml_node_t *v, void *base,
 		free(s);
 		return;
 	}
-	case F_BOOL: {
+	case F_BOOL:
+	case F_OPTBOOL: {
 		enum sclass k = v->type == YAML_SCALAR_NODE ? scalar_class(v)
 		                                            : SC_STRING;
 
@@ -1586,7 +1591,11 @@ decode_field(struct dctx *c, const yaml_node_t *v, void *base,
 			     node_type_name(v));
 			return;
 		}
-		*(bool *)at = k == SC_BOOL_TRUE;
+		if (f->type == F_OPTBOOL)
+			*(enum config_optbool *)at =
+			        k == SC_BOOL_TRUE ? CONFIG_TRUE : CONFIG_FALSE;
+		else
+			*(bool *)at = k == SC_BOOL_TRUE;
 		return;
 	}
 	default:
@@ -1817,6 +1826,7 @@ schema_object_release(struct config_object *obj)
 {
 	if (obj == NULL || (unsigned)obj->kind >= CONFIG_KIND_COUNT)
 		return;
+	argocd_object_release(obj);
 	release_fields(obj, root_tables[obj->kind]);
 	free(obj->api_version);
 	obj->api_version = NULL;
@@ -2119,6 +2129,10 @@ schema_decode(struct config *cfg, yaml_document_t *doc, yaml_node_t *root,
 		break;
 	case CONFIG_ALERT:
 		finish_alert(&c, obj);
+		break;
+	case CONFIG_IMAGEUPDATER:
+	case CONFIG_APPLICATION:
+		c.ndiags += argocd_finish(cfg, doc, root, obj, object);
 		break;
 	default:
 		break;

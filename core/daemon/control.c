@@ -30,6 +30,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "config/argocd.h"
 
 #define MOD "control"
 #define CONTROL_MAX_BODY 4096
@@ -81,9 +82,10 @@ parse_kind(const char *s, enum config_kind *out)
 	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
-		                                  CONFIG_KUSTOMIZATION };
+		                                  CONFIG_KUSTOMIZATION,
+		                                  CONFIG_APPLICATION };
 
-	for (size_t i = 0; s && i < 4; i++)
+	for (size_t i = 0; s && i < sizeof(kinds) / sizeof(*kinds); i++)
 		if (strcmp(s, config_kind_name(kinds[i])) == 0) {
 			*out = kinds[i];
 			return true;
@@ -97,7 +99,8 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
-		                                  CONFIG_KUSTOMIZATION };
+		                                  CONFIG_KUSTOMIZATION,
+		                                  CONFIG_APPLICATION };
 	const char *kind = arg(c, "kind"), *ns = arg(c, "namespace"),
 	           *name = arg(c, "name");
 	struct snapshot *s = daemon_snapshot(d);
@@ -109,10 +112,11 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 		cJSON_Delete(doc);
 		return reply_error(c, 400,
 		                   "kind must be ImageRepository, ImagePolicy, "
-		                   "ImageUpdateAutomation or Kustomization");
+		                   "ImageUpdateAutomation, Kustomization or "
+		                   "Application");
 	}
 	list = cJSON_AddArrayToObject(doc, "objects");
-	for (size_t k = 0; list && k < 4; k++) {
+	for (size_t k = 0; list && k < sizeof(kinds) / sizeof(*kinds); k++) {
 		if (want != CONFIG_KIND_COUNT && want != kinds[k])
 			continue;
 		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
@@ -120,6 +124,10 @@ serve_objects(struct daemon *d, struct MHD_Connection *c)
 			        config_get(s->cfg, kinds[k], i);
 			if ((ns && strcmp(ns, o->metadata.namespace) != 0) ||
 			    (name && strcmp(name, o->metadata.name) != 0))
+				continue;
+			/* Applications nothing updates are not ferry's */
+			if (o->kind == CONFIG_APPLICATION &&
+			    config_argocd_unit_for(s->cfg, o) == NULL)
 				continue;
 			cJSON_AddItemToArray(
 			        list,
@@ -149,7 +157,8 @@ named_object(struct MHD_Connection *c, const struct snapshot *s,
 		*ret = reply_error(
 		        c, 400,
 		        "give kind (ImageRepository, ImagePolicy, "
-		        "ImageUpdateAutomation, Kustomization), namespace and "
+		        "ImageUpdateAutomation, Kustomization, Application), "
+		        "namespace and "
 		        "name");
 		return NULL;
 	}

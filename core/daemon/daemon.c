@@ -22,6 +22,8 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/util.h"
+#include "config/argocd.h"
 #include "ferry_version.h"
 #include "server.h"
 
@@ -256,16 +258,30 @@ static bool
 queued_kind(enum config_kind k)
 {
 	return k == CONFIG_IMAGEREPOSITORY || k == CONFIG_IMAGEPOLICY ||
-	       k == CONFIG_IMAGEUPDATEAUTOMATION || k == CONFIG_KUSTOMIZATION;
+	       k == CONFIG_IMAGEUPDATEAUTOMATION || k == CONFIG_KUSTOMIZATION ||
+	       k == CONFIG_APPLICATION;
 }
 
 /* An object's interval in ms; -1 when it runs only when asked. */
 static int64_t
-interval_ms(const struct config_object *o)
+interval_ms(const struct config *cfg, const struct config_object *o)
 {
 	int64_t ns = 0;
 
 	switch (o->kind) {
+	case CONFIG_APPLICATION: {
+		/* Argo CD Image Updater's --interval (ConfigMap key interval),
+		 * for the Applications something updates */
+		const char *iv = config_argocd_config(cfg)->interval;
+		struct err e = ERR_INIT;
+
+		if (config_argocd_unit_for(cfg, o) == NULL)
+			return -1;
+		if (iv == NULL || parse_duration(iv, strlen(iv), &ns, &e) < 0 ||
+		    ns <= 0)
+			ns = DAEMON_ARGOCD_INTERVAL_NS;
+		break;
+	}
 	case CONFIG_IMAGEREPOSITORY:
 		ns = o->u.imagerepository.interval;
 		break;
@@ -347,12 +363,19 @@ enqueue_all(struct daemon *d, const struct snapshot *s, unsigned reason)
 	static const enum config_kind order[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
-		                                  CONFIG_KUSTOMIZATION };
+		                                  CONFIG_KUSTOMIZATION,
+		                                  CONFIG_APPLICATION };
 
-	for (size_t k = 0; k < 4; k++)
-		for (size_t i = 0; i < config_count(s->cfg, order[k]); i++)
-			daemon_enqueue(d, config_get(s->cfg, order[k], i), 0,
-			               reason, NULL, NULL);
+	for (size_t k = 0; k < sizeof(order) / sizeof(*order); k++)
+		for (size_t i = 0; i < config_count(s->cfg, order[k]); i++) {
+			const struct config_object *o =
+			        config_get(s->cfg, order[k], i);
+
+			/* Applications nothing updates are not run */
+			if (o->kind != CONFIG_APPLICATION ||
+			    config_argocd_unit_for(s->cfg, o))
+				daemon_enqueue(d, o, 0, reason, NULL, NULL);
+		}
 }
 
 /* ---- runtime suspension ---- */
@@ -412,18 +435,15 @@ daemon_suspend(struct daemon *d, enum config_kind kind, const char *ns,
 
 /* ---- webhooks ---- */
 
-bool
-daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
-                    const char *repository)
+/* Does image r hold the image a webhook names (as below)? */
+static bool
+ref_matches(const struct reference *r, const char *host, const char *repository)
 {
-	const struct reference *r = &s->repo_refs[i];
 	struct reference ev = REFERENCE_INIT;
 	struct err e = ERR_INIT;
 	struct buf full = BUF_INIT;
 	bool match = false;
 
-	if (!s->repo_ref_ok[i])
-		return false;
 	/* Parse the event's name the way the image is parsed, so that
 	 * "nginx" and "library/nginx" on Docker Hub are one. */
 	if (host && *host)
@@ -445,6 +465,27 @@ daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
 	}
 	reference_release(&ev);
 	buf_release(&full);
+	return match;
+}
+
+bool
+daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
+                    const char *repository)
+{
+	return s->repo_ref_ok[i] &&
+	       ref_matches(&s->repo_refs[i], host, repository);
+}
+
+bool
+daemon_image_matches(const char *image, size_t len, const char *host,
+                     const char *repository)
+{
+	struct reference r = REFERENCE_INIT;
+	struct err e = ERR_INIT;
+	bool match = reference_parse(&r, image, len, &e) == 0 &&
+	             ref_matches(&r, host, repository);
+
+	reference_release(&r);
 	return match;
 }
 
@@ -690,6 +731,41 @@ run_automation(struct daemon *d, struct pipeline_ctx *ctx,
 }
 
 static int
+run_app(struct daemon *d, struct pipeline_ctx *ctx,
+        const struct config_object *o, struct queue_item *it, int64_t *next,
+        unsigned *next_reason)
+{
+	struct pipeline_key k = { o->kind, o->metadata.namespace,
+		                  o->metadata.name };
+	struct pipeline_app a;
+	char msg[ERR_MSG_MAX + 128];
+	int rc = pipeline_argocd(ctx, &k, it->attempt + 1, &a);
+
+	if (a.retry_after_ms > 0) {
+		it->attempt++;
+		*next = a.retry_after_ms;
+		*next_reason = QUEUE_RETRY;
+		snprintf(msg, sizeof(msg),
+		         "push lost a race (attempt %d); retrying in %ld ms",
+		         a.attempts, a.retry_after_ms);
+		record(d, EVENT_INFO, o, "PushConflict", msg);
+		pipeline_app_release(&a);
+		return 0;
+	}
+	it->attempt = 0;
+	if (a.status == PIPELINE_PUSHED) {
+		snprintf(msg, sizeof(msg), "pushed %.12s to %s (%zu change%s)",
+		         a.commit, a.branch ? a.branch : "", a.changes.n,
+		         a.changes.n == 1 ? "" : "s");
+		record(d, EVENT_INFO, o, "Pushed", msg);
+	}
+	if (rc < 0)
+		record(d, EVENT_ERROR, o, "ApplicationFailed", a.err.msg);
+	pipeline_app_release(&a);
+	return rc;
+}
+
+static int
 run_kustomization(struct daemon *d, struct pipeline_ctx *ctx,
                   const struct snapshot *s, const struct config_object *o,
                   struct queue_item *it, int64_t *next, unsigned *next_reason)
@@ -784,7 +860,7 @@ run_item(struct daemon *d, struct queue_item *it)
 		queue_done(d->q, it, -1, 0);
 		return;
 	}
-	next = with_jitter(interval_ms(o));
+	next = with_jitter(interval_ms(s->cfg, o));
 	if (daemon_suspended(d, o->kind, it->namespace_, it->name)) {
 		log_debug(MOD, "suspended", "object", it->name);
 		goto done;
@@ -813,6 +889,9 @@ run_item(struct daemon *d, struct queue_item *it)
 		break;
 	case CONFIG_KUSTOMIZATION:
 		rc = run_kustomization(d, &ctx, s, o, it, &next, &next_reason);
+		break;
+	case CONFIG_APPLICATION:
+		rc = run_app(d, &ctx, o, it, &next, &next_reason);
 		break;
 	default:
 		break;

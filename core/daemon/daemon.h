@@ -32,7 +32,10 @@
 #define DAEMON_DEFAULT_SHUTDOWN_MS 30000
 #define DAEMON_DEFAULT_BACKOFF_MIN_MS 5000
 #define DAEMON_DEFAULT_BACKOFF_MAX_MS 300000
-#define DAEMON_JITTER_PERCENT 5            /* of an interval, added at random */
+#define DAEMON_JITTER_PERCENT 5 /* of an interval, added at random */
+/* An Argo CD Application's interval when the ConfigMap gives none (Argo
+ * CD Image Updater's --interval default, 2m). */
+#define DAEMON_ARGOCD_INTERVAL_NS ((int64_t)120 * 1000000000)
 #define DAEMON_MAX_BODY ((size_t)3 << 20)  /* webhook bodies */
 #define DAEMON_CONTROL_SOCKET "ferry.sock" /* in the state directory */
 #define DAEMON_DEDUP_WINDOW_MS                                                 \

@@ -106,6 +106,11 @@ int daemon_suspend(struct daemon *d, enum config_kind kind, const char *ns,
 bool daemon_repo_matches(const struct snapshot *s, size_t i, const char *host,
                          const char *repository);
 
+/* The same for an image name image[0..len) (an Argo CD Application's
+ * image, which has no ImageRepository). */
+bool daemon_image_matches(const char *image, size_t len, const char *host,
+                          const char *repository);
+
 /* ---- the fleet (member.c); every call is a no-op without one ---- */
 
 /* Connects to etcd and joins the fleet when endpoints are given. */

@@ -13,6 +13,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "config/argocd.h"
 
 #define MOD "fleet"
 #define FLEET_WAIT_MS 1000        /* the previous owner has not let go */
@@ -267,14 +268,22 @@ on_members_changed(void *payload)
 	static const enum config_kind kinds[] = { CONFIG_IMAGEREPOSITORY,
 		                                  CONFIG_IMAGEPOLICY,
 		                                  CONFIG_IMAGEUPDATEAUTOMATION,
-		                                  CONFIG_KUSTOMIZATION };
+		                                  CONFIG_KUSTOMIZATION,
+		                                  CONFIG_APPLICATION };
 
 	/* Every object looks at its ownership again (claim or release);
-	 * the ones that stay find nothing new to do. */
-	for (size_t k = 0; k < 4; k++)
-		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++)
-			daemon_enqueue(d, config_get(s->cfg, kinds[k], i), 0,
-			               QUEUE_RELOAD, NULL, NULL);
+	 * the ones that stay find nothing new to do.  Applications nothing
+	 * updates are not run. */
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++)
+		for (size_t i = 0; i < config_count(s->cfg, kinds[k]); i++) {
+			const struct config_object *o =
+			        config_get(s->cfg, kinds[k], i);
+
+			if (o->kind != CONFIG_APPLICATION ||
+			    config_argocd_unit_for(s->cfg, o))
+				daemon_enqueue(d, o, 0, QUEUE_RELOAD, NULL,
+				               NULL);
+		}
 	snapshot_release(s);
 }
 

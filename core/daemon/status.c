@@ -102,6 +102,10 @@ static const struct {
 	{ "targets", false },
 	{ "inventory", false },
 	{ "lastSuccessTime", true },
+	/* Argo CD Application */
+	{ "images", false },
+	{ "target", false },
+	{ "lastPushBranch", false },
 	{ "conditions", false },
 };
 #define NFIELDS (sizeof(fields) / sizeof(*fields))

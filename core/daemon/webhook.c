@@ -11,7 +11,10 @@
  *   - for an untyped receiver (generic, generic-hmac, nexus, cdevents),
  *     every object in its spec.resources.
  * A Flux Receiver only triggers what its spec.resources name; the Argo
- * endpoint, which has no resources, triggers every matching repository.
+ * endpoint, which has no resources, triggers every matching repository
+ * and every Argo CD Application with a matching image (a full run: the
+ * Application stage lists its images' tags itself), as Argo CD Image
+ * Updater's webhook runs every ImageUpdater image the event names.
  */
 #include "daemon_int.h"
 #include "http_int.h"
@@ -21,6 +24,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "config/argocd.h"
 #include "receiver/receiver.h"
 
 #define MOD "webhook"
@@ -130,6 +134,27 @@ trigger_event(struct daemon *d, struct snapshot *s,
 			continue;
 		if (daemon_route(d, s, o, QUEUE_WEBHOOK, ev->tag) == 0)
 			n++;
+	}
+	/* Argo CD Image Updater's endpoint: the Applications with an image
+	 * the event names run now (their stage lists the tags itself) */
+	for (size_t i = 0; rec == NULL && i < config_argocd_unit_count(s->cfg);
+	     i++) {
+		const struct config_argocd_unit *u =
+		        config_argocd_unit_get(s->cfg, i);
+
+		for (size_t k = 0; k < u->n_images; k++) {
+			const struct config_argocd_image *img =
+			        u->images[k].image;
+
+			if (!daemon_image_matches(img->image_name,
+			                          img->name_len, ev->host,
+			                          ev->repository))
+				continue;
+			if (daemon_route(d, s, u->app, QUEUE_WEBHOOK, NULL) ==
+			    0)
+				n++;
+			break;
+		}
 	}
 	return n;
 }

@@ -427,8 +427,8 @@ unchanged_since_last_run(struct state *st, const struct config_object *a,
  * of jitter (libsodium's generator: no process-global state) so that two
  * writers that collided do not collide again.
  */
-static long
-conflict_backoff(long base_ms, int attempt)
+long
+pipeline_conflict_backoff(long base_ms, int attempt)
 {
 	int shift = attempt > 1 ? attempt - 1 : 0;
 	long ms = base_ms << (shift < 6 ? shift : 6);
@@ -705,7 +705,8 @@ pipeline_automate(struct pipeline_ctx *ctx, const struct pipeline_key *key,
 		         "branch", c.push_branch, "commit", out->commit);
 	} else if (rc == -ERR_CONFLICT && out->attempts < max) {
 		char na[32], nr[32];
-		out->retry_after_ms = conflict_backoff(backoff, out->attempts);
+		out->retry_after_ms =
+		        pipeline_conflict_backoff(backoff, out->attempts);
 		log_info("git", "push_conflict_retry", "object",
 		         obj->metadata.name, "branch", c.push_branch, "attempt",
 		         log_num(na, out->attempts), "retry_after_ms",

@@ -2,7 +2,8 @@
  * pipeline.c - what the stages share (finding objects by key, Secret
  * values, times) and the one-pass loop over them that `ferry run --once`
  * and `ferry plan` call: every scan at once on the context's pool, then
- * the policies, then the automations in load order, waiting out each push
+ * the policies, then the automations in load order (and each Argo CD
+ * Application, a chain of its own), waiting out each push
  * conflict's "retry after" here, in the caller, never inside a stage.  It
  * does not schedule anything beyond that: the daemon decides when one
  * object's stage runs.
@@ -174,7 +175,9 @@ report_init(struct pipeline_report *r, const struct config *cfg)
 	r->repos = calloc(r->nrepos + 1, sizeof(*r->repos));
 	r->policies = calloc(r->npolicies + 1, sizeof(*r->policies));
 	r->automations = calloc(r->nautomations + 1, sizeof(*r->automations));
-	if (!r->repos || !r->policies || !r->automations)
+	r->napps = config_count(cfg, CONFIG_APPLICATION);
+	r->apps = calloc(r->napps + 1, sizeof(*r->apps));
+	if (!r->repos || !r->policies || !r->automations || !r->apps)
 		return -ERR_NOMEM;
 	return 0;
 }
@@ -308,6 +311,23 @@ run_automation(struct pass *p, size_t i)
 	}
 }
 
+/* An Argo CD Application scans its own images: a chain of its own. */
+static void
+run_app(struct pass *p, size_t i)
+{
+	struct pipeline_key k =
+	        key_of(config_get(p->ctx->cfg, CONFIG_APPLICATION, i));
+	struct pipeline_app *a = &p->rep->apps[i];
+
+	for (int attempt = 1;; attempt++) {
+		pipeline_argocd(p->ctx, &k, attempt, a);
+		if (a->retry_after_ms <= 0)
+			break;
+		sleep_ms(a->retry_after_ms);
+		pipeline_app_release(a);
+	}
+}
+
 static void
 run_chain(size_t c, void *payload)
 {
@@ -316,6 +336,9 @@ run_chain(size_t c, void *payload)
 	switch (p->chains[c].kind) {
 	case CONFIG_IMAGEUPDATEAUTOMATION:
 		run_automation(p, p->chains[c].i);
+		break;
+	case CONFIG_APPLICATION:
+		run_app(p, p->chains[c].i);
 		break;
 	case CONFIG_IMAGEPOLICY:
 		run_policy(p, p->chains[c].i);
@@ -428,7 +451,8 @@ pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
 	p.rep = out;
 	p.repos = calloc(out->nrepos + 1, sizeof(*p.repos));
 	p.policies = calloc(out->npolicies + 1, sizeof(*p.policies));
-	p.chains = calloc(out->nautomations + out->npolicies + out->nrepos + 1,
+	p.chains = calloc(out->nautomations + out->npolicies + out->nrepos +
+	                          out->napps + 1,
 	                  sizeof(*p.chains));
 	if (p.repos == NULL || p.policies == NULL || p.chains == NULL) {
 		free(p.repos);
@@ -442,6 +466,7 @@ pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
 	 * policy and repository gets a chain too; one that an automation
 	 * already ran finds its cell done. */
 	chains_add(&p, CONFIG_IMAGEUPDATEAUTOMATION, out->nautomations);
+	chains_add(&p, CONFIG_APPLICATION, out->napps);
 	chains_add(&p, CONFIG_IMAGEPOLICY, out->npolicies);
 	chains_add(&p, CONFIG_IMAGEREPOSITORY, out->nrepos);
 	pool_run(ctx->pool, p.nchains, run_chain, &p);
@@ -462,6 +487,9 @@ pipeline_run(struct pipeline_report *out, struct pipeline_ctx *ctx,
 	for (size_t i = 0; i < out->nautomations; i++)
 		if (out->automations[i].rc < 0 && (failed++, first == 0))
 			first = out->automations[i].rc;
+	for (size_t i = 0; i < out->napps; i++)
+		if (out->apps[i].rc < 0 && (failed++, first == 0))
+			first = out->apps[i].rc;
 	for (size_t i = 0; i < out->nsyncs; i++)
 		if (out->syncs[i].rc < 0 && (failed++, first == 0))
 			first = out->syncs[i].rc;
@@ -482,12 +510,15 @@ pipeline_report_release(struct pipeline_report *r)
 		pipeline_policy_release(&r->policies[i]);
 	for (size_t i = 0; i < r->nautomations && r->automations; i++)
 		pipeline_automation_release(&r->automations[i]);
+	for (size_t i = 0; i < r->napps && r->apps; i++)
+		pipeline_app_release(&r->apps[i]);
 	for (size_t i = 0; i < r->nsyncs && r->syncs; i++)
 		pipeline_sync_release(&r->syncs[i]);
 	free(r->syncs);
 	free(r->repos);
 	free(r->policies);
 	free(r->automations);
+	free(r->apps);
 	*r = (struct pipeline_report)PIPELINE_REPORT_INIT;
 }
 

@@ -9,6 +9,10 @@
  *                      clone from the policies' stored latestRefs, commit
  *                      with the rendered message and push (or, dry run,
  *                      only report the diff and the message);
+ *   pipeline_argocd    one Argo CD Application: its images' tags, picked
+ *                      with Argo CD Image Updater's strategies, written
+ *                      back to Git as Argo CD reads them (its own scans:
+ *                      an application's images are its own);
  *   pipeline_sync      one Kustomization (the built-in reconciler): render
  *                      its path at the source's head, then apply it to the
  *                      targets its ferry.io/ annotations name, with hooks,
@@ -43,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/pool.h"
@@ -140,6 +145,66 @@ struct pipeline_automation {
 	int rc;
 	struct err err;
 };
+
+/* One image of an Argo CD Application, as pipeline_argocd found it. */
+struct pipeline_app_image {
+	char *alias;          /* "" when the image has none */
+	char *image;          /* the image name, without constraint */
+	const char *strategy; /* semver, newest-build, alphabetical, digest */
+	char *old_tag;        /* what the target held; NULL when nothing */
+	char *old_digest;
+	char *tag;    /* what the strategy picked; NULL when nothing */
+	char *digest; /* digest strategy only */
+	bool changed; /* the target gets another version */
+	int rc;       /* < 0: the registry or the policy failed */
+	struct err err;
+};
+
+/* One Argo CD Application's write-back (pipeline_argocd). */
+struct pipeline_app {
+	const struct config_object *obj;
+	bool managed; /* an ImageUpdater or its annotations update it */
+	enum pipeline_status status;
+	char commit[41];     /* pushed commit */
+	char base[41];       /* the remote head the edits were made on */
+	char *branch;        /* pushed (or would-be pushed) branch */
+	char *target;        /* the file or directory written */
+	char *message;       /* rendered commit message */
+	char *diff;          /* dry run: unified diff of the edits */
+	int attempts;        /* push attempts made, this one included */
+	long retry_after_ms; /* > 0: run again (attempt + 1) after this */
+	struct pipeline_app_image *images;
+	size_t nimages;
+	struct wb_changes changes;
+	int rc;
+	struct err err;
+};
+
+/*
+ * Runs Application key once, as Argo CD Image Updater's git write-back
+ * does (config/argocd.h has which images and settings): lists each
+ * image's tags, picks one with its strategy and filters, reads what the
+ * write-back target holds, and when an image moves writes the target
+ * (the .argocd-source file, the kustomization's images, the Helm values),
+ * commits with Argo CD's message template and pushes to the git-branch
+ * (a templated branch for BASE:TARGET).  Images whose registry fails are
+ * left as they are and make the run fail after the others are written.
+ * attempt and retries as pipeline_automate.  An Application nothing
+ * updates returns 0 with out->managed false.
+ */
+int pipeline_argocd(struct pipeline_ctx *ctx, const struct pipeline_key *key,
+                    int attempt, struct pipeline_app *out);
+
+void pipeline_app_release(struct pipeline_app *a);
+
+/*
+ * An image's creation time from the registry (seconds since the epoch,
+ * as registry_tag.created_unix) in nanoseconds, as policy_tag.created_ns
+ * wants it; times int64 nanoseconds do not hold (before 1677 or after
+ * 2262, which a registry's config blob may claim) are clamped to
+ * INT64_MIN or INT64_MAX.  Pure; any thread.
+ */
+int64_t pipeline_argocd_created_ns(int64_t created_unix);
 
 /*
  * Scans ImageRepository key->namespace_/name and stores its tags.
@@ -292,13 +357,15 @@ struct pipeline_report {
 	size_t npolicies;
 	struct pipeline_automation *automations;
 	size_t nautomations;
+	struct pipeline_app *apps; /* every Application; managed or not */
+	size_t napps;
 	struct pipeline_sync *syncs; /* in the order they ran */
 	size_t nsyncs;
 };
 
 #define PIPELINE_REPORT_INIT                                                   \
 	{                                                                      \
-		NULL, 0, NULL, 0, NULL, 0, NULL, 0                             \
+		NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0                    \
 	}
 
 /*

@@ -88,6 +88,13 @@ char *pipeline_git_revision(const struct pipeline_git_source *src,
 void pipeline_history_add(cJSON *doc, const cJSON *old, const char *key,
                           cJSON *entry);
 
+/*
+ * How long to wait before attempt + 1 after a push conflict: base_ms
+ * doubling per attempt up to PIPELINE_MAX_BACKOFF_MS, plus up to base_ms
+ * of jitter.
+ */
+long pipeline_conflict_backoff(long base_ms, int attempt);
+
 /* strdup that passes NULL through. */
 char *pipeline_strdup(const char *s);
 

@@ -468,6 +468,49 @@ test_fsroot__writers_of_one_file_never_share_a_temporary_name(void **state)
 	buf_release(&b);
 }
 
+/* The work tree's Git directory is never written, by name in any case or
+ * through a link that stays inside the root. */
+static void
+test_fsroot__a_write_into_the_git_directory_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct buf b = BUF_INIT;
+	struct err e = ERR_INIT;
+	char root[512];
+	static const char *const refused[] = {
+		".git/HEAD",          "./.git/HEAD",
+		".GIT/HEAD",          ".git/refs/x",
+		"deploy/gitdir/HEAD", "deploy/gitdir/refs/x",
+		"deploy/gitdir2/x",
+	};
+
+	snprintf(root, sizeof(root), "%s/root", f->dir);
+	mkdir_(root, ".git");
+	mkdir_(root, ".git/refs");
+	put(root, ".git/HEAD", "ref: refs/heads/main\n");
+	link_(root, "../.git", "deploy/gitdir");
+	link_(root, "../.git/refs", "deploy/gitdir2");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(fsroot_write(f->root, refused[i], 0, "x\n", 2,
+		                              0644, &e),
+		                 -ERR_INVALID);
+		assert_non_null(strstr(e.msg, ".git"));
+	}
+	assert_int_equal(fsroot_write(f->root, ".git", 0, "x\n", 2, 0644, &e),
+	                 -ERR_INVALID);
+	assert_int_equal(fsroot_read(f->root, ".git/HEAD", 0, 1 << 20, &b, &e),
+	                 0);
+	assert_string_equal(b.ptr, "ref: refs/heads/main\n");
+	/* a name that only starts like it is an ordinary file */
+	assert_int_equal(
+	        fsroot_write(f->root, ".gitignore", 0, "x\n", 2, 0644, &e), 0);
+	assert_int_equal(
+	        fsroot_write(f->root, "deploy/.git", 0, "x\n", 2, 0644, &e), 0);
+	assert_int_equal(fsroot_git_check("deploy/.git/x", &e), 0);
+	assert_int_equal(fsroot_git_check(".Git", &e), -ERR_INVALID);
+	buf_release(&b);
+}
+
 #define BOTH(t)                                                                \
 	cmocka_unit_test_prestate_setup_teardown(t, setup, teardown,           \
 	                                         &mode_kernel),                \
@@ -489,6 +532,7 @@ main(void)
 		BOTH(test_fsroot__read_refuses_a_fifo_without_blocking),
 		BOTH(test_fsroot__read_returns_empty_and_large_files_whole),
 		BOTH(test_fsroot__writers_of_one_file_never_share_a_temporary_name),
+		BOTH(test_fsroot__a_write_into_the_git_directory_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

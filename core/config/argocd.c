@@ -1195,6 +1195,28 @@ dup_trim(struct actx *c, const char *s, size_t len)
 	return config_strdup(c->cfg, s, len);
 }
 
+/* A boolean as gopkg.in/yaml.v2 reads one into a bool (YAML 1.1, which
+ * Image Updater's registries.conf is read with: its own documentation
+ * writes "insecure: yes"). */
+static int
+parse_yaml11_bool(const char *s, bool *out)
+{
+	static const char *const t[] = { "y",    "Y",    "yes",  "Yes",
+		                         "YES",  "on",   "On",   "ON",
+		                         "true", "True", "TRUE", NULL };
+	static const char *const f[] = { "n",     "N",     "no",    "No",
+		                         "NO",    "off",   "Off",   "OFF",
+		                         "false", "False", "FALSE", NULL };
+
+	for (size_t i = 0; t[i]; i++)
+		if (strcmp(s, t[i]) == 0)
+			return *out = true, 0;
+	for (size_t i = 0; f[i]; i++)
+		if (strcmp(s, f[i]) == 0)
+			return *out = false, 0;
+	return -1;
+}
+
 /* Go's strconv.ParseBool. */
 static int
 parse_go_bool(const char *s, bool *out)
@@ -1864,9 +1886,11 @@ parse_registry(struct inner *in, struct config_argocd_registry *r,
 
 			known = true;
 			if (v->type != YAML_SCALAR_NODE ||
-			    parse_go_bool((const char *)v->data.scalar.value,
-			                  &b) < 0)
-				idiag(in, v, p, "expected true or false");
+			    parse_yaml11_bool(
+			            (const char *)v->data.scalar.value, &b) < 0)
+				idiag(in, v, p,
+				      "expected true or false (or yes, no, on, "
+				      "off)");
 			if (key[0] == 'i')
 				r->insecure = b;
 			else

@@ -1073,7 +1073,12 @@ test_argocd__reads_the_image_updater_configmap(void **state)
 	        "    - name: hub\n"
 	        "      prefix: docker.io\n"
 	        "      api_url: https://registry-1.docker.io\n"
-	        "      default: true\n"
+	        "      default: yes\n"
+	        "    - name: quay\n"
+	        "      prefix: quay.io\n"
+	        "      api_url: https://quay.io\n"
+	        "      insecure: On\n"
+	        "      default: false\n"
 	        "---\n"
 	        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n";
 	struct config *cfg = load(yaml);
@@ -1088,7 +1093,7 @@ test_argocd__reads_the_image_updater_configmap(void **state)
 	assert_string_equal(cm->argocd_namespace, "gitops");
 	assert_string_equal(cm->interval, "5m");
 	assert_string_equal(cm->commit_template, "update {{ .AppName }}\n");
-	assert_int_equal(cm->n_registries, 2);
+	assert_int_equal(cm->n_registries, 3);
 	r = config_argocd_registry_for(cfg, "127.0.0.1:5000/team/app", 23);
 	assert_non_null(r);
 	assert_true(r->plain_http);
@@ -1097,6 +1102,12 @@ test_argocd__reads_the_image_updater_configmap(void **state)
 	assert_non_null(r);
 	assert_string_equal(r->name, "hub");
 	assert_null(config_argocd_registry_for(cfg, "ghcr.io/a/b", 11));
+	/* YAML 1.1 booleans, as Image Updater's own documentation writes
+	 * them */
+	r = config_argocd_registry_for(cfg, "quay.io/a/b", 11);
+	assert_non_null(r);
+	assert_true(r->insecure);
+	assert_false(r->is_default);
 	/* the other ConfigMap is skipped, as before */
 	assert_int_equal(config_skipped_count(cfg), 1);
 	config_free(cfg);
@@ -1129,7 +1140,8 @@ test_argocd__reports_a_bad_configmap(void **state)
 	        "  registries.conf: |\n"
 	        "    registries:\n"
 	        "    - name: local\n"
-	        "      api_urll: http://x\n";
+	        "      api_urll: http://x\n"
+	        "      insecure: 1\n";
 	struct config *cfg = load(yaml);
 
 	(void)state;
@@ -1141,6 +1153,8 @@ test_argocd__reports_a_bad_configmap(void **state)
 	assert_diag_at(cfg, "registries.conf[0].api_urll", "unknown field", 10,
 	               7);
 	diag(cfg, "registries.conf[0]", "prefix is missing");
+	/* yaml.v2 does not read 1 into a bool */
+	diag(cfg, "registries.conf[0].insecure", "expected true or false");
 	config_free(cfg);
 }
 

@@ -86,6 +86,7 @@ class Etcd:
             p.send_signal(sig)
             p.wait()
         self.procs[i] = None
+        self.paused.add(i)  # keys() asks the others
 
     def pause(self, i):
         """Freezes member i (SIGSTOP): its port still takes connections

@@ -235,6 +235,13 @@ class Fleet(unittest.TestCase):
                     "--with-source")
         wait_for("a push with one etcd member down",
                  lambda: w.commits(0) and w.commits(0)[-1].endswith(":3.0.0"))
+        # The same member killed outright: the fleet goes on.
+        e.stop(0)
+        w.push(0, "3.0.1")
+        owner.ferry("reconcile", "iua", "a0", "-n", "fleet",
+                    "--with-source")
+        wait_for("a push with one etcd member killed",
+                 lambda: w.commits(0)[-1].endswith(":3.0.1"))
         # All of them down: no pushes, status still served, clear logs.
         for i in range(3):
             e.stop(i)

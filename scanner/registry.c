@@ -162,10 +162,7 @@ struct job {
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (uint64_t)mono_ms();
 }
 
 /* Registry text in error messages: printable ASCII only. */

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "proc.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,15 +21,6 @@
 #include <unistd.h>
 
 extern char **environ;
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 close_fd(int *fd)
@@ -147,7 +139,7 @@ wait_until(pid_t pid, long long deadline, int *status)
 
 		if (r == pid || (r < 0 && errno != EINTR))
 			return 1;
-		if (now_ms() >= deadline)
+		if (mono_ms() >= deadline)
 			return 0;
 		ts.tv_sec = 0;
 		ts.tv_nsec = nap_us * 1000;
@@ -242,13 +234,13 @@ proc_run(const char *const *argv, const struct proc_io *io, int *status_out,
 		close_fd(&in[1]);
 	if (io->fd3_len == 0)
 		close_fd(&f3[1]);
-	deadline = now_ms() + (io->timeout_ms > 0 ? io->timeout_ms : 60000);
+	deadline = mono_ms() + (io->timeout_ms > 0 ? io->timeout_ms : 60000);
 	while (out[0] >= 0 || errp[0] >= 0) {
 		struct pollfd p[4];
 		int np = 0, left;
 		char chunk[8192];
 
-		left = (int)(deadline - now_ms());
+		left = (int)(deadline - mono_ms());
 		if (left <= 0)
 			goto timed_out;
 		if (out[0] >= 0)

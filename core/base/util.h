@@ -33,6 +33,9 @@ int parse_duration(const char *s, size_t len, int64_t *ns_out, struct err *err);
 /* Formats nanoseconds the way Go's Duration.String() does ("1m30s"). */
 void format_duration(char out[40], int64_t ns);
 
+/* Milliseconds on the monotonic clock: for deadlines and durations. */
+int64_t mono_ms(void);
+
 /* Reads a whole file into out (appending), at most FILE_MAX_SIZE bytes. */
 int file_read(struct buf *out, const char *path, struct err *err);
 

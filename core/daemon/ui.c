@@ -77,15 +77,6 @@ struct ui {
 	bool waker_started;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static double
 ms_between(const struct timespec *a, const struct timespec *b)
 {

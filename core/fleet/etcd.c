@@ -173,15 +173,6 @@ struct stream {
 	bool moved;         /* other calls moved off its endpoint */
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static size_t
 on_body(char *p, size_t size, size_t n, void *payload)
 {
@@ -230,7 +221,7 @@ on_progress(void *payload, curl_off_t a, curl_off_t b, curl_off_t c,
 	 * process, a lost host) holds it open without a byte: give up on
 	 * one that never answered, and leave one that other calls found
 	 * unreachable (they moved on), so the watch follows them. */
-	if (s->received == 0 && now_ms() - s->started_ms > s->e->timeout_ms) {
+	if (s->received == 0 && mono_ms() - s->started_ms > s->e->timeout_ms) {
 		s->silent = true;
 		return 1;
 	}
@@ -280,7 +271,7 @@ post(struct etcd *e, const char *path, const char *body, struct stream *s,
 		buf_reset(&s->body);
 		s->e = e;
 		s->endpoint = i;
-		s->started_ms = now_ms();
+		s->started_ms = mono_ms();
 		s->silent = false;
 		buf_addf(&url, "%s%s", e->endpoints[i], path);
 		hdrs = curl_slist_append(hdrs,

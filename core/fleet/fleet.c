@@ -22,6 +22,7 @@
 #include "base/buf.h"
 #include "base/json.h"
 #include "base/log.h"
+#include "base/util.h"
 
 #define MOD "fleet"
 
@@ -46,15 +47,6 @@ struct fleet {
 	atomic_bool stop;
 	atomic_uint_fast64_t seq;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(struct fleet *f, int64_t ms)
@@ -172,7 +164,7 @@ register_member(struct fleet *f, struct err *err)
 	            0) {
 		pthread_mutex_lock(&f->mu);
 		f->lease = lease;
-		f->last_ok_ms = now_ms();
+		f->last_ok_ms = mono_ms();
 		f->told_unavailable = false;
 		pthread_mutex_unlock(&f->mu);
 		log_info(MOD, "registered", "member", f->id, "endpoint",
@@ -229,12 +221,12 @@ keeper(void *arg)
 			rc = etcd_lease_keepalive(f->etcd, lease, NULL, &e);
 			if (rc == 0) {
 				pthread_mutex_lock(&f->mu);
-				f->last_ok_ms = now_ms();
+				f->last_ok_ms = mono_ms();
 				pthread_mutex_unlock(&f->mu);
 			} else if (rc == -ERR_NOTFOUND) {
 				lease_lost(f, "the lease expired");
 				continue;
-			} else if (now_ms() - last > f->ttl * 1000) {
+			} else if (mono_ms() - last > f->ttl * 1000) {
 				lease_lost(f, e.msg);
 				continue;
 			}
@@ -473,7 +465,7 @@ fleet_healthy(struct fleet *f)
 	bool ok;
 
 	pthread_mutex_lock(&f->mu);
-	ok = f->lease != 0 && now_ms() - f->last_ok_ms <= f->ttl * 1000;
+	ok = f->lease != 0 && mono_ms() - f->last_ok_ms <= f->ttl * 1000;
 	pthread_mutex_unlock(&f->mu);
 	return ok;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/util.h"
 
 #define MOD "notify"
 
@@ -36,15 +37,6 @@ struct notifier {
 	pthread_t thread;
 	struct notify_options o;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 abs_time(struct timespec *ts, int64_t in_ms)
@@ -74,7 +66,7 @@ send_item(struct notifier *n, struct item *it)
 		if (rc != -ERR_TRANSIENT || attempt == NOTIFY_MAX_ATTEMPTS)
 			break;
 		pthread_mutex_lock(&n->mu);
-		if (n->stop && now_ms() + wait > n->deadline_ms) {
+		if (n->stop && mono_ms() + wait > n->deadline_ms) {
 			pthread_mutex_unlock(&n->mu);
 			break;
 		}
@@ -112,7 +104,7 @@ run(void *arg)
 
 		while (n->head == NULL && !n->stop)
 			pthread_cond_wait(&n->cv, &n->mu);
-		if (n->head == NULL || (n->stop && now_ms() >= n->deadline_ms))
+		if (n->head == NULL || (n->stop && mono_ms() >= n->deadline_ms))
 			break;
 		it = n->head;
 		n->head = it->next;
@@ -171,7 +163,7 @@ notify_free(struct notifier *n, int64_t timeout_ms)
 		return;
 	pthread_mutex_lock(&n->mu);
 	n->stop = true;
-	n->deadline_ms = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	n->deadline_ms = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	pthread_cond_broadcast(&n->cv);
 	pthread_mutex_unlock(&n->mu);
 	pthread_join(n->thread, NULL);

@@ -12,16 +12,7 @@
 #include <time.h>
 
 #include "base/log.h"
-
-/* A monotonic clock in ms, for the scan's duration. */
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "base/util.h"
 
 /* Does any policy on this repository reflect digests? */
 static bool

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/util.h"
+
 enum entry_state { ENTRY_IDLE, ENTRY_QUEUED, ENTRY_RUNNING };
 
 struct entry {
@@ -52,10 +54,7 @@ struct queue {
 int64_t
 queue_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 /* ---- heap ---- */

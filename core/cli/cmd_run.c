@@ -477,27 +477,63 @@ add_obj(cJSON *o, const struct config_object *obj)
 	cJSON_AddStringToObject(o, "name", obj->metadata.name);
 }
 
+/* What a write-back did: its status, commit, branch, message and diff;
+ * target only for an Application. */
+static void
+push_json(cJSON *o, enum pipeline_status status, const char *commit,
+          const char *base, const char *branch, const char *target,
+          const char *message, const char *diff)
+{
+	cJSON_AddStringToObject(o, "status", pipeline_status_name(status));
+	if (status == PIPELINE_PUSHED)
+		cJSON_AddStringToObject(o, "commit", commit);
+	if (base[0])
+		cJSON_AddStringToObject(o, "baseCommit", base);
+	if (branch)
+		cJSON_AddStringToObject(o, "branch", branch);
+	if (target)
+		cJSON_AddStringToObject(o, "target", target);
+	if (message)
+		cJSON_AddStringToObject(o, "message", message);
+	if (diff)
+		cJSON_AddStringToObject(o, "diff", diff);
+}
+
+/* The edits of a write-back; objects: with the object each is in. */
+static void
+changes_json(cJSON *o, const struct wb_changes *changes, bool objects)
+{
+	cJSON *ch = cJSON_AddArrayToObject(o, "changes");
+
+	for (size_t k = 0; ch && k < changes->n; k++) {
+		const struct wb_change *c = &changes->v[k];
+		cJSON *co = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(co, "file", c->file);
+		cJSON_AddNumberToObject(co, "line", c->line);
+		if (objects) {
+			cJSON_AddStringToObject(co, "kind", c->kind);
+			cJSON_AddStringToObject(co, "objectNamespace",
+			                        c->namespace_);
+			cJSON_AddStringToObject(co, "objectName", c->name);
+		}
+		cJSON_AddStringToObject(co, "setter", c->setter);
+		cJSON_AddStringToObject(co, "old", c->old_value);
+		cJSON_AddStringToObject(co, "new", c->new_value);
+		cJSON_AddItemToArray(ch, co);
+	}
+}
+
 static cJSON *
 app_json(const struct pipeline_app *a)
 {
-	cJSON *o = cJSON_CreateObject(), *imgs, *ch;
+	cJSON *o = cJSON_CreateObject(), *imgs;
 
 	if (o == NULL)
 		return NULL;
 	add_obj(o, a->obj);
-	cJSON_AddStringToObject(o, "status", pipeline_status_name(a->status));
-	if (a->status == PIPELINE_PUSHED)
-		cJSON_AddStringToObject(o, "commit", a->commit);
-	if (a->base[0])
-		cJSON_AddStringToObject(o, "baseCommit", a->base);
-	if (a->branch)
-		cJSON_AddStringToObject(o, "branch", a->branch);
-	if (a->target)
-		cJSON_AddStringToObject(o, "target", a->target);
-	if (a->message)
-		cJSON_AddStringToObject(o, "message", a->message);
-	if (a->diff)
-		cJSON_AddStringToObject(o, "diff", a->diff);
+	push_json(o, a->status, a->commit, a->base, a->branch, a->target,
+	          a->message, a->diff);
 	imgs = cJSON_AddArrayToObject(o, "images");
 	for (size_t k = 0; imgs && k < a->nimages; k++) {
 		const struct pipeline_app_image *pi = &a->images[k];
@@ -520,18 +556,7 @@ app_json(const struct pipeline_app *a)
 			cJSON_AddStringToObject(j, "error", pi->err.msg);
 		cJSON_AddItemToArray(imgs, j);
 	}
-	ch = cJSON_AddArrayToObject(o, "changes");
-	for (size_t k = 0; ch && k < a->changes.n; k++) {
-		const struct wb_change *c = &a->changes.v[k];
-		cJSON *co = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(co, "file", c->file);
-		cJSON_AddNumberToObject(co, "line", c->line);
-		cJSON_AddStringToObject(co, "setter", c->setter);
-		cJSON_AddStringToObject(co, "old", c->old_value);
-		cJSON_AddStringToObject(co, "new", c->new_value);
-		cJSON_AddItemToArray(ch, co);
-	}
+	changes_json(o, &a->changes, false);
 	if (a->rc < 0)
 		cJSON_AddStringToObject(o, "error", a->err.msg);
 	return o;
@@ -592,33 +617,9 @@ print_json(const struct pipeline_report *r)
 		const struct pipeline_automation *a = &r->automations[i];
 		o = cJSON_CreateObject();
 		add_obj(o, a->obj);
-		cJSON_AddStringToObject(o, "status",
-		                        pipeline_status_name(a->status));
-		if (a->status == PIPELINE_PUSHED)
-			cJSON_AddStringToObject(o, "commit", a->commit);
-		if (a->base[0])
-			cJSON_AddStringToObject(o, "baseCommit", a->base);
-		if (a->branch)
-			cJSON_AddStringToObject(o, "branch", a->branch);
-		if (a->message)
-			cJSON_AddStringToObject(o, "message", a->message);
-		if (a->diff)
-			cJSON_AddStringToObject(o, "diff", a->diff);
-		ch = cJSON_AddArrayToObject(o, "changes");
-		for (size_t k = 0; ch && k < a->changes.n; k++) {
-			const struct wb_change *c = &a->changes.v[k];
-			cJSON *co = cJSON_CreateObject();
-			cJSON_AddStringToObject(co, "file", c->file);
-			cJSON_AddNumberToObject(co, "line", c->line);
-			cJSON_AddStringToObject(co, "kind", c->kind);
-			cJSON_AddStringToObject(co, "objectNamespace",
-			                        c->namespace_);
-			cJSON_AddStringToObject(co, "objectName", c->name);
-			cJSON_AddStringToObject(co, "setter", c->setter);
-			cJSON_AddStringToObject(co, "old", c->old_value);
-			cJSON_AddStringToObject(co, "new", c->new_value);
-			cJSON_AddItemToArray(ch, co);
-		}
+		push_json(o, a->status, a->commit, a->base, a->branch, NULL,
+		          a->message, a->diff);
+		changes_json(o, &a->changes, true);
 		ch = cJSON_AddArrayToObject(o, "notes");
 		for (const char *p = a->notes; ch && p && *p;) {
 			size_t n = strcspn(p, "\n");

@@ -537,61 +537,16 @@ automation_state_update(struct state *st, struct pipeline_automation *ar,
 	cJSON_Delete(doc);
 }
 
-/*
- * A checkout ref given as a semver range (GitRepository spec.ref.semver):
- * the remote's highest tag in range, with the lenient parsing Flux's
- * source-controller uses for tags (v prefix, partial versions).
- */
+/* A checkout ref given as a semver range (GitRepository spec.ref.semver):
+ * the remote's highest tag in range. */
 static int
 resolve_semver(struct wb_ctx *c, struct gitrepo *repo, struct err *err)
 {
-	struct policy_options po = POLICY_OPTIONS_INIT;
-	struct policy *pol = NULL;
-	struct policy_tag *pts = NULL;
-	struct buf tags = BUF_INIT;
-	size_t n = 0, idx = 0;
-	char *p, *save = NULL;
-	int rc;
+	int rc = pipeline_git_semver_tag(repo, &c->auth, c->semver_range,
+	                                 "checkout ref semver", &c->semver_tag,
+	                                 err);
 
-	if ((rc = gitrepo_fetch(repo, &c->auth, err)) < 0 ||
-	    (rc = gitrepo_tags(repo, &tags, err)) < 0)
-		goto out;
-	po.kind = POLICY_SEMVER;
-	po.semver_range = c->semver_range;
-	po.loose = true;
-	if ((rc = policy_new(&pol, &po, err)) < 0) {
-		err_prefix(err, "checkout ref semver '%s'", c->semver_range);
-		goto out;
-	}
-	for (size_t i = 0; i < tags.len; i++)
-		n += tags.ptr[i] == '\n';
-	pts = calloc(n ? n : 1, sizeof(*pts));
-	if (pts == NULL) {
-		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	n = 0;
-	for (p = strtok_r(tags.ptr, "\n", &save); p;
-	     p = strtok_r(NULL, "\n", &save)) {
-		pts[n].name = p;
-		pts[n].len = strlen(p);
-		n++;
-	}
-	if ((rc = policy_select(pol, pts, n, &idx, NULL, NULL, err)) < 0) {
-		err_prefix(err,
-		           "no tag of the Git repository matches semver '%s'",
-		           c->semver_range);
-		goto out;
-	}
-	free(c->semver_tag);
-	c->semver_tag = strdup(pts[idx].name);
 	c->ref.value = c->semver_tag;
-	if (c->semver_tag == NULL)
-		rc = err_set(err, ERR_NOMEM, "out of memory");
-out:
-	free(pts);
-	policy_free(pol);
-	buf_release(&tags);
 	return rc;
 }
 

@@ -67,6 +67,16 @@ void pipeline_git_source_init(struct pipeline_git_source *src,
                               const struct config_git_ref *ref);
 void pipeline_git_source_release(struct pipeline_git_source *src);
 
+/*
+ * The remote's highest tag in range (a GitRepository's ref.semver), with
+ * the lenient parsing Flux's source-controller uses for tags (v prefix,
+ * partial versions), after a fetch: into *tag_out (owned; an old value is
+ * freed).  what names the range in errors.
+ */
+int pipeline_git_semver_tag(struct gitrepo *repo,
+                            const struct gitrepo_auth *auth, const char *range,
+                            const char *what, char **tag_out, struct err *err);
+
 /* Fetches the ref in repo (a semver range resolved to the highest tag in
  * range first) and puts its commit in commit_out. */
 int pipeline_git_source_fetch(struct pipeline_git_source *src,

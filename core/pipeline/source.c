@@ -66,11 +66,10 @@ pipeline_git_source_release(struct pipeline_git_source *src)
 	memset(src, 0, sizeof(*src));
 }
 
-/* The remote's highest tag in src->semver, with the lenient parsing
- * Flux's source-controller uses for tags (v prefix, partial versions). */
-static int
-resolve_semver(struct pipeline_git_source *src, struct gitrepo *repo,
-               struct err *err)
+int
+pipeline_git_semver_tag(struct gitrepo *repo, const struct gitrepo_auth *auth,
+                        const char *range, const char *what, char **tag_out,
+                        struct err *err)
 {
 	struct policy_options po = POLICY_OPTIONS_INIT;
 	struct policy *pol = NULL;
@@ -79,14 +78,14 @@ resolve_semver(struct pipeline_git_source *src, struct gitrepo *repo,
 	size_t n = 0, idx = 0;
 	int rc;
 
-	if ((rc = gitrepo_fetch(repo, &src->auth, err)) < 0 ||
+	if ((rc = gitrepo_fetch(repo, auth, err)) < 0 ||
 	    (rc = gitrepo_tags(repo, &tags, err)) < 0)
 		goto out;
 	po.kind = POLICY_SEMVER;
-	po.semver_range = src->semver;
+	po.semver_range = range;
 	po.loose = true;
 	if ((rc = policy_new(&pol, &po, err)) < 0) {
-		err_prefix(err, "GitRepository ref.semver '%s'", src->semver);
+		err_prefix(err, "%s '%s'", what, range);
 		goto out;
 	}
 	for (size_t i = 0; i < tags.len; i++)
@@ -112,19 +111,28 @@ resolve_semver(struct pipeline_git_source *src, struct gitrepo *repo,
 	if ((rc = policy_select(pol, pts, n, &idx, NULL, NULL, err)) < 0) {
 		err_prefix(err,
 		           "no tag of the Git repository matches semver '%s'",
-		           src->semver);
+		           range);
 		goto out;
 	}
-	free(src->resolved);
-	if ((src->resolved = strdup(pts[idx].name)) == NULL) {
+	free(*tag_out);
+	if ((*tag_out = strdup(pts[idx].name)) == NULL)
 		rc = err_set(err, ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	src->ref.value = src->resolved;
 out:
 	free(pts);
 	policy_free(pol);
 	buf_release(&tags);
+	return rc;
+}
+
+static int
+resolve_semver(struct pipeline_git_source *src, struct gitrepo *repo,
+               struct err *err)
+{
+	int rc = pipeline_git_semver_tag(repo, &src->auth, src->semver,
+	                                 "GitRepository ref.semver",
+	                                 &src->resolved, err);
+
+	src->ref.value = src->resolved;
 	return rc;
 }
 
